@@ -8,6 +8,7 @@
 pub mod ids;
 pub mod model;
 pub mod money;
+pub mod open;
 pub mod seed;
 pub mod sqlite;
 

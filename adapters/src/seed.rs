@@ -111,7 +111,7 @@ const PASSPORT_MULT: u64 = 31_415_927;
 const ORG_MULT: u64 = 48_271;
 
 const SALT_PERSON: u64 = 0x7065_7273_6f6e;
-const SALT_ACCOUNT: u64 = 0x6163_636f_756e_74;
+const SALT_ACCOUNT: u64 = 0x0061_6363_6f75_6e74;
 const SALT_LOAN: u64 = 0x6c6f_616e;
 const SALT_EMPLOYER: u64 = 0x656d_706c_6f79;
 const SALT_OFFSETS: u64 = 0x6f66_6673_6574;
@@ -218,7 +218,7 @@ pub fn loans_of(centre_code: &str, opts: &SeedOptions, index: u64) -> Vec<LoanRe
     if let Some(own) = ctx.borrower_loan(index, None, LoanRole::Borrower) {
         out.push(own);
     }
-    if index % 2 == 0
+    if index.is_multiple_of(2)
         && let Some(partner) = index.checked_add(1)
         && let Some(shared) = ctx.borrower_loan(partner, None, LoanRole::CoBorrower)
         && shared.co_borrower.is_some()

@@ -22,8 +22,9 @@ pub enum HfxError {
     PurposeNotAllowed { purpose: String, centre: String },
     #[error("peer {centre} is unavailable: {detail}")]
     PeerUnavailable { centre: String, detail: String },
-    #[error("peer {centre} answered: {status}")]
-    PeerError { centre: String, status: String },
+    /// A peer refused; its code and stable reason are passed on unchanged.
+    #[error("peer {centre}: {message}")]
+    FromPeer { centre: String, code: Code, reason: String, message: String },
     #[error("core system error: {0}")]
     Adapter(String),
     #[error("core system unavailable: {0}")]
@@ -54,7 +55,7 @@ impl HfxError {
             HfxError::PermissionDenied(_) => "PERMISSION_DENIED",
             HfxError::PurposeNotAllowed { .. } => "PURPOSE_NOT_ALLOWED",
             HfxError::PeerUnavailable { .. } => "PEER_UNAVAILABLE",
-            HfxError::PeerError { .. } => "PEER_ERROR",
+            HfxError::FromPeer { .. } => "PEER_ERROR",
             HfxError::Adapter(_) => "CORE_SYSTEM_ERROR",
             HfxError::AdapterUnavailable(_) => "CORE_SYSTEM_UNAVAILABLE",
             HfxError::Store(_) => "STORE_ERROR",
@@ -72,7 +73,7 @@ impl HfxError {
             HfxError::Unauthenticated(_) => Code::Unauthenticated,
             HfxError::PermissionDenied(_) | HfxError::PurposeNotAllowed { .. } => Code::PermissionDenied,
             HfxError::PeerUnavailable { .. } | HfxError::AdapterUnavailable(_) => Code::Unavailable,
-            HfxError::PeerError { .. } => Code::Aborted,
+            HfxError::FromPeer { code, .. } => *code,
             HfxError::Adapter(_) | HfxError::Store(_) | HfxError::Internal(_) => Code::Internal,
             HfxError::Unimplemented(_) => Code::Unimplemented,
         }
@@ -83,8 +84,12 @@ pub const REASON_KEY: &str = "hfx-reason";
 
 impl From<HfxError> for Status {
     fn from(e: HfxError) -> Status {
-        let mut status = Status::new(e.code(), format!("{}: {e}", e.reason()));
-        if let Ok(v) = e.reason().parse() {
+        let reason = match &e {
+            HfxError::FromPeer { reason, .. } => reason.as_str(),
+            other => other.reason(),
+        };
+        let mut status = Status::new(e.code(), format!("{reason}: {e}"));
+        if let Ok(v) = reason.parse() {
             status.metadata_mut().insert(REASON_KEY, v);
         }
         status
@@ -121,3 +126,9 @@ pub fn reason_of(status: &Status) -> Option<String> {
 }
 
 pub type HfxResult<T> = Result<T, HfxError>;
+
+impl From<crate::store::StoreError> for HfxError {
+    fn from(e: crate::store::StoreError) -> Self {
+        HfxError::Store(e.to_string())
+    }
+}

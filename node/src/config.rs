@@ -1,0 +1,274 @@
+//! Node configuration: one TOML file per node, validated at start with errors that name the key.
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: {detail}")]
+    Read { path: PathBuf, detail: String },
+    #[error("{path}: {detail}")]
+    Parse { path: PathBuf, detail: String },
+    #[error("{path}: key `{key}`: {detail}")]
+    Key { path: PathBuf, key: String, detail: String },
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeConfig {
+    /// 15-digit centre code this node serves.
+    pub centre: String,
+    pub listen: Listen,
+    pub tls: Tls,
+    pub directory: DirectoryCfg,
+    pub signing: Signing,
+    pub store: StoreCfg,
+    pub adapter: AdapterCfg,
+    #[serde(default)]
+    pub policy: Policy,
+    #[serde(default)]
+    pub limits: Limits,
+    #[serde(default)]
+    pub logging: Logging,
+    /// Where relative paths resolve from (the config file's folder); not a key.
+    #[serde(skip)]
+    pub base: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Listen {
+    /// Peer API address (other centres' nodes).
+    pub peer: String,
+    /// Local API address (own clerks, auditors, operators).
+    pub local: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tls {
+    pub root: PathBuf,
+    pub crl: PathBuf,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DirectoryCfg {
+    /// The signed zone directory (JSON) distributed by the zone.
+    pub path: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Signing {
+    /// Ed25519 PKCS#8 PEM key for checkpoints, cosignatures and attestations.
+    pub key: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreCfg {
+    /// `sqlite://PATH` (default kind) or `postgres://...`.
+    pub url: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdapterCfg {
+    /// postgres, mariadb, sqlite, batchfile or vendorapi.
+    pub kind: String,
+    /// For sqlite: the core system's database file.
+    pub path: Option<PathBuf>,
+    /// For database-backed systems: connection URL.
+    pub url: Option<String>,
+}
+
+/// Which peers may ask which purposes. `default` applies to every centre of the directory
+/// not listed in `peers`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    #[serde(default = "all_purposes")]
+    pub default: Vec<String>,
+    #[serde(default)]
+    pub peers: BTreeMap<String, Vec<String>>,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self { default: all_purposes(), peers: BTreeMap::new() }
+    }
+}
+
+pub const PURPOSES: [&str; 5] =
+    ["identity_confirmation", "duplicate_account_check", "transfer_check", "loan_application", "loan_check"];
+
+fn all_purposes() -> Vec<String> {
+    PURPOSES.iter().map(|s| s.to_string()).collect()
+}
+
+impl Policy {
+    pub fn allows(&self, peer: &str, purpose: &str) -> bool {
+        let list = self.peers.get(peer).unwrap_or(&self.default);
+        list.iter().any(|p| p == purpose)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// Deadline of one call to a peer, milliseconds.
+    #[serde(default = "d_peer_timeout")]
+    pub peer_timeout_ms: u64,
+    /// How often to look for changed certificate, CRL and directory files, seconds (0: only SIGHUP).
+    #[serde(default = "d_reload")]
+    pub reload_poll_secs: u64,
+    /// How often to sign a checkpoint when the log grew, milliseconds.
+    #[serde(default = "d_checkpoint")]
+    pub checkpoint_interval_ms: u64,
+}
+
+fn d_peer_timeout() -> u64 {
+    5_000
+}
+fn d_reload() -> u64 {
+    2
+}
+fn d_checkpoint() -> u64 {
+    1_000
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self { peer_timeout_ms: d_peer_timeout(), reload_poll_secs: d_reload(), checkpoint_interval_ms: d_checkpoint() }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Logging {
+    /// "json" (default) or "text".
+    #[serde(default = "d_format")]
+    pub format: String,
+    /// tracing filter, e.g. "info" or "hfx_node=debug,info".
+    #[serde(default = "d_level")]
+    pub level: String,
+}
+
+fn d_format() -> String {
+    "json".into()
+}
+fn d_level() -> String {
+    "info".into()
+}
+
+impl Default for Logging {
+    fn default() -> Self {
+        Self { format: d_format(), level: d_level() }
+    }
+}
+
+impl NodeConfig {
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError::Read { path: path.to_path_buf(), detail: e.to_string() })?;
+        let mut cfg: NodeConfig = toml::from_str(&text)
+            .map_err(|e| ConfigError::Parse { path: path.to_path_buf(), detail: e.to_string() })?;
+        cfg.base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        cfg.validate(path)?;
+        Ok(cfg)
+    }
+
+    /// A path from the config, resolved against the config file's folder.
+    pub fn resolve(&self, p: &Path) -> PathBuf {
+        if p.is_absolute() { p.to_path_buf() } else { self.base.join(p) }
+    }
+
+    fn validate(&self, path: &Path) -> Result<(), ConfigError> {
+        let key = |k: &str, d: String| ConfigError::Key { path: path.to_path_buf(), key: k.to_string(), detail: d };
+        if self.centre.len() != 15 || !self.centre.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(key("centre", format!("{:?} is not a 15-digit centre code", self.centre)));
+        }
+        for (k, v) in [("listen.peer", &self.listen.peer), ("listen.local", &self.listen.local)] {
+            if v.parse::<SocketAddr>().is_err() {
+                return Err(key(k, format!("{v:?} is not an address like 0.0.0.0:7443")));
+            }
+        }
+        if self.listen.peer == self.listen.local && !self.listen.peer.ends_with(":0") {
+            return Err(key("listen.local", "must differ from listen.peer".into()));
+        }
+        for (k, p) in [
+            ("tls.root", &self.tls.root),
+            ("tls.crl", &self.tls.crl),
+            ("tls.cert", &self.tls.cert),
+            ("tls.key", &self.tls.key),
+            ("directory.path", &self.directory.path),
+            ("signing.key", &self.signing.key),
+        ] {
+            let full = self.resolve(p);
+            if !full.exists() {
+                return Err(key(k, format!("{} does not exist", full.display())));
+            }
+        }
+        if !(self.store.url.starts_with("sqlite:") || self.store.url.starts_with("postgres")) {
+            return Err(key("store.url", format!("{:?} must start with sqlite:// or postgres://", self.store.url)));
+        }
+        match self.adapter.kind.as_str() {
+            "sqlite" => {
+                if self.adapter.path.is_none() {
+                    return Err(key("adapter.path", "required for adapter kind sqlite".into()));
+                }
+            }
+            "postgres" | "mariadb" | "batchfile" | "vendorapi" => {
+                return Err(key(
+                    "adapter.kind",
+                    format!("{:?} is not available in this build (available: sqlite)", self.adapter.kind),
+                ));
+            }
+            other => {
+                return Err(key(
+                    "adapter.kind",
+                    format!("{other:?} is not one of postgres, mariadb, sqlite, batchfile, vendorapi"),
+                ));
+            }
+        }
+        for (peer, list) in std::iter::once((&"default".to_string(), &self.policy.default)).chain(self.policy.peers.iter()) {
+            for p in list {
+                if !PURPOSES.contains(&p.as_str()) {
+                    return Err(key(&format!("policy.{peer}"), format!("unknown purpose {p:?} (known: {PURPOSES:?})")));
+                }
+            }
+        }
+        if self.limits.peer_timeout_ms == 0 || self.limits.peer_timeout_ms > 120_000 {
+            return Err(key("limits.peer_timeout_ms", "must be 1..=120000".into()));
+        }
+        if !matches!(self.logging.format.as_str(), "json" | "text") {
+            return Err(key("logging.format", "must be \"json\" or \"text\"".into()));
+        }
+        Ok(())
+    }
+
+    pub fn tls_files(&self) -> crate::tls::TlsFiles {
+        crate::tls::TlsFiles {
+            root: self.resolve(&self.tls.root),
+            crl: self.resolve(&self.tls.crl),
+            cert: self.resolve(&self.tls.cert),
+            key: self.resolve(&self.tls.key),
+        }
+    }
+
+    /// Store URL with a relative sqlite path resolved against the config folder.
+    pub fn store_url(&self) -> String {
+        if let Some(rest) = self.store.url.strip_prefix("sqlite://") {
+            let p = Path::new(rest.split('?').next().unwrap_or(rest));
+            if p.is_relative() {
+                return format!("sqlite://{}", self.base.join(p).display());
+            }
+        }
+        self.store.url.clone()
+    }
+}
