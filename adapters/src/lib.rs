@@ -5,6 +5,7 @@
 //! naming the record, and the exchange answers the peer with a clear status.
 #![forbid(unsafe_code)]
 
+pub mod contract;
 pub mod ids;
 pub mod model;
 pub mod money;

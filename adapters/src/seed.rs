@@ -1480,21 +1480,6 @@ mod tests {
         assert!(normal_current * 100 / status_counts["01"] >= 88);
     }
 
-    /// `cargo test --release -- --ignored million` for the speed budget.
-    #[test]
-    #[ignore]
-    fn million_in_release() {
-        let opts = SeedOptions::default();
-        let t = std::time::Instant::now();
-        let mut deposits = 0usize;
-        for i in 0..1_000_000 {
-            deposits += generate(XUZHOU, &opts, i).deposits.len();
-        }
-        let took = t.elapsed();
-        eprintln!("1,000,000 members, {deposits} deposits in {took:?}");
-        assert!(took.as_secs() < 30);
-    }
-
     mod props {
         use super::*;
         use proptest::prelude::*;
