@@ -29,12 +29,18 @@ impl YearMonth {
         self.year as u32 * 100 + self.month
     }
     pub fn of(date: NaiveDate) -> Self {
-        Self { year: date.year(), month: date.month() }
+        Self {
+            year: date.year(),
+            month: date.month(),
+        }
     }
     /// The month `n` months later (negative: earlier).
     pub fn add_months(self, n: i32) -> Self {
         let idx = self.year * 12 + (self.month as i32 - 1) + n;
-        Self { year: idx.div_euclid(12), month: (idx.rem_euclid(12) + 1) as u32 }
+        Self {
+            year: idx.div_euclid(12),
+            month: (idx.rem_euclid(12) + 1) as u32,
+        }
     }
     /// Number of months from `self` to `other` (other - self).
     pub fn months_until(self, other: YearMonth) -> i32 {
@@ -143,7 +149,9 @@ impl AccountStatus {
     pub fn is_closed(self) -> bool {
         matches!(
             self,
-            AccountStatus::ClosedMerged | AccountStatus::ClosedTransferred | AccountStatus::ClosedWithdrawn
+            AccountStatus::ClosedMerged
+                | AccountStatus::ClosedTransferred
+                | AccountStatus::ClosedWithdrawn
         )
     }
 }
@@ -224,7 +232,8 @@ pub mod business_type {
     pub const UNFREEZE: &str = "15";
     pub const OTHER: &str = "99";
     pub const ALL: [&str; 16] = [
-        "01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "11", "12", "13", "14", "15", "99",
+        "01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "11", "12", "13", "14", "15",
+        "99",
     ];
 }
 

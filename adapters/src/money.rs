@@ -12,7 +12,11 @@ pub fn parse_yuan(s: &str) -> Option<i64> {
         Some((i, f)) => (i, f),
         None => (s, ""),
     };
-    if int.is_empty() || frac.len() > 2 || !int.bytes().all(|b| b.is_ascii_digit()) || !frac.bytes().all(|b| b.is_ascii_digit()) {
+    if int.is_empty()
+        || frac.len() > 2
+        || !int.bytes().all(|b| b.is_ascii_digit())
+        || !frac.bytes().all(|b| b.is_ascii_digit())
+    {
         return None;
     }
     let mut fen: i64 = int.parse::<i64>().ok()?.checked_mul(100)?;

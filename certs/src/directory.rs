@@ -17,7 +17,11 @@ pub enum DirectoryError {
     #[error("directory signature does not verify with the zone root key")]
     BadSignature,
     #[error("directory version {version} expired at {expires_at_unix} (now {now_unix})")]
-    Expired { version: u64, expires_at_unix: i64, now_unix: i64 },
+    Expired {
+        version: u64,
+        expires_at_unix: i64,
+        now_unix: i64,
+    },
     #[error("directory version {offered} is not newer than the current version {current}")]
     NotNewer { offered: u64, current: u64 },
     #[error("directory is for zone {offered:?}, this node serves zone {current:?}")]
@@ -61,10 +65,16 @@ impl Directory {
     /// May `next` replace `self`? Same zone, strictly newer version.
     pub fn check_successor(&self, next: &Directory) -> Result<(), DirectoryError> {
         if next.zone != self.zone {
-            return Err(DirectoryError::WrongZone { offered: next.zone.clone(), current: self.zone.clone() });
+            return Err(DirectoryError::WrongZone {
+                offered: next.zone.clone(),
+                current: self.zone.clone(),
+            });
         }
         if next.version <= self.version {
-            return Err(DirectoryError::NotNewer { offered: next.version, current: self.version });
+            return Err(DirectoryError::NotNewer {
+                offered: next.version,
+                current: self.version,
+            });
         }
         Ok(())
     }
@@ -74,12 +84,17 @@ impl Directory {
         &self,
         sign: impl FnOnce(&[u8]) -> Result<Vec<u8>, crate::PkiError>,
     ) -> Result<SignedDirectory, crate::PkiError> {
-        let payload = serde_json::to_string_pretty(self)
-            .map_err(|e| crate::PkiError::Invalid { what: "directory".into(), detail: e.to_string() })?;
+        let payload = serde_json::to_string_pretty(self).map_err(|e| crate::PkiError::Invalid {
+            what: "directory".into(),
+            detail: e.to_string(),
+        })?;
         let mut msg = CONTEXT.to_vec();
         msg.extend_from_slice(payload.as_bytes());
         let sig = sign(&msg)?;
-        Ok(SignedDirectory { payload, signature: B64.encode(sig) })
+        Ok(SignedDirectory {
+            payload,
+            signature: B64.encode(sig),
+        })
     }
 }
 
@@ -99,15 +114,21 @@ impl SignedDirectory {
     }
 
     /// Check the signature with the zone root's public key and the expiry against `now_unix`.
-    pub fn verify(&self, root_public_key: &[u8], now_unix: i64) -> Result<Directory, DirectoryError> {
-        let sig = B64.decode(&self.signature).map_err(|_| DirectoryError::BadSignature)?;
+    pub fn verify(
+        &self,
+        root_public_key: &[u8],
+        now_unix: i64,
+    ) -> Result<Directory, DirectoryError> {
+        let sig = B64
+            .decode(&self.signature)
+            .map_err(|_| DirectoryError::BadSignature)?;
         let mut msg = CONTEXT.to_vec();
         msg.extend_from_slice(self.payload.as_bytes());
         if !crate::pki::verify_ed25519(root_public_key, &msg, &sig) {
             return Err(DirectoryError::BadSignature);
         }
-        let dir: Directory =
-            serde_json::from_str(&self.payload).map_err(|e| DirectoryError::Malformed(e.to_string()))?;
+        let dir: Directory = serde_json::from_str(&self.payload)
+            .map_err(|e| DirectoryError::Malformed(e.to_string()))?;
         if dir.expires_at_unix <= now_unix {
             return Err(DirectoryError::Expired {
                 version: dir.version,
@@ -145,11 +166,23 @@ mod tests {
         let mut tampered = signed.clone();
         tampered.payload = tampered.payload.replace("\"version\": 2", "\"version\": 3");
         assert_eq!(tampered.verify(&pk, 10), Err(DirectoryError::BadSignature));
-        assert!(matches!(signed.verify(&pk, 1000), Err(DirectoryError::Expired { .. })));
+        assert!(matches!(
+            signed.verify(&pk, 1000),
+            Err(DirectoryError::Expired { .. })
+        ));
         let other = ZoneRoot::generate("z", 10).unwrap();
-        assert_eq!(signed.verify(&other.public_key(), 10), Err(DirectoryError::BadSignature));
+        assert_eq!(
+            signed.verify(&other.public_key(), 10),
+            Err(DirectoryError::BadSignature)
+        );
         assert!(ok.check_successor(&dir(3, 1000)).is_ok());
-        assert!(matches!(ok.check_successor(&dir(2, 1000)), Err(DirectoryError::NotNewer { .. })));
-        assert!(matches!(ok.check_successor(&dir(1, 1000)), Err(DirectoryError::NotNewer { .. })));
+        assert!(matches!(
+            ok.check_successor(&dir(2, 1000)),
+            Err(DirectoryError::NotNewer { .. })
+        ));
+        assert!(matches!(
+            ok.check_successor(&dir(1, 1000)),
+            Err(DirectoryError::NotNewer { .. })
+        ));
     }
 }

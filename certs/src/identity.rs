@@ -41,7 +41,9 @@ impl std::str::FromStr for Role {
             "clerk" => Ok(Role::Clerk),
             "auditor" => Ok(Role::Auditor),
             "operator" => Ok(Role::Operator),
-            other => Err(format!("unknown role {other:?} (expected clerk, auditor or operator)")),
+            other => Err(format!(
+                "unknown role {other:?} (expected clerk, auditor or operator)"
+            )),
         }
     }
 }
@@ -55,8 +57,14 @@ impl fmt::Display for Role {
 /// The identity a certificate asserts.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Identity {
-    Node { centre: String },
-    Person { centre: String, role: Role, person_id: String },
+    Node {
+        centre: String,
+    },
+    Person {
+        centre: String,
+        role: Role,
+        person_id: String,
+    },
 }
 
 impl Identity {
@@ -68,7 +76,11 @@ impl Identity {
     pub fn uri(&self) -> String {
         match self {
             Identity::Node { centre } => format!("{NODE_URI_PREFIX}{centre}"),
-            Identity::Person { centre, role, person_id } => {
+            Identity::Person {
+                centre,
+                role,
+                person_id,
+            } => {
                 format!("{PERSON_URI_PREFIX}{centre}/{role}/{person_id}")
             }
         }
@@ -79,7 +91,11 @@ impl fmt::Display for Identity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Identity::Node { centre } => write!(f, "node {centre}"),
-            Identity::Person { centre, role, person_id } => write!(f, "{role} {person_id} of {centre}"),
+            Identity::Person {
+                centre,
+                role,
+                person_id,
+            } => write!(f, "{role} {person_id} of {centre}"),
         }
     }
 }
@@ -89,13 +105,18 @@ fn is_centre_code(s: &str) -> bool {
 }
 
 fn is_person_id(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 32 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    !s.is_empty()
+        && s.len() <= 32
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// Parse an hfx identity URI.
 pub fn parse_identity_uri(uri: &str) -> Option<Identity> {
     if let Some(code) = uri.strip_prefix(NODE_URI_PREFIX) {
-        return is_centre_code(code).then(|| Identity::Node { centre: code.to_string() });
+        return is_centre_code(code).then(|| Identity::Node {
+            centre: code.to_string(),
+        });
     }
     let rest = uri.strip_prefix(PERSON_URI_PREFIX)?;
     let mut parts = rest.split('/');
@@ -105,13 +126,17 @@ pub fn parse_identity_uri(uri: &str) -> Option<Identity> {
     if parts.next().is_some() || !is_centre_code(centre) || !is_person_id(person_id) {
         return None;
     }
-    Some(Identity::Person { centre: centre.to_string(), role, person_id: person_id.to_string() })
+    Some(Identity::Person {
+        centre: centre.to_string(),
+        role,
+        person_id: person_id.to_string(),
+    })
 }
 
 /// Read the identity from a DER certificate's URI SAN. Exactly one hfx URI must be present.
 pub fn parse_identity(der: &[u8]) -> Result<Identity, String> {
-    let (_, cert) =
-        x509_parser::parse_x509_certificate(der).map_err(|e| format!("unparsable certificate: {e}"))?;
+    let (_, cert) = x509_parser::parse_x509_certificate(der)
+        .map_err(|e| format!("unparsable certificate: {e}"))?;
     let san = cert
         .subject_alternative_name()
         .map_err(|e| format!("bad subjectAltName: {e}"))?
@@ -124,7 +149,9 @@ pub fn parse_identity(der: &[u8]) -> Result<Identity, String> {
             if found.is_some() {
                 return Err("certificate names more than one hfx identity".into());
             }
-            found = Some(parse_identity_uri(uri).ok_or_else(|| format!("malformed hfx identity {uri:?}"))?);
+            found = Some(
+                parse_identity_uri(uri).ok_or_else(|| format!("malformed hfx identity {uri:?}"))?,
+            );
         }
     }
     found.ok_or_else(|| "certificate names no hfx identity".to_string())
@@ -141,12 +168,24 @@ mod tests {
 
     #[test]
     fn identity_uris_round_trip() {
-        let node = Identity::Node { centre: "320300000000000".into() };
+        let node = Identity::Node {
+            centre: "320300000000000".into(),
+        };
         assert_eq!(parse_identity_uri(&node.uri()), Some(node));
-        let p = Identity::Person { centre: "371300000000000".into(), role: Role::Auditor, person_id: "A-001".into() };
+        let p = Identity::Person {
+            centre: "371300000000000".into(),
+            role: Role::Auditor,
+            person_id: "A-001".into(),
+        };
         assert_eq!(parse_identity_uri(&p.uri()), Some(p));
         assert_eq!(parse_identity_uri("hfx://node/32030000000000"), None);
-        assert_eq!(parse_identity_uri("hfx://person/320300000000000/boss/x"), None);
-        assert_eq!(parse_identity_uri("hfx://person/320300000000000/clerk/a/b"), None);
+        assert_eq!(
+            parse_identity_uri("hfx://person/320300000000000/boss/x"),
+            None
+        );
+        assert_eq!(
+            parse_identity_uri("hfx://person/320300000000000/clerk/a/b"),
+            None
+        );
     }
 }

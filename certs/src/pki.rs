@@ -2,9 +2,9 @@
 
 use crate::identity::{Identity, Role, cert_fingerprint, node_dns_name};
 use rcgen::{
-    BasicConstraints, CertificateParams, CertificateRevocationListParams, DnType, ExtendedKeyUsagePurpose,
-    IsCa, Issuer, KeyIdMethod, KeyPair, KeyUsagePurpose, RevocationReason, RevokedCertParams, SanType,
-    SerialNumber,
+    BasicConstraints, CertificateParams, CertificateRevocationListParams, DnType,
+    ExtendedKeyUsagePurpose, IsCa, Issuer, KeyIdMethod, KeyPair, KeyUsagePurpose, RevocationReason,
+    RevokedCertParams, SanType, SerialNumber,
 };
 use ring::rand::{SecureRandom, SystemRandom};
 use ring::signature::{Ed25519KeyPair, KeyPair as _};
@@ -24,7 +24,10 @@ pub enum PkiError {
 }
 
 fn invalid(what: &str, detail: impl ToString) -> PkiError {
-    PkiError::Invalid { what: what.to_string(), detail: detail.to_string() }
+    PkiError::Invalid {
+        what: what.to_string(),
+        detail: detail.to_string(),
+    }
 }
 
 /// A certificate's validity window.
@@ -38,12 +41,18 @@ impl Validity {
     /// From an hour ago (clock skew) for `days` days.
     pub fn days(days: i64) -> Self {
         let now = OffsetDateTime::now_utc();
-        Self { not_before: now - Duration::hours(1), not_after: now + Duration::days(days) }
+        Self {
+            not_before: now - Duration::hours(1),
+            not_after: now + Duration::days(days),
+        }
     }
     /// A window that ended in the past (for tests of expiry refusal).
     pub fn expired() -> Self {
         let now = OffsetDateTime::now_utc();
-        Self { not_before: now - Duration::days(30), not_after: now - Duration::days(1) }
+        Self {
+            not_before: now - Duration::days(30),
+            not_after: now - Duration::days(1),
+        }
     }
 }
 
@@ -67,7 +76,9 @@ pub struct RevokedEntry {
 
 fn random_serial() -> Result<(SerialNumber, String), PkiError> {
     let mut bytes = [0u8; 16];
-    SystemRandom::new().fill(&mut bytes).map_err(|_| PkiError::Key("system random failed".into()))?;
+    SystemRandom::new()
+        .fill(&mut bytes)
+        .map_err(|_| PkiError::Key("system random failed".into()))?;
     bytes[0] &= 0x7f; // positive
     bytes[0] |= 0x01; // no leading zero byte: DER keeps all 16 bytes, so hex round-trips
     Ok((SerialNumber::from_slice(&bytes), hex::encode(bytes)))
@@ -85,17 +96,29 @@ impl ZoneRoot {
     pub fn generate(zone: &str, days: i64) -> Result<Self, PkiError> {
         let key = KeyPair::generate_for(&rcgen::PKCS_ED25519)?;
         let mut params = CertificateParams::new(Vec::<String>::new())?;
-        params.distinguished_name.push(DnType::CommonName, format!("hfx zone root {zone}"));
-        params.distinguished_name.push(DnType::OrganizationName, "hfx zone");
+        params
+            .distinguished_name
+            .push(DnType::CommonName, format!("hfx zone root {zone}"));
+        params
+            .distinguished_name
+            .push(DnType::OrganizationName, "hfx zone");
         params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
-        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+        params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
         params.key_identifier_method = KeyIdMethod::Sha256;
         let v = Validity::days(days);
         params.not_before = v.not_before;
         params.not_after = v.not_after;
         params.serial_number = Some(random_serial()?.0);
         let cert = params.self_signed(&key)?;
-        Ok(Self { cert_pem: cert.pem(), cert_der: cert.der().clone(), key })
+        Ok(Self {
+            cert_pem: cert.pem(),
+            cert_der: cert.der().clone(),
+            key,
+        })
     }
 
     /// Load from PEM text.
@@ -103,7 +126,11 @@ impl ZoneRoot {
         let key = KeyPair::from_pem(key_pem).map_err(|e| invalid("zone root key", e))?;
         let cert_der = CertificateDer::from_pem_slice(cert_pem.as_bytes())
             .map_err(|e| invalid("zone root certificate", e))?;
-        Ok(Self { cert_pem: cert_pem.to_string(), key, cert_der })
+        Ok(Self {
+            cert_pem: cert_pem.to_string(),
+            key,
+            cert_der,
+        })
     }
 
     pub fn cert_pem(&self) -> &str {
@@ -124,16 +151,31 @@ impl ZoneRoot {
         let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;
         let mut params = CertificateParams::new(Vec::<String>::new())?;
         let uri = identity.uri();
-        params.subject_alt_names.push(SanType::URI(uri.as_str().try_into()?));
+        params
+            .subject_alt_names
+            .push(SanType::URI(uri.as_str().try_into()?));
         match identity {
             Identity::Node { centre } => {
-                params.subject_alt_names.push(SanType::DnsName(node_dns_name(centre).try_into()?));
-                params.distinguished_name.push(DnType::CommonName, format!("hfx node {centre}"));
-                params.extended_key_usages =
-                    vec![ExtendedKeyUsagePurpose::ServerAuth, ExtendedKeyUsagePurpose::ClientAuth];
+                params
+                    .subject_alt_names
+                    .push(SanType::DnsName(node_dns_name(centre).try_into()?));
+                params
+                    .distinguished_name
+                    .push(DnType::CommonName, format!("hfx node {centre}"));
+                params.extended_key_usages = vec![
+                    ExtendedKeyUsagePurpose::ServerAuth,
+                    ExtendedKeyUsagePurpose::ClientAuth,
+                ];
             }
-            Identity::Person { centre, role, person_id } => {
-                params.distinguished_name.push(DnType::CommonName, format!("{person_id} ({role}, {centre})"));
+            Identity::Person {
+                centre,
+                role,
+                person_id,
+            } => {
+                params.distinguished_name.push(
+                    DnType::CommonName,
+                    format!("{person_id} ({role}, {centre})"),
+                );
                 params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
             }
         }
@@ -155,7 +197,12 @@ impl ZoneRoot {
     /// A node certificate for a centre: URI SAN + DNS SAN, EKU server and client.
     pub fn issue_node(&self, centre: &str, validity: Validity) -> Result<IssuedCert, PkiError> {
         check_centre(centre)?;
-        self.issue(&Identity::Node { centre: centre.to_string() }, validity)
+        self.issue(
+            &Identity::Node {
+                centre: centre.to_string(),
+            },
+            validity,
+        )
     }
 
     /// A person certificate for the local API: centre + role + person id, EKU client.
@@ -167,15 +214,27 @@ impl ZoneRoot {
         validity: Validity,
     ) -> Result<IssuedCert, PkiError> {
         check_centre(centre)?;
-        let id = Identity::Person { centre: centre.to_string(), role, person_id: person_id.to_string() };
+        let id = Identity::Person {
+            centre: centre.to_string(),
+            role,
+            person_id: person_id.to_string(),
+        };
         if crate::identity::parse_identity_uri(&id.uri()).is_none() {
-            return Err(invalid("person id", format!("{person_id:?} must be 1-32 of A-Z a-z 0-9 - _")));
+            return Err(invalid(
+                "person id",
+                format!("{person_id:?} must be 1-32 of A-Z a-z 0-9 - _"),
+            ));
         }
         self.issue(&id, validity)
     }
 
     /// A CRL listing `revoked`, valid for `days`.
-    pub fn issue_crl(&self, crl_number: u64, revoked: &[RevokedEntry], days: i64) -> Result<String, PkiError> {
+    pub fn issue_crl(
+        &self,
+        crl_number: u64,
+        revoked: &[RevokedEntry],
+        days: i64,
+    ) -> Result<String, PkiError> {
         let now = OffsetDateTime::now_utc();
         let mut certs = Vec::with_capacity(revoked.len());
         for r in revoked {
@@ -214,8 +273,10 @@ impl ZoneRoot {
 
 /// The raw Ed25519 public key of a zone root certificate (PEM).
 pub fn root_public_key(cert_pem: &str) -> Result<Vec<u8>, PkiError> {
-    let der = CertificateDer::from_pem_slice(cert_pem.as_bytes()).map_err(|e| invalid("zone root certificate", e))?;
-    let (_, cert) = x509_parser::parse_x509_certificate(&der).map_err(|e| invalid("zone root certificate", e))?;
+    let der = CertificateDer::from_pem_slice(cert_pem.as_bytes())
+        .map_err(|e| invalid("zone root certificate", e))?;
+    let (_, cert) = x509_parser::parse_x509_certificate(&der)
+        .map_err(|e| invalid("zone root certificate", e))?;
     Ok(cert.public_key().subject_public_key.data.to_vec())
 }
 
@@ -223,7 +284,10 @@ fn check_centre(centre: &str) -> Result<(), PkiError> {
     if centre.len() == 15 && centre.bytes().all(|b| b.is_ascii_digit()) {
         Ok(())
     } else {
-        Err(invalid("centre", format!("{centre:?} is not a 15-digit centre code")))
+        Err(invalid(
+            "centre",
+            format!("{centre:?} is not a 15-digit centre code"),
+        ))
     }
 }
 
@@ -242,7 +306,10 @@ impl SigningKeyPair {
     pub fn from_pkcs8(der: &[u8]) -> Result<Self, PkiError> {
         let pair = Ed25519KeyPair::from_pkcs8_maybe_unchecked(der)
             .map_err(|e| PkiError::Key(format!("not an Ed25519 PKCS#8 key: {e}")))?;
-        Ok(Self { pkcs8: der.to_vec(), pair })
+        Ok(Self {
+            pkcs8: der.to_vec(),
+            pair,
+        })
     }
     pub fn from_pem(pem: &str) -> Result<Self, PkiError> {
         let der = PrivatePkcs8KeyDer::from_pem_slice(pem.as_bytes())
@@ -288,17 +355,48 @@ mod tests {
     #[test]
     fn issues_node_and_person_certs_that_name_their_identity() {
         let root = ZoneRoot::generate("test", 30).unwrap();
-        let node = root.issue_node("320300000000000", Validity::days(10)).unwrap();
+        let node = root
+            .issue_node("320300000000000", Validity::days(10))
+            .unwrap();
         let der = CertificateDer::from_pem_slice(node.cert_pem.as_bytes()).unwrap();
-        assert_eq!(parse_identity(&der).unwrap(), Identity::Node { centre: "320300000000000".into() });
+        assert_eq!(
+            parse_identity(&der).unwrap(),
+            Identity::Node {
+                centre: "320300000000000".into()
+            }
+        );
         assert_eq!(node.fingerprint, cert_fingerprint(&der));
-        let p = root.issue_person("320300000000000", Role::Clerk, "P0001", Validity::days(10)).unwrap();
+        let p = root
+            .issue_person("320300000000000", Role::Clerk, "P0001", Validity::days(10))
+            .unwrap();
         let der = CertificateDer::from_pem_slice(p.cert_pem.as_bytes()).unwrap();
-        assert!(matches!(parse_identity(&der).unwrap(), Identity::Person { role: Role::Clerk, .. }));
+        assert!(matches!(
+            parse_identity(&der).unwrap(),
+            Identity::Person {
+                role: Role::Clerk,
+                ..
+            }
+        ));
         assert!(root.issue_node("32030", Validity::days(1)).is_err());
-        assert!(root.issue_person("320300000000000", Role::Clerk, "bad id/x", Validity::days(1)).is_err());
+        assert!(
+            root.issue_person(
+                "320300000000000",
+                Role::Clerk,
+                "bad id/x",
+                Validity::days(1)
+            )
+            .is_err()
+        );
         let crl = root
-            .issue_crl(1, &[RevokedEntry { serial: node.serial.clone(), revoked_at_unix: 1_700_000_000, reason: "test".into() }], 7)
+            .issue_crl(
+                1,
+                &[RevokedEntry {
+                    serial: node.serial.clone(),
+                    revoked_at_unix: 1_700_000_000,
+                    reason: "test".into(),
+                }],
+                7,
+            )
             .unwrap();
         assert!(crl.contains("BEGIN X509 CRL"));
     }

@@ -45,7 +45,8 @@ pub const CORE_SYSTEMS: [&str; 5] = ["postgres", "mariadb", "sqlite", "batchfile
 
 impl ZoneConfig {
     pub fn parse(text: &str) -> Result<Self, ZoneConfigError> {
-        let cfg: ZoneConfig = toml::from_str(text).map_err(|e| ZoneConfigError::Parse(e.to_string()))?;
+        let cfg: ZoneConfig =
+            toml::from_str(text).map_err(|e| ZoneConfigError::Parse(e.to_string()))?;
         cfg.validate()?;
         Ok(cfg)
     }
@@ -56,35 +57,59 @@ impl ZoneConfig {
             return Err(key("zone".into(), "must not be empty".into()));
         }
         if !(1..=3650).contains(&self.directory_validity_days) {
-            return Err(key("directory_validity_days".into(), "must be 1..=3650".into()));
+            return Err(key(
+                "directory_validity_days".into(),
+                "must be 1..=3650".into(),
+            ));
         }
         if self.centres.is_empty() {
-            return Err(key("centre".into(), "at least one [[centre]] is required".into()));
+            return Err(key(
+                "centre".into(),
+                "at least one [[centre]] is required".into(),
+            ));
         }
         let mut seen = std::collections::HashSet::new();
         for (i, c) in self.centres.iter().enumerate() {
             let k = |f: &str| format!("centre[{i}].{f}");
             if c.code.len() != 15 || !c.code.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(key(k("code"), format!("{:?} is not a 15-digit centre code", c.code)));
+                return Err(key(
+                    k("code"),
+                    format!("{:?} is not a 15-digit centre code", c.code),
+                ));
             }
             if !seen.insert(c.code.clone()) {
                 return Err(key(k("code"), format!("{} appears twice", c.code)));
             }
-            for (f, v) in [("name", &c.name), ("city", &c.city), ("province", &c.province)] {
+            for (f, v) in [
+                ("name", &c.name),
+                ("city", &c.city),
+                ("province", &c.province),
+            ] {
                 if v.trim().is_empty() {
                     return Err(key(k(f), "must not be empty".into()));
                 }
             }
             match c.endpoint.rsplit_once(':') {
                 Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => {}
-                _ => return Err(key(k("endpoint"), format!("{:?} is not host:port", c.endpoint))),
+                _ => {
+                    return Err(key(
+                        k("endpoint"),
+                        format!("{:?} is not host:port", c.endpoint),
+                    ));
+                }
             }
             if !CORE_SYSTEMS.contains(&c.core_system.as_str()) {
-                return Err(key(k("core_system"), format!("{:?} is not one of {CORE_SYSTEMS:?}", c.core_system)));
+                return Err(key(
+                    k("core_system"),
+                    format!("{:?} is not one of {CORE_SYSTEMS:?}", c.core_system),
+                ));
             }
         }
         if self.witness_quorum as usize >= self.centres.len() && self.centres.len() > 1 {
-            return Err(key("witness_quorum".into(), "must be less than the number of centres".into()));
+            return Err(key(
+                "witness_quorum".into(),
+                "must be less than the number of centres".into(),
+            ));
         }
         Ok(())
     }
@@ -100,7 +125,10 @@ mod tests {
         let z = ZoneConfig::parse(text).unwrap();
         assert_eq!(z.centres.len(), 10);
         for sys in CORE_SYSTEMS {
-            assert!(z.centres.iter().any(|c| c.core_system == sys), "{sys} unused");
+            assert!(
+                z.centres.iter().any(|c| c.core_system == sys),
+                "{sys} unused"
+            );
         }
     }
 
@@ -109,7 +137,9 @@ mod tests {
         let bad = "zone = \"z\"\n[[centre]]\ncode = \"123\"\nname = \"a\"\ncity = \"b\"\nprovince = \"c\"\nendpoint = \"h:1\"\ncore_system = \"sqlite\"\n";
         let e = ZoneConfig::parse(bad).unwrap_err().to_string();
         assert!(e.contains("centre[0].code"), "{e}");
-        let bad = bad.replace("\"123\"", "\"320300000000000\"").replace("h:1", "nohost");
+        let bad = bad
+            .replace("\"123\"", "\"320300000000000\"")
+            .replace("h:1", "nohost");
         let e = ZoneConfig::parse(&bad).unwrap_err().to_string();
         assert!(e.contains("centre[0].endpoint"), "{e}");
     }

@@ -32,13 +32,19 @@ pub enum ZoneDirError {
     #[error(transparent)]
     Pki(#[from] PkiError),
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{0}")]
     Other(String),
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> ZoneDirError + '_ {
-    move |source| ZoneDirError::Io { path: path.to_path_buf(), source }
+    move |source| ZoneDirError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// Write atomically: temp file in the same directory, fsync, rename.
@@ -91,7 +97,10 @@ impl ZoneDir {
     }
     pub fn person_paths(&self, centre: &str, role: Role, person: &str) -> (PathBuf, PathBuf) {
         let base = self.dir.join("people").join(centre);
-        (base.join(format!("{role}-{person}.crt.pem")), base.join(format!("{role}-{person}.key.pem")))
+        (
+            base.join(format!("{role}-{person}.crt.pem")),
+            base.join(format!("{role}-{person}.key.pem")),
+        )
     }
 
     pub fn is_initialised(&self) -> bool {
@@ -103,10 +112,12 @@ impl ZoneDir {
         if !p.exists() {
             return Ok(State::default());
         }
-        serde_json::from_str(&read(&p)?).map_err(|e| ZoneDirError::Other(format!("{}: {e}", p.display())))
+        serde_json::from_str(&read(&p)?)
+            .map_err(|e| ZoneDirError::Other(format!("{}: {e}", p.display())))
     }
     fn save_state(&self, s: &State) -> Result<(), ZoneDirError> {
-        let text = serde_json::to_string_pretty(s).map_err(|e| ZoneDirError::Other(e.to_string()))?;
+        let text =
+            serde_json::to_string_pretty(s).map_err(|e| ZoneDirError::Other(e.to_string()))?;
         write_atomic(&self.dir.join("root/state.json"), text.as_bytes())
     }
 
@@ -117,25 +128,40 @@ impl ZoneDir {
     }
 
     pub fn zone_config(&self) -> Result<ZoneConfig, ZoneDirError> {
-        ZoneConfig::parse(&read(&self.dir.join("zone.toml"))?).map_err(|e| ZoneDirError::Other(e.to_string()))
+        ZoneConfig::parse(&read(&self.dir.join("zone.toml"))?)
+            .map_err(|e| ZoneDirError::Other(e.to_string()))
     }
 
     /// Create the root, every centre's node certificate and signing key, an empty CRL and the
     /// first directory. Refuses to overwrite an existing zone.
     pub fn init(&self, zone_toml: &str, root_days: i64) -> Result<(), ZoneDirError> {
         if self.is_initialised() {
-            return Err(ZoneDirError::Other(format!("{} already holds a zone root", self.dir.display())));
+            return Err(ZoneDirError::Other(format!(
+                "{} already holds a zone root",
+                self.dir.display()
+            )));
         }
         let cfg = ZoneConfig::parse(zone_toml).map_err(|e| ZoneDirError::Other(e.to_string()))?;
         let root = ZoneRoot::generate(&cfg.zone, root_days)?;
-        write_atomic(&self.dir.join("root/root.key.pem"), root.key_pem().as_bytes())?;
+        write_atomic(
+            &self.dir.join("root/root.key.pem"),
+            root.key_pem().as_bytes(),
+        )?;
         set_private(&self.dir.join("root/root.key.pem"));
-        write_atomic(&self.dir.join("root/root.crt.pem"), root.cert_pem().as_bytes())?;
+        write_atomic(
+            &self.dir.join("root/root.crt.pem"),
+            root.cert_pem().as_bytes(),
+        )?;
         write_atomic(&self.root_cert_path(), root.cert_pem().as_bytes())?;
         write_atomic(&self.dir.join("zone.toml"), zone_toml.as_bytes())?;
         let mut state = State::default();
         for c in &cfg.centres {
-            self.write_node(&root, &mut state, &c.code, Validity::days(root_days.min(825)))?;
+            self.write_node(
+                &root,
+                &mut state,
+                &c.code,
+                Validity::days(root_days.min(825)),
+            )?;
             let sk = SigningKeyPair::generate()?;
             write_atomic(&self.signing_key_path(&c.code), sk.to_pem().as_bytes())?;
             set_private(&self.signing_key_path(&c.code));
@@ -146,17 +172,31 @@ impl ZoneDir {
         Ok(())
     }
 
-    fn write_node(&self, root: &ZoneRoot, state: &mut State, code: &str, v: Validity) -> Result<IssuedCert, ZoneDirError> {
+    fn write_node(
+        &self,
+        root: &ZoneRoot,
+        state: &mut State,
+        code: &str,
+        v: Validity,
+    ) -> Result<IssuedCert, ZoneDirError> {
         let issued = root.issue_node(code, v)?;
         write_atomic(&self.node_key_path(code), issued.key_pem.as_bytes())?;
         set_private(&self.node_key_path(code));
         write_atomic(&self.node_cert_path(code), issued.cert_pem.as_bytes())?;
-        state.issued.push((issued.serial.clone(), format!("node {code}")));
+        state
+            .issued
+            .push((issued.serial.clone(), format!("node {code}")));
         Ok(issued)
     }
 
     /// Issue a person certificate for the local API; returns (cert path, key path, serial).
-    pub fn issue_person(&self, centre: &str, role: Role, person: &str, validity: Validity) -> Result<(PathBuf, PathBuf, String), ZoneDirError> {
+    pub fn issue_person(
+        &self,
+        centre: &str,
+        role: Role,
+        person: &str,
+        validity: Validity,
+    ) -> Result<(PathBuf, PathBuf, String), ZoneDirError> {
         let root = self.root()?;
         let issued = root.issue_person(centre, role, person, validity)?;
         let (crt, key) = self.person_paths(centre, role, person);
@@ -164,7 +204,10 @@ impl ZoneDir {
         set_private(&key);
         write_atomic(&crt, issued.cert_pem.as_bytes())?;
         let mut state = self.state()?;
-        state.issued.push((issued.serial.clone(), format!("{role} {person} of {centre}")));
+        state.issued.push((
+            issued.serial.clone(),
+            format!("{role} {person} of {centre}"),
+        ));
         self.save_state(&state)?;
         Ok((crt, key, issued.serial))
     }
@@ -177,7 +220,11 @@ impl ZoneDir {
         let old_serial = serial_of_pem(&old)?;
         let mut state = self.state()?;
         let issued = self.write_node(&root, &mut state, code, Validity::days(825))?;
-        state.revoked.push(RevokedEntry { serial: old_serial, revoked_at_unix: now_unix(), reason: "superseded".into() });
+        state.revoked.push(RevokedEntry {
+            serial: old_serial,
+            revoked_at_unix: now_unix(),
+            reason: "superseded".into(),
+        });
         self.save_state(&state)?;
         self.publish_crl()?;
         self.publish_directory()?;
@@ -192,7 +239,11 @@ impl ZoneDir {
         }
         let mut state = self.state()?;
         if !state.revoked.iter().any(|r| r.serial == serial) {
-            state.revoked.push(RevokedEntry { serial, revoked_at_unix: now_unix(), reason: reason.to_string() });
+            state.revoked.push(RevokedEntry {
+                serial,
+                revoked_at_unix: now_unix(),
+                reason: reason.to_string(),
+            });
         }
         self.save_state(&state)?;
         self.publish_crl()
@@ -277,8 +328,8 @@ pub fn pem_to_der(pem: &str) -> Result<Vec<u8>, ZoneDirError> {
 /// Serial (hex) of a PEM certificate.
 pub fn serial_of_pem(pem: &str) -> Result<String, ZoneDirError> {
     let der = pem_to_der(pem)?;
-    let (_, cert) =
-        x509_parser::parse_x509_certificate(&der).map_err(|e| ZoneDirError::Other(format!("certificate: {e}")))?;
+    let (_, cert) = x509_parser::parse_x509_certificate(&der)
+        .map_err(|e| ZoneDirError::Other(format!("certificate: {e}")))?;
     Ok(hex::encode(cert.raw_serial()))
 }
 
@@ -301,7 +352,8 @@ mod tests {
         z.init(include_str!("../../deploy/zone.toml"), 365).unwrap();
         assert!(z.init(include_str!("../../deploy/zone.toml"), 365).is_err());
         let root_pk = crate::pki::root_public_key(&read(&z.root_cert_path()).unwrap()).unwrap();
-        let signed = crate::SignedDirectory::from_json(&read(&z.directory_path()).unwrap()).unwrap();
+        let signed =
+            crate::SignedDirectory::from_json(&read(&z.directory_path()).unwrap()).unwrap();
         let d1 = signed.verify(&root_pk, now_unix()).unwrap();
         assert_eq!(d1.centres.len(), 10);
         let code = "320300000000000";
@@ -316,7 +368,9 @@ mod tests {
         assert_ne!(d2.centre(code).unwrap().tls_fingerprint, before);
         let st = z.state().unwrap();
         assert!(st.revoked.iter().any(|r| r.serial == old_serial));
-        let (crt, _, serial) = z.issue_person(code, Role::Clerk, "P1", Validity::days(1)).unwrap();
+        let (crt, _, serial) = z
+            .issue_person(code, Role::Clerk, "P1", Validity::days(1))
+            .unwrap();
         assert_eq!(z.revoke_cert_file(&crt, "test").unwrap(), serial);
         assert_eq!(z.state().unwrap().crl_number, 3);
     }

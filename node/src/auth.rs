@@ -13,8 +13,14 @@ use tonic::{Request, Status};
 /// The authenticated caller, put into request extensions by the interceptors.
 #[derive(Debug, Clone)]
 pub enum Caller {
-    Peer { centre: String },
-    Person { centre: String, role: Role, person_id: String },
+    Peer {
+        centre: String,
+    },
+    Person {
+        centre: String,
+        role: Role,
+        person_id: String,
+    },
 }
 
 impl Caller {
@@ -22,7 +28,11 @@ impl Caller {
     pub fn label(&self) -> String {
         match self {
             Caller::Peer { centre } => centre.clone(),
-            Caller::Person { centre, role, person_id } => format!("{centre}/{role}/{person_id}"),
+            Caller::Person {
+                centre,
+                role,
+                person_id,
+            } => format!("{centre}/{role}/{person_id}"),
         }
     }
 }
@@ -46,13 +56,18 @@ pub fn authenticate_peer<T>(trust: &Trust, req: &Request<T>) -> Result<Caller, H
     let centre = match id {
         Identity::Node { centre } => centre,
         Identity::Person { .. } => {
-            return Err(HfxError::PermissionDenied(format!("{id} is a person certificate; the peer API admits nodes only")));
+            return Err(HfxError::PermissionDenied(format!(
+                "{id} is a person certificate; the peer API admits nodes only"
+            )));
         }
     };
     let dir = trust.directory();
-    let entry = dir
-        .centre(&centre)
-        .ok_or_else(|| HfxError::PermissionDenied(format!("centre {centre} is not in directory version {}", dir.version)))?;
+    let entry = dir.centre(&centre).ok_or_else(|| {
+        HfxError::PermissionDenied(format!(
+            "centre {centre} is not in directory version {}",
+            dir.version
+        ))
+    })?;
     if entry.tls_fingerprint != fp {
         return Err(HfxError::PermissionDenied(format!(
             "certificate for centre {centre} is not the one directory version {} lists for it",
@@ -66,17 +81,27 @@ pub fn authenticate_peer<T>(trust: &Trust, req: &Request<T>) -> Result<Caller, H
 pub fn authenticate_person<T>(own_centre: &str, req: &Request<T>) -> Result<Caller, HfxError> {
     let (id, _) = identity_of(req)?;
     match id {
-        Identity::Person { centre, role, person_id } if centre == own_centre => Ok(Caller::Person { centre, role, person_id }),
-        Identity::Person { centre, .. } => {
-            Err(HfxError::PermissionDenied(format!("person certificate of centre {centre} cannot use the local API of {own_centre}")))
-        }
-        Identity::Node { centre } => {
-            Err(HfxError::PermissionDenied(format!("node certificate of {centre} cannot use the local API; use a person certificate")))
-        }
+        Identity::Person {
+            centre,
+            role,
+            person_id,
+        } if centre == own_centre => Ok(Caller::Person {
+            centre,
+            role,
+            person_id,
+        }),
+        Identity::Person { centre, .. } => Err(HfxError::PermissionDenied(format!(
+            "person certificate of centre {centre} cannot use the local API of {own_centre}"
+        ))),
+        Identity::Node { centre } => Err(HfxError::PermissionDenied(format!(
+            "node certificate of {centre} cannot use the local API; use a person certificate"
+        ))),
     }
 }
 
-pub fn peer_interceptor(trust: Arc<Trust>) -> impl FnMut(Request<()>) -> Result<Request<()>, Status> + Clone {
+pub fn peer_interceptor(
+    trust: Arc<Trust>,
+) -> impl FnMut(Request<()>) -> Result<Request<()>, Status> + Clone {
     move |mut req: Request<()>| {
         let caller = authenticate_peer(&trust, &req).map_err(|e| {
             tracing::warn!(reason = e.reason(), error = %e, "peer call refused");
@@ -87,7 +112,9 @@ pub fn peer_interceptor(trust: Arc<Trust>) -> impl FnMut(Request<()>) -> Result<
     }
 }
 
-pub fn local_interceptor(own_centre: String) -> impl FnMut(Request<()>) -> Result<Request<()>, Status> + Clone {
+pub fn local_interceptor(
+    own_centre: String,
+) -> impl FnMut(Request<()>) -> Result<Request<()>, Status> + Clone {
     move |mut req: Request<()>| {
         let caller = authenticate_person(&own_centre, &req).map_err(|e| {
             tracing::warn!(reason = e.reason(), error = %e, "local call refused");
@@ -100,7 +127,10 @@ pub fn local_interceptor(own_centre: String) -> impl FnMut(Request<()>) -> Resul
 
 /// The caller put in by the interceptor.
 pub fn caller<T>(req: &Request<T>) -> Result<Caller, HfxError> {
-    req.extensions().get::<Caller>().cloned().ok_or_else(|| HfxError::Unauthenticated("no caller".into()))
+    req.extensions()
+        .get::<Caller>()
+        .cloned()
+        .ok_or_else(|| HfxError::Unauthenticated("no caller".into()))
 }
 
 /// The caller must be a person with one of `roles`; returns its label.
@@ -113,9 +143,15 @@ pub fn require_role<T>(req: &Request<T>, roles: &[Role]) -> Result<(Caller, Role
         }
         Caller::Person { role, .. } => Err(HfxError::PermissionDenied(format!(
             "role {role} may not call this; needs one of {}",
-            roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", ")
+            roles
+                .iter()
+                .map(|r| r.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         ))),
-        Caller::Peer { .. } => Err(HfxError::PermissionDenied("peers cannot call the local API".into())),
+        Caller::Peer { .. } => Err(HfxError::PermissionDenied(
+            "peers cannot call the local API".into(),
+        )),
     }
 }
 

@@ -37,17 +37,35 @@ pub struct Conn {
 
 impl Conn {
     pub fn client(&self, role: Role) -> anyhow::Result<LocalClient> {
-        let node = self.node.clone().context("which node? give --node CENTRE or set HFX_NODE")?;
+        let node = self
+            .node
+            .clone()
+            .context("which node? give --node CENTRE or set HFX_NODE")?;
         if let Some(endpoint) = &self.endpoint {
             let files = TlsFiles {
-                root: self.root.clone().context("--root is required with --endpoint")?,
-                crl: self.crl.clone().context("--crl is required with --endpoint")?,
-                cert: self.cert.clone().context("--cert is required with --endpoint")?,
-                key: self.key.clone().context("--key is required with --endpoint")?,
+                root: self
+                    .root
+                    .clone()
+                    .context("--root is required with --endpoint")?,
+                crl: self
+                    .crl
+                    .clone()
+                    .context("--crl is required with --endpoint")?,
+                cert: self
+                    .cert
+                    .clone()
+                    .context("--cert is required with --endpoint")?,
+                key: self
+                    .key
+                    .clone()
+                    .context("--key is required with --endpoint")?,
             };
             return LocalClient::connect(&files, &node, endpoint, Duration::from_secs(30));
         }
-        let dir = self.dir.clone().context("give --dir ZONE_DIR (or HFX_DIR), or --endpoint with certificate files")?;
+        let dir = self
+            .dir
+            .clone()
+            .context("give --dir ZONE_DIR (or HFX_DIR), or --endpoint with certificate files")?;
         let person = self.person.clone().unwrap_or_else(|| {
             match role {
                 Role::Clerk => crate::launcher::CLERK,
@@ -62,21 +80,31 @@ impl Conn {
 
 fn init_cli_logging() {
     let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("HFX_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("HFX_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
         .with_writer(std::io::stderr)
         .try_init();
 }
 
 fn status_error(s: tonic::Status) -> anyhow::Error {
-    let reason = crate::error::reason_of(&s).map(|r| format!(" [{r}]")).unwrap_or_default();
+    let reason = crate::error::reason_of(&s)
+        .map(|r| format!(" [{r}]"))
+        .unwrap_or_default();
     anyhow::anyhow!("{:?}{reason}: {}", s.code(), s.message())
 }
 
 pub async fn node_run(config: &Path) -> anyhow::Result<ExitCode> {
     let cfg = crate::config::NodeConfig::load(config)?;
-    let filter = tracing_subscriber::EnvFilter::try_new(&cfg.logging.level).context("logging.level")?;
+    let filter =
+        tracing_subscriber::EnvFilter::try_new(&cfg.logging.level).context("logging.level")?;
     if cfg.logging.format == "json" {
-        let _ = tracing_subscriber::fmt().json().with_env_filter(filter).with_current_span(false).try_init();
+        let _ = tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter)
+            .with_current_span(false)
+            .try_init();
     } else {
         let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
     }
@@ -102,36 +130,85 @@ pub async fn node_run(config: &Path) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn demo(dir: Option<PathBuf>, keep_running: bool, members: u64, centres: usize) -> anyhow::Result<ExitCode> {
+pub async fn demo(
+    dir: Option<PathBuf>,
+    keep_running: bool,
+    members: u64,
+    centres: usize,
+) -> anyhow::Result<ExitCode> {
     init_cli_logging();
     let binary = std::env::current_exe().context("locating the hfx binary")?;
-    let ok = crate::demo::run(crate::demo::DemoOptions { dir, keep_running, members, centres }, binary).await?;
-    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    let ok = crate::demo::run(
+        crate::demo::DemoOptions {
+            dir,
+            keep_running,
+            members,
+            centres,
+        },
+        binary,
+    )
+    .await?;
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 pub fn certs_init(zone: &Path, dir: &Path, root_days: i64) -> anyhow::Result<ExitCode> {
-    let text = std::fs::read_to_string(zone).with_context(|| format!("reading {}", zone.display()))?;
+    let text =
+        std::fs::read_to_string(zone).with_context(|| format!("reading {}", zone.display()))?;
     let zd = ZoneDir::open(dir);
     zd.init(&text, root_days)?;
     let cfg = zd.zone_config()?;
     println!("zone {} created in {}", cfg.zone, dir.display());
-    println!("  root:       {}  (keep root/root.key.pem offline)", zd.root_cert_path().display());
-    println!("  directory:  {} (version 1, {} centres)", zd.directory_path().display(), cfg.centres.len());
+    println!(
+        "  root:       {}  (keep root/root.key.pem offline)",
+        zd.root_cert_path().display()
+    );
+    println!(
+        "  directory:  {} (version 1, {} centres)",
+        zd.directory_path().display(),
+        cfg.centres.len()
+    );
     println!("  crl:        {}", zd.crl_path().display());
     for c in cfg.centres {
-        println!("  node {} {}: {}", c.code, c.city, zd.centre_dir(&c.code).display());
+        println!(
+            "  node {} {}: {}",
+            c.code,
+            c.city,
+            zd.centre_dir(&c.code).display()
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn certs_person(dir: &Path, centre: &str, role: &str, id: &str, days: i64) -> anyhow::Result<ExitCode> {
-    let role: Role = role.parse().map_err(|e: String| anyhow::anyhow!("--role: {e}"))?;
-    let (crt, key, serial) = ZoneDir::open(dir).issue_person(centre, role, id, Validity::days(days))?;
-    println!("{role} {id} of {centre}: {} (key {}), serial {serial}", crt.display(), key.display());
+pub fn certs_person(
+    dir: &Path,
+    centre: &str,
+    role: &str,
+    id: &str,
+    days: i64,
+) -> anyhow::Result<ExitCode> {
+    let role: Role = role
+        .parse()
+        .map_err(|e: String| anyhow::anyhow!("--role: {e}"))?;
+    let (crt, key, serial) =
+        ZoneDir::open(dir).issue_person(centre, role, id, Validity::days(days))?;
+    println!(
+        "{role} {id} of {centre}: {} (key {}), serial {serial}",
+        crt.display(),
+        key.display()
+    );
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn certs_revoke(dir: &Path, serial: Option<String>, cert: Option<PathBuf>, reason: &str) -> anyhow::Result<ExitCode> {
+pub fn certs_revoke(
+    dir: &Path,
+    serial: Option<String>,
+    cert: Option<PathBuf>,
+    reason: &str,
+) -> anyhow::Result<ExitCode> {
     let zd = ZoneDir::open(dir);
     let serial = match (serial, cert) {
         (Some(s), _) => {
@@ -141,7 +218,10 @@ pub fn certs_revoke(dir: &Path, serial: Option<String>, cert: Option<PathBuf>, r
         (None, Some(c)) => zd.revoke_cert_file(&c, reason)?,
         (None, None) => anyhow::bail!("give --serial or --cert"),
     };
-    println!("revoked {serial}; new CRL at {} (nodes pick it up within seconds, or on SIGHUP)", zd.crl_path().display());
+    println!(
+        "revoked {serial}; new CRL at {} (nodes pick it up within seconds, or on SIGHUP)",
+        zd.crl_path().display()
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -155,33 +235,64 @@ pub fn certs_rotate(dir: &Path, centre: &str) -> anyhow::Result<ExitCode> {
 pub fn certs_publish(dir: &Path, zone: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     let zd = ZoneDir::open(dir);
     let d = match zone {
-        Some(z) => zd.update_zone(&std::fs::read_to_string(&z).with_context(|| format!("reading {}", z.display()))?)?,
+        Some(z) => zd.update_zone(
+            &std::fs::read_to_string(&z).with_context(|| format!("reading {}", z.display()))?,
+        )?,
         None => zd.publish_directory()?,
     };
-    println!("directory version {} published ({} centres), expires at unix {}", d.version, d.centres.len(), d.expires_at_unix);
+    println!(
+        "directory version {} published ({} centres), expires at unix {}",
+        d.version,
+        d.centres.len(),
+        d.expires_at_unix
+    );
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn seed(core: &Path, centre: &str, members: u64, start: u64, seed: u64, history_months: u32, json: bool) -> anyhow::Result<ExitCode> {
+pub async fn seed(
+    core: &Path,
+    centre: &str,
+    members: u64,
+    start: u64,
+    seed: u64,
+    history_months: u32,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
     init_cli_logging();
     let centre = hfx_adapters::ids::validate_centre_code("--centre", centre)?;
-    let opts = hfx_adapters::seed::SeedOptions { seed, history_months, ..Default::default() };
+    let opts = hfx_adapters::seed::SeedOptions {
+        seed,
+        history_months,
+        ..Default::default()
+    };
     let sys = hfx_adapters::sqlite::SqliteCore::open(core).await?;
     let bar = indicatif::ProgressBar::new(members);
     bar.set_style(
-        indicatif::ProgressStyle::with_template("{spinner} seeding [{bar:40}] {pos}/{len} members {per_sec} eta {eta}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        indicatif::ProgressStyle::with_template(
+            "{spinner} seeding [{bar:40}] {pos}/{len} members {per_sec} eta {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     let t = std::time::Instant::now();
     let b = bar.clone();
-    sys.seed(&centre, &opts, start, members, &move |done| b.set_position(done)).await?;
+    sys.seed(&centre, &opts, start, members, &move |done| {
+        b.set_position(done)
+    })
+    .await?;
     bar.finish_and_clear();
     let secs = t.elapsed().as_secs_f64();
     let total = sys.member_count().await?;
     if json {
-        println!("{}", serde_json::json!({"centre": centre, "seeded": members, "total_members": total, "seconds": secs, "members_per_second": members as f64 / secs.max(1e-9)}));
+        println!(
+            "{}",
+            serde_json::json!({"centre": centre, "seeded": members, "total_members": total, "seconds": secs, "members_per_second": members as f64 / secs.max(1e-9)})
+        );
     } else {
-        println!("seeded {members} members into {} in {secs:.1} s ({:.0}/s); {total} members now", core.display(), members as f64 / secs.max(1e-9));
+        println!(
+            "seeded {members} members into {} in {secs:.1} s ({:.0}/s); {total} members now",
+            core.display(),
+            members as f64 / secs.max(1e-9)
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -198,12 +309,22 @@ pub async fn member_query(
     json: bool,
 ) -> anyhow::Result<ExitCode> {
     init_cli_logging();
-    let t = hfx_adapters::model::IdType::from_code(id_type).with_context(|| format!("--id-type: {id_type:?} is not 01, 02, 03, 04 or 99"))?;
-    let p = crate::member::purpose_from_name(purpose).with_context(|| format!("--purpose: {purpose:?} is not one of {:?}", crate::config::PURPOSES))?;
+    let t = hfx_adapters::model::IdType::from_code(id_type)
+        .with_context(|| format!("--id-type: {id_type:?} is not 01, 02, 03, 04 or 99"))?;
+    let p = crate::member::purpose_from_name(purpose).with_context(|| {
+        format!(
+            "--purpose: {purpose:?} is not one of {:?}",
+            crate::config::PURPOSES
+        )
+    })?;
     let client = conn.client(Role::Clerk)?;
     let q = pb::LocalMemberQuery {
         centre: centre.to_string(),
-        person: Some(pb::PersonKey { id_type: crate::member::id_type_to_pb(t) as i32, id_number: id_number.to_string(), name: name.to_string() }),
+        person: Some(pb::PersonKey {
+            id_type: crate::member::id_type_to_pb(t) as i32,
+            id_number: id_number.to_string(),
+            name: name.to_string(),
+        }),
         purpose: p as i32,
         message_id: message_id.unwrap_or_default(),
     };
@@ -234,23 +355,66 @@ pub async fn member_query(
         };
         line("name", m.name_masked.clone());
         line("id number", m.id_number_masked.clone());
-        line("live account", m.live_account.map(|b| if b { "yes".into() } else { "no".into() }));
+        line(
+            "live account",
+            m.live_account
+                .map(|b| if b { "yes".into() } else { "no".into() }),
+        );
         line("account status", m.status.map(|s| format!("{s:02}")));
         line("account no.", m.account_no.clone());
-        line("opened", m.opened_date.map(|d| d.to_string()).or(m.opened_month.map(|d| d.to_string())));
+        line(
+            "opened",
+            m.opened_date
+                .map(|d| d.to_string())
+                .or(m.opened_month.map(|d| d.to_string())),
+        );
         line("paid up to", m.paid_up_to_month.map(|d| d.to_string()));
-        line("deposit base", m.deposit_base_fen.map(|f| format!("¥{}", yuan(f))));
-        line("rates (employer/member)", m.employer_rate_bp.zip(m.member_rate_bp).map(|(a, b)| format!("{:.2}% / {:.2}%", a as f64 / 100.0, b as f64 / 100.0)));
-        line("monthly amount", m.monthly_amount_fen.map(|f| format!("¥{}", yuan(f))));
+        line(
+            "deposit base",
+            m.deposit_base_fen.map(|f| format!("¥{}", yuan(f))),
+        );
+        line(
+            "rates (employer/member)",
+            m.employer_rate_bp
+                .zip(m.member_rate_bp)
+                .map(|(a, b)| format!("{:.2}% / {:.2}%", a as f64 / 100.0, b as f64 / 100.0)),
+        );
+        line(
+            "monthly amount",
+            m.monthly_amount_fen.map(|f| format!("¥{}", yuan(f))),
+        );
         line("balance", m.balance_fen.map(|f| format!("¥{}", yuan(f))));
-        line("continuous deposits", m.continuous_start_month.zip(m.continuous_end_month).map(|(a, b)| format!("{a}–{b}")));
-        line("6 consecutive months", m.six_consecutive_months.map(|b| if b { "yes".into() } else { "no".into() }));
+        line(
+            "continuous deposits",
+            m.continuous_start_month
+                .zip(m.continuous_end_month)
+                .map(|(a, b)| format!("{a}–{b}")),
+        );
+        line(
+            "6 consecutive months",
+            m.six_consecutive_months
+                .map(|b| if b { "yes".into() } else { "no".into() }),
+        );
         line("loans", m.loan_count.map(|n| n.to_string()));
-        line("total borrowed", m.total_borrowed_fen.map(|f| format!("¥{}", yuan(f))));
-        line("outstanding", m.outstanding_fen.map(|f| format!("¥{}", yuan(f))));
+        line(
+            "total borrowed",
+            m.total_borrowed_fen.map(|f| format!("¥{}", yuan(f))),
+        );
+        line(
+            "outstanding",
+            m.outstanding_fen.map(|f| format!("¥{}", yuan(f))),
+        );
         line("employer", m.employer_name.clone());
-        line("our receipt", r.local_receipt.map(|x| format!("log index {}", x.log_index)));
-        line("their receipt", r.peer_receipt.map(|x| format!("log index {} at {}", x.log_index, x.centre)));
+        line(
+            "our receipt",
+            r.local_receipt
+                .map(|x| format!("log index {}", x.log_index)),
+        );
+        line(
+            "their receipt",
+            r.peer_receipt
+                .map(|x| format!("log index {} at {}", x.log_index, x.centre)),
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -260,11 +424,20 @@ pub async fn status(conn: &Conn, json: bool) -> anyhow::Result<ExitCode> {
     let client = conn.client(Role::Operator)?;
     let s = client.status().await.map_err(status_error)?;
     if json {
-        println!("{}", serde_json::json!({"centre": s.centre, "name": s.name, "directory_version": s.directory_version, "directory_expires_unix": s.directory_expires_unix, "log_size": s.log_size, "adapter": s.adapter, "store": s.store, "uptime_seconds": s.uptime_seconds, "version": s.version}));
+        println!(
+            "{}",
+            serde_json::json!({"centre": s.centre, "name": s.name, "directory_version": s.directory_version, "directory_expires_unix": s.directory_expires_unix, "log_size": s.log_size, "adapter": s.adapter, "store": s.store, "uptime_seconds": s.uptime_seconds, "version": s.version})
+        );
     } else {
         println!("{} {} (hfx {})", s.centre, s.name, s.version);
-        println!("  directory version {} (expires at unix {})", s.directory_version, s.directory_expires_unix);
-        println!("  exchange log {} entries; store {}; core system {}; up {} s", s.log_size, s.store, s.adapter, s.uptime_seconds);
+        println!(
+            "  directory version {} (expires at unix {})",
+            s.directory_version, s.directory_expires_unix
+        );
+        println!(
+            "  exchange log {} entries; store {}; core system {}; up {} s",
+            s.log_size, s.store, s.adapter, s.uptime_seconds
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -274,15 +447,26 @@ pub async fn reload(conn: &Conn, json: bool) -> anyhow::Result<ExitCode> {
     let client = conn.client(Role::Operator)?;
     let r = client.reload().await.map_err(status_error)?;
     if json {
-        println!("{}", serde_json::json!({"directory_ok": r.directory_ok, "tls_ok": r.tls_ok, "directory_version": r.directory_version, "detail": r.detail}));
+        println!(
+            "{}",
+            serde_json::json!({"directory_ok": r.directory_ok, "tls_ok": r.tls_ok, "directory_version": r.directory_version, "detail": r.detail})
+        );
     } else {
-        println!("directory: {} (version {} in force)", if r.directory_ok { "ok" } else { "refused" }, r.directory_version);
+        println!(
+            "directory: {} (version {} in force)",
+            if r.directory_ok { "ok" } else { "refused" },
+            r.directory_version
+        );
         println!("tls: {}", if r.tls_ok { "ok" } else { "refused" });
         if !r.detail.is_empty() {
             println!("{}", r.detail);
         }
     }
-    Ok(if r.directory_ok && r.tls_ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if r.directory_ok && r.tls_ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 pub async fn disclosures(conn: &Conn, limit: u32, json: bool) -> anyhow::Result<ExitCode> {
@@ -290,12 +474,22 @@ pub async fn disclosures(conn: &Conn, limit: u32, json: bool) -> anyhow::Result<
     let client = conn.client(Role::Auditor)?;
     let list = client.disclosures(limit).await.map_err(status_error)?;
     for d in &list {
-        let purpose = pb::Purpose::try_from(d.purpose).map(crate::member::purpose_name).unwrap_or("?");
+        let purpose = pb::Purpose::try_from(d.purpose)
+            .map(crate::member::purpose_name)
+            .unwrap_or("?");
         if json {
-            println!("{}", serde_json::json!({"at_unix_ms": d.at_unix_ms, "direction": d.direction, "peer": d.peer_centre, "acting_person": d.acting_person, "purpose": purpose, "legal_basis": d.legal_basis, "outcome": d.outcome, "message_id": d.message_id, "subject": d.subject_masked}));
+            println!(
+                "{}",
+                serde_json::json!({"at_unix_ms": d.at_unix_ms, "direction": d.direction, "peer": d.peer_centre, "acting_person": d.acting_person, "purpose": purpose, "legal_basis": d.legal_basis, "outcome": d.outcome, "message_id": d.message_id, "subject": d.subject_masked})
+            );
         } else {
-            let at = chrono::DateTime::from_timestamp_millis(d.at_unix_ms).map(|t| t.to_rfc3339()).unwrap_or_default();
-            println!("{at} {:<8} {} {:<24} {:<28} {} [{}]", d.direction, d.peer_centre, purpose, d.acting_person, d.outcome, d.subject_masked);
+            let at = chrono::DateTime::from_timestamp_millis(d.at_unix_ms)
+                .map(|t| t.to_rfc3339())
+                .unwrap_or_default();
+            println!(
+                "{at} {:<8} {} {:<24} {:<28} {} [{}]",
+                d.direction, d.peer_centre, purpose, d.acting_person, d.outcome, d.subject_masked
+            );
         }
     }
     Ok(ExitCode::SUCCESS)

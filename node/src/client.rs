@@ -22,25 +22,50 @@ impl LocalClient {
     pub fn for_zone(dir: &Path, code: &str, role: Role, person: &str) -> anyhow::Result<Self> {
         let zd = ZoneDir::open(dir);
         let (cert, key) = zd.person_paths(code, role, person);
-        anyhow::ensure!(cert.exists(), "no certificate for {role} {person} of {code} at {}", cert.display());
+        anyhow::ensure!(
+            cert.exists(),
+            "no certificate for {role} {person} of {code} at {}",
+            cert.display()
+        );
         let node_cfg = dir.join("nodes").join(code).join("node.toml");
-        let text = std::fs::read_to_string(&node_cfg).with_context(|| format!("reading {}", node_cfg.display()))?;
-        let value: toml::Value = toml::from_str(&text).with_context(|| format!("parsing {}", node_cfg.display()))?;
+        let text = std::fs::read_to_string(&node_cfg)
+            .with_context(|| format!("reading {}", node_cfg.display()))?;
+        let value: toml::Value =
+            toml::from_str(&text).with_context(|| format!("parsing {}", node_cfg.display()))?;
         let local = value
             .get("listen")
             .and_then(|l| l.get("local"))
             .and_then(|v| v.as_str())
             .with_context(|| format!("{}: no listen.local", node_cfg.display()))?
             .to_string();
-        let files = TlsFiles { root: zd.root_cert_path(), crl: zd.crl_path(), cert, key };
+        let files = TlsFiles {
+            root: zd.root_cert_path(),
+            crl: zd.crl_path(),
+            cert,
+            key,
+        };
         Self::connect(&files, code, &local, Duration::from_secs(30))
     }
 
     /// Connect with explicit files to the node of `code` at `addr`.
-    pub fn connect(files: &TlsFiles, code: &str, addr: &str, timeout: Duration) -> anyhow::Result<Self> {
+    pub fn connect(
+        files: &TlsFiles,
+        code: &str,
+        addr: &str,
+        timeout: Duration,
+    ) -> anyhow::Result<Self> {
         let cfg = Arc::new(client_config(files)?);
-        let channel = channel(cfg, addr.to_string(), hfx_certs::node_dns_name(code), None, timeout)?;
-        Ok(Self { centre: code.to_string(), channel })
+        let channel = channel(
+            cfg,
+            addr.to_string(),
+            hfx_certs::node_dns_name(code),
+            None,
+            timeout,
+        )?;
+        Ok(Self {
+            centre: code.to_string(),
+            channel,
+        })
     }
 
     pub fn channel(&self) -> Channel {
@@ -57,13 +82,19 @@ impl LocalClient {
         Ok(c.reload(pb::ReloadRequest {}).await?.into_inner())
     }
 
-    pub async fn query_member(&self, q: pb::LocalMemberQuery) -> Result<pb::LocalMemberReply, tonic::Status> {
+    pub async fn query_member(
+        &self,
+        q: pb::LocalMemberQuery,
+    ) -> Result<pb::LocalMemberReply, tonic::Status> {
         let mut c = pb::clerk_client::ClerkClient::new(self.channel.clone());
         Ok(c.query_member(q).await?.into_inner())
     }
 
     pub async fn disclosures(&self, limit: u32) -> Result<Vec<pb::Disclosure>, tonic::Status> {
         let mut c = pb::audit_client::AuditClient::new(self.channel.clone());
-        Ok(c.list_disclosures(pb::DisclosureQuery { limit }).await?.into_inner().disclosures)
+        Ok(c.list_disclosures(pb::DisclosureQuery { limit })
+            .await?
+            .into_inner()
+            .disclosures)
     }
 }

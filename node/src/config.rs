@@ -12,7 +12,11 @@ pub enum ConfigError {
     #[error("{path}: {detail}")]
     Parse { path: PathBuf, detail: String },
     #[error("{path}: key `{key}`: {detail}")]
-    Key { path: PathBuf, key: String, detail: String },
+    Key {
+        path: PathBuf,
+        key: String,
+        detail: String,
+    },
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -100,12 +104,20 @@ pub struct Policy {
 
 impl Default for Policy {
     fn default() -> Self {
-        Self { default: all_purposes(), peers: BTreeMap::new() }
+        Self {
+            default: all_purposes(),
+            peers: BTreeMap::new(),
+        }
     }
 }
 
-pub const PURPOSES: [&str; 5] =
-    ["identity_confirmation", "duplicate_account_check", "transfer_check", "loan_application", "loan_check"];
+pub const PURPOSES: [&str; 5] = [
+    "identity_confirmation",
+    "duplicate_account_check",
+    "transfer_check",
+    "loan_application",
+    "loan_check",
+];
 
 fn all_purposes() -> Vec<String> {
     PURPOSES.iter().map(|s| s.to_string()).collect()
@@ -144,7 +156,11 @@ fn d_checkpoint() -> u64 {
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { peer_timeout_ms: d_peer_timeout(), reload_poll_secs: d_reload(), checkpoint_interval_ms: d_checkpoint() }
+        Self {
+            peer_timeout_ms: d_peer_timeout(),
+            reload_poll_secs: d_reload(),
+            checkpoint_interval_ms: d_checkpoint(),
+        }
     }
 }
 
@@ -168,16 +184,23 @@ fn d_level() -> String {
 
 impl Default for Logging {
     fn default() -> Self {
-        Self { format: d_format(), level: d_level() }
+        Self {
+            format: d_format(),
+            level: d_level(),
+        }
     }
 }
 
 impl NodeConfig {
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| ConfigError::Read { path: path.to_path_buf(), detail: e.to_string() })?;
-        let mut cfg: NodeConfig = toml::from_str(&text)
-            .map_err(|e| ConfigError::Parse { path: path.to_path_buf(), detail: e.to_string() })?;
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+            path: path.to_path_buf(),
+            detail: e.to_string(),
+        })?;
+        let mut cfg: NodeConfig = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            detail: e.to_string(),
+        })?;
         cfg.base = path.parent().map(Path::to_path_buf).unwrap_or_default();
         cfg.validate(path)?;
         Ok(cfg)
@@ -185,15 +208,29 @@ impl NodeConfig {
 
     /// A path from the config, resolved against the config file's folder.
     pub fn resolve(&self, p: &Path) -> PathBuf {
-        if p.is_absolute() { p.to_path_buf() } else { self.base.join(p) }
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.base.join(p)
+        }
     }
 
     fn validate(&self, path: &Path) -> Result<(), ConfigError> {
-        let key = |k: &str, d: String| ConfigError::Key { path: path.to_path_buf(), key: k.to_string(), detail: d };
+        let key = |k: &str, d: String| ConfigError::Key {
+            path: path.to_path_buf(),
+            key: k.to_string(),
+            detail: d,
+        };
         if self.centre.len() != 15 || !self.centre.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(key("centre", format!("{:?} is not a 15-digit centre code", self.centre)));
+            return Err(key(
+                "centre",
+                format!("{:?} is not a 15-digit centre code", self.centre),
+            ));
         }
-        for (k, v) in [("listen.peer", &self.listen.peer), ("listen.local", &self.listen.local)] {
+        for (k, v) in [
+            ("listen.peer", &self.listen.peer),
+            ("listen.local", &self.listen.local),
+        ] {
             if v.parse::<SocketAddr>().is_err() {
                 return Err(key(k, format!("{v:?} is not an address like 0.0.0.0:7443")));
             }
@@ -215,31 +252,50 @@ impl NodeConfig {
             }
         }
         if !(self.store.url.starts_with("sqlite:") || self.store.url.starts_with("postgres")) {
-            return Err(key("store.url", format!("{:?} must start with sqlite:// or postgres://", self.store.url)));
+            return Err(key(
+                "store.url",
+                format!(
+                    "{:?} must start with sqlite:// or postgres://",
+                    self.store.url
+                ),
+            ));
         }
         match self.adapter.kind.as_str() {
             "sqlite" => {
                 if self.adapter.path.is_none() {
-                    return Err(key("adapter.path", "required for adapter kind sqlite".into()));
+                    return Err(key(
+                        "adapter.path",
+                        "required for adapter kind sqlite".into(),
+                    ));
                 }
             }
             "postgres" | "mariadb" | "batchfile" | "vendorapi" => {
                 return Err(key(
                     "adapter.kind",
-                    format!("{:?} is not available in this build (available: sqlite)", self.adapter.kind),
+                    format!(
+                        "{:?} is not available in this build (available: sqlite)",
+                        self.adapter.kind
+                    ),
                 ));
             }
             other => {
                 return Err(key(
                     "adapter.kind",
-                    format!("{other:?} is not one of postgres, mariadb, sqlite, batchfile, vendorapi"),
+                    format!(
+                        "{other:?} is not one of postgres, mariadb, sqlite, batchfile, vendorapi"
+                    ),
                 ));
             }
         }
-        for (peer, list) in std::iter::once((&"default".to_string(), &self.policy.default)).chain(self.policy.peers.iter()) {
+        for (peer, list) in std::iter::once((&"default".to_string(), &self.policy.default))
+            .chain(self.policy.peers.iter())
+        {
             for p in list {
                 if !PURPOSES.contains(&p.as_str()) {
-                    return Err(key(&format!("policy.{peer}"), format!("unknown purpose {p:?} (known: {PURPOSES:?})")));
+                    return Err(key(
+                        &format!("policy.{peer}"),
+                        format!("unknown purpose {p:?} (known: {PURPOSES:?})"),
+                    ));
                 }
             }
         }

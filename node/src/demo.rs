@@ -70,7 +70,10 @@ fn describe(v: &pb::MemberView) -> String {
         parts.push(format!("outstanding ¥{}", format_yuan(x)));
     }
     if let Some(x) = v.six_consecutive_months {
-        parts.push(format!("6 consecutive months: {}", if x { "yes" } else { "no" }));
+        parts.push(format!(
+            "6 consecutive months: {}",
+            if x { "yes" } else { "no" }
+        ));
     }
     parts.join(", ")
 }
@@ -91,47 +94,82 @@ pub async fn run(opts: DemoOptions, binary: PathBuf) -> anyhow::Result<bool> {
             (t.path().to_path_buf(), Some(t))
         }
     };
-    println!("hfx demo: a {}-centre zone on loopback in {}", opts.centres, dir.display());
+    println!(
+        "hfx demo: a {}-centre zone on loopback in {}",
+        opts.centres,
+        dir.display()
+    );
     let shipped = hfx_certs::ZoneConfig::parse(crate::launcher::SHIPPED_ZONE)?;
     let code = |i: usize| shipped.centres[i.min(opts.centres - 1)].code.clone();
-    let (xuzhou, lianyungang, suqian, huaibei, shangqiu, zaozhuang, linyi) = (code(0), code(1), code(2), code(3), code(5), code(6), code(8));
+    let (xuzhou, lianyungang, suqian, huaibei, shangqiu, zaozhuang, linyi) = (
+        code(0),
+        code(1),
+        code(2),
+        code(3),
+        code(5),
+        code(6),
+        code(8),
+    );
     let mut spec = ZoneSpec::new(&dir, opts.centres);
     spec.members_per_centre = opts.members;
     spec.peer_timeout_ms = 2_000;
     // 临沂 lets 商丘 confirm identities only: the demo shows a purpose refused by policy.
-    spec.policies.insert(linyi.clone(), BTreeMap::from([(shangqiu.clone(), vec!["identity_confirmation".to_string()])]));
+    spec.policies.insert(
+        linyi.clone(),
+        BTreeMap::from([(shangqiu.clone(), vec!["identity_confirmation".to_string()])]),
+    );
     let say = |s: &str| println!("  · {s}");
     prepare(&spec, &say).await?;
     let plans = crate::launcher::prepare_plans_loaded(&dir)?;
     let mut zone = Zone::new(dir.clone(), plans, binary);
     let t = Instant::now();
     zone.start_all().await.context("starting the zone")?;
-    say(&format!("{} nodes up (mutual TLS 1.3, peer + local API each) in {} ms", zone.centres.len(), t.elapsed().as_millis()));
+    say(&format!(
+        "{} nodes up (mutual TLS 1.3, peer + local API each) in {} ms",
+        zone.centres.len(),
+        t.elapsed().as_millis()
+    ));
     for sys in ["postgres", "mariadb", "batchfile", "vendorapi"] {
         let n = zone.centres.iter().filter(|c| c.core_system == sys).count();
         if n > 0 {
-            say(&format!("{n} centre(s) name core system `{sys}` in deploy/zone.toml; this build runs them on the sqlite core system"));
+            say(&format!(
+                "{n} centre(s) name core system `{sys}` in deploy/zone.toml; this build runs them on the sqlite core system"
+            ));
         }
     }
 
-    let seed = SeedOptions { seed: spec.seed, ..Default::default() };
+    let seed = SeedOptions {
+        seed: spec.seed,
+        ..Default::default()
+    };
     // Pick members of the target's population by status.
     let pick = |centre: &str, want: &dyn Fn(AccountStatus) -> bool| {
         (0..opts.members)
             .map(|i| generate(centre, &seed, i).member)
             .find(|m| want(m.status) && m.id_type == IdType::ResidentId)
     };
-    let live = pick(&lianyungang, &|s| s == AccountStatus::Normal).context("no live member seeded")?;
+    let live =
+        pick(&lianyungang, &|s| s == AccountStatus::Normal).context("no live member seeded")?;
     let live2 = pick(&suqian, &|s| s == AccountStatus::Normal).context("no live member seeded")?;
     let closed = pick(&huaibei, &AccountStatus::is_closed).context("no closed member seeded")?;
-    let live_linyi = pick(&linyi, &|s| s == AccountStatus::Normal).context("no live member seeded")?;
-    let live_zz = pick(&zaozhuang, &|s| s == AccountStatus::Normal).context("no live member seeded")?;
+    let live_linyi =
+        pick(&linyi, &|s| s == AccountStatus::Normal).context("no live member seeded")?;
+    let live_zz =
+        pick(&zaozhuang, &|s| s == AccountStatus::Normal).context("no live member seeded")?;
 
-    let cities: BTreeMap<String, String> = zone.centres.iter().map(|c| (c.code.clone(), c.city.clone())).collect();
+    let cities: BTreeMap<String, String> = zone
+        .centres
+        .iter()
+        .map(|c| (c.code.clone(), c.city.clone()))
+        .collect();
     let name_of = |c: &str| cities.get(c).cloned().unwrap_or_default();
     let q = |target: &str, id: &str, name: &str, purpose: pb::Purpose| pb::LocalMemberQuery {
         centre: target.to_string(),
-        person: Some(pb::PersonKey { id_type: pb::IdType::ResidentId as i32, id_number: id.to_string(), name: name.to_string() }),
+        person: Some(pb::PersonKey {
+            id_type: pb::IdType::ResidentId as i32,
+            id_number: id.to_string(),
+            name: name.to_string(),
+        }),
         purpose: purpose as i32,
         message_id: String::new(),
     };
@@ -148,17 +186,149 @@ pub async fn run(opts: DemoOptions, binary: PathBuf) -> anyhow::Result<bool> {
         stop_first: Option<String>,
     }
     let steps = vec![
-        Step { title: "deposit-use certificate data for an off-site loan", from: xuzhou.clone(), query: q(&lianyungang, &live.id_number, &live.name, pb::Purpose::LoanApplication), expect_ok: true, expected: "answered, minimised to the loan-application field set", stop_first: None },
-        Step { title: "identity confirmation (yes/no only)", from: xuzhou.clone(), query: q(&suqian, &live2.id_number, &live2.name, pb::Purpose::IdentityConfirmation), expect_ok: true, expected: "answered with yes/no and a masked name", stop_first: None },
-        Step { title: "transfer check before an account moves", from: suqian.clone(), query: q(&lianyungang, &live.id_number, &live.name, pb::Purpose::TransferCheck), expect_ok: true, expected: "answered with balance and continuity", stop_first: None },
-        Step { title: "loan check", from: xuzhou.clone(), query: q(&linyi, &live_linyi.id_number, &live_linyi.name, pb::Purpose::LoanCheck), expect_ok: true, expected: "answered with loan count and outstanding only", stop_first: None },
-        Step { title: "id number with a wrong check digit", from: xuzhou.clone(), query: q(&lianyungang, &bad_check, &live.name, pb::Purpose::IdentityConfirmation), expect_ok: false, expected: "INVALID_ARGUMENT naming person.id_number, refused at the clerk's own node", stop_first: None },
-        Step { title: "impossible birth date", from: xuzhou.clone(), query: q(&lianyungang, "320302199102300014", &live.name, pb::Purpose::IdentityConfirmation), expect_ok: false, expected: "INVALID_ARGUMENT naming person.id_number", stop_first: None },
-        Step { title: "name that does not match the id", from: xuzhou.clone(), query: q(&lianyungang, &live.id_number, "王不对", pb::Purpose::IdentityConfirmation), expect_ok: false, expected: "FAILED_PRECONDITION NAME_MISMATCH", stop_first: None },
-        Step { title: "member unknown at that centre", from: xuzhou.clone(), query: q(&suqian, &live.id_number, &live.name, pb::Purpose::IdentityConfirmation), expect_ok: false, expected: "NOT_FOUND MEMBER_NOT_FOUND", stop_first: None },
-        Step { title: "loan certificate for a closed account", from: xuzhou.clone(), query: q(&huaibei, &closed.id_number, &closed.name, pb::Purpose::LoanApplication), expect_ok: false, expected: "FAILED_PRECONDITION: refused for closed accounts", stop_first: None },
-        Step { title: "purpose the target's policy does not allow this peer", from: shangqiu.clone(), query: q(&linyi, &live_linyi.id_number, &live_linyi.name, pb::Purpose::TransferCheck), expect_ok: false, expected: "PERMISSION_DENIED PURPOSE_NOT_ALLOWED", stop_first: None },
-        Step { title: "peer node down", from: xuzhou.clone(), query: q(&zaozhuang, &live_zz.id_number, &live_zz.name, pb::Purpose::IdentityConfirmation), expect_ok: false, expected: "UNAVAILABLE within the deadline, never a hang", stop_first: Some(zaozhuang.clone()) },
+        Step {
+            title: "deposit-use certificate data for an off-site loan",
+            from: xuzhou.clone(),
+            query: q(
+                &lianyungang,
+                &live.id_number,
+                &live.name,
+                pb::Purpose::LoanApplication,
+            ),
+            expect_ok: true,
+            expected: "answered, minimised to the loan-application field set",
+            stop_first: None,
+        },
+        Step {
+            title: "identity confirmation (yes/no only)",
+            from: xuzhou.clone(),
+            query: q(
+                &suqian,
+                &live2.id_number,
+                &live2.name,
+                pb::Purpose::IdentityConfirmation,
+            ),
+            expect_ok: true,
+            expected: "answered with yes/no and a masked name",
+            stop_first: None,
+        },
+        Step {
+            title: "transfer check before an account moves",
+            from: suqian.clone(),
+            query: q(
+                &lianyungang,
+                &live.id_number,
+                &live.name,
+                pb::Purpose::TransferCheck,
+            ),
+            expect_ok: true,
+            expected: "answered with balance and continuity",
+            stop_first: None,
+        },
+        Step {
+            title: "loan check",
+            from: xuzhou.clone(),
+            query: q(
+                &linyi,
+                &live_linyi.id_number,
+                &live_linyi.name,
+                pb::Purpose::LoanCheck,
+            ),
+            expect_ok: true,
+            expected: "answered with loan count and outstanding only",
+            stop_first: None,
+        },
+        Step {
+            title: "id number with a wrong check digit",
+            from: xuzhou.clone(),
+            query: q(
+                &lianyungang,
+                &bad_check,
+                &live.name,
+                pb::Purpose::IdentityConfirmation,
+            ),
+            expect_ok: false,
+            expected: "INVALID_ARGUMENT naming person.id_number, refused at the clerk's own node",
+            stop_first: None,
+        },
+        Step {
+            title: "impossible birth date",
+            from: xuzhou.clone(),
+            query: q(
+                &lianyungang,
+                "320302199102300014",
+                &live.name,
+                pb::Purpose::IdentityConfirmation,
+            ),
+            expect_ok: false,
+            expected: "INVALID_ARGUMENT naming person.id_number",
+            stop_first: None,
+        },
+        Step {
+            title: "name that does not match the id",
+            from: xuzhou.clone(),
+            query: q(
+                &lianyungang,
+                &live.id_number,
+                "王不对",
+                pb::Purpose::IdentityConfirmation,
+            ),
+            expect_ok: false,
+            expected: "FAILED_PRECONDITION NAME_MISMATCH",
+            stop_first: None,
+        },
+        Step {
+            title: "member unknown at that centre",
+            from: xuzhou.clone(),
+            query: q(
+                &suqian,
+                &live.id_number,
+                &live.name,
+                pb::Purpose::IdentityConfirmation,
+            ),
+            expect_ok: false,
+            expected: "NOT_FOUND MEMBER_NOT_FOUND",
+            stop_first: None,
+        },
+        Step {
+            title: "loan certificate for a closed account",
+            from: xuzhou.clone(),
+            query: q(
+                &huaibei,
+                &closed.id_number,
+                &closed.name,
+                pb::Purpose::LoanApplication,
+            ),
+            expect_ok: false,
+            expected: "FAILED_PRECONDITION: refused for closed accounts",
+            stop_first: None,
+        },
+        Step {
+            title: "purpose the target's policy does not allow this peer",
+            from: shangqiu.clone(),
+            query: q(
+                &linyi,
+                &live_linyi.id_number,
+                &live_linyi.name,
+                pb::Purpose::TransferCheck,
+            ),
+            expect_ok: false,
+            expected: "PERMISSION_DENIED PURPOSE_NOT_ALLOWED",
+            stop_first: None,
+        },
+        Step {
+            title: "peer node down",
+            from: xuzhou.clone(),
+            query: q(
+                &zaozhuang,
+                &live_zz.id_number,
+                &live_zz.name,
+                pb::Purpose::IdentityConfirmation,
+            ),
+            expect_ok: false,
+            expected: "UNAVAILABLE within the deadline, never a hang",
+            stop_first: Some(zaozhuang.clone()),
+        },
     ];
     println!();
     println!("Scripted session ({} queries):", steps.len());
@@ -166,20 +336,41 @@ pub async fn run(opts: DemoOptions, binary: PathBuf) -> anyhow::Result<bool> {
     for (i, step) in steps.into_iter().enumerate() {
         if let Some(c) = &step.stop_first {
             zone.stop(c, Duration::from_secs(5))?;
-            say(&format!("stopped the {} node to show a peer that is down", name_of(c)));
+            say(&format!(
+                "stopped the {} node to show a peer that is down",
+                name_of(c)
+            ));
         }
         let client = zone.client(&step.from, Role::Clerk)?;
         let target = step.query.centre.clone();
-        let purpose = pb::Purpose::try_from(step.query.purpose).map(crate::member::purpose_name).unwrap_or("?");
-        let subject = step.query.person.as_ref().map(|p| format!("{} {}", mask_name(&p.name), mask_id(&p.id_number))).unwrap_or_default();
+        let purpose = pb::Purpose::try_from(step.query.purpose)
+            .map(crate::member::purpose_name)
+            .unwrap_or("?");
+        let subject = step
+            .query
+            .person
+            .as_ref()
+            .map(|p| format!("{} {}", mask_name(&p.name), mask_id(&p.id_number)))
+            .unwrap_or_default();
         let t = Instant::now();
         let res = client.query_member(step.query).await;
         let ms = t.elapsed().as_millis();
         let (ok, outcome) = match &res {
-            Ok(r) => (step.expect_ok, format!("{} [receipts: ours #{}, theirs #{}]",
-                r.member.as_ref().map(describe).unwrap_or_default(),
-                r.local_receipt.as_ref().map(|x| x.log_index).unwrap_or_default(),
-                r.peer_receipt.as_ref().map(|x| x.log_index).unwrap_or_default())),
+            Ok(r) => (
+                step.expect_ok,
+                format!(
+                    "{} [receipts: ours #{}, theirs #{}]",
+                    r.member.as_ref().map(describe).unwrap_or_default(),
+                    r.local_receipt
+                        .as_ref()
+                        .map(|x| x.log_index)
+                        .unwrap_or_default(),
+                    r.peer_receipt
+                        .as_ref()
+                        .map(|x| x.log_index)
+                        .unwrap_or_default()
+                ),
+            ),
             Err(s) => (!step.expect_ok, status_text(s)),
         };
         println!(
@@ -196,7 +387,16 @@ pub async fn run(opts: DemoOptions, binary: PathBuf) -> anyhow::Result<bool> {
         if !ok {
             println!("      expected: {}", step.expected);
         }
-        results.push(StepResult { title: step.title.into(), from: step.from, to: target, purpose: purpose.into(), expected: step.expected.into(), outcome, ok, millis: ms });
+        results.push(StepResult {
+            title: step.title.into(),
+            from: step.from,
+            to: target,
+            purpose: purpose.into(),
+            expected: step.expected.into(),
+            outcome,
+            ok,
+            millis: ms,
+        });
     }
     // What the centres recorded.
     println!();
@@ -206,7 +406,17 @@ pub async fn run(opts: DemoOptions, binary: PathBuf) -> anyhow::Result<bool> {
         let list = auditor.disclosures(100).await?;
         println!("  {} keeps {} record(s); newest:", name_of(c), list.len());
         for d in list.iter().take(3) {
-            println!("    {} {} {} by {} — {} [{}]", d.direction, d.peer_centre, pb::Purpose::try_from(d.purpose).map(crate::member::purpose_name).unwrap_or("?"), d.acting_person, d.outcome, d.subject_masked);
+            println!(
+                "    {} {} {} by {} — {} [{}]",
+                d.direction,
+                d.peer_centre,
+                pb::Purpose::try_from(d.purpose)
+                    .map(crate::member::purpose_name)
+                    .unwrap_or("?"),
+                d.acting_person,
+                d.outcome,
+                d.subject_masked
+            );
         }
         let st = zone.client(c, Role::Operator)?.status().await?;
         println!("    exchange log: {} entries", st.log_size);
@@ -220,14 +430,22 @@ pub async fn run(opts: DemoOptions, binary: PathBuf) -> anyhow::Result<bool> {
     );
     if opts.keep_running {
         let _keep = _tmp.map(|t| t.keep());
-        if let Some(c) = zone.centres.iter().find(|c| !zone.running().contains(&c.code)).map(|c| c.code.clone()) {
+        if let Some(c) = zone
+            .centres
+            .iter()
+            .find(|c| !zone.running().contains(&c.code))
+            .map(|c| c.code.clone())
+        {
             zone.spawn(&c)?;
             zone.wait_ready(&c, Duration::from_secs(30)).await?;
         }
         println!();
         println!("The zone stays up. In another terminal:");
         println!("  export HFX_DIR={} HFX_NODE={xuzhou}", dir.display());
-        println!("  hfx member query --centre {lianyungang} --id-type 01 --id-number {} --name {} --purpose identity_confirmation", live.id_number, live.name);
+        println!(
+            "  hfx member query --centre {lianyungang} --id-type 01 --id-number {} --name {} --purpose identity_confirmation",
+            live.id_number, live.name
+        );
         println!("  hfx status; hfx audit disclosures");
         println!("Press Ctrl-C to stop the zone.");
         tokio::signal::ctrl_c().await?;

@@ -24,7 +24,12 @@ pub enum HfxError {
     PeerUnavailable { centre: String, detail: String },
     /// A peer refused; its code and stable reason are passed on unchanged.
     #[error("peer {centre}: {message}")]
-    FromPeer { centre: String, code: Code, reason: String, message: String },
+    FromPeer {
+        centre: String,
+        code: Code,
+        reason: String,
+        message: String,
+    },
     #[error("core system error: {0}")]
     Adapter(String),
     #[error("core system unavailable: {0}")]
@@ -41,7 +46,10 @@ pub enum HfxError {
 
 impl HfxError {
     pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
-        HfxError::InvalidArgument { field: field.into(), reason: reason.into() }
+        HfxError::InvalidArgument {
+            field: field.into(),
+            reason: reason.into(),
+        }
     }
 
     /// Stable reason code.
@@ -71,7 +79,9 @@ impl HfxError {
             HfxError::MemberNotFound | HfxError::NotFound(_) => Code::NotFound,
             HfxError::NameMismatch | HfxError::FailedPrecondition(_) => Code::FailedPrecondition,
             HfxError::Unauthenticated(_) => Code::Unauthenticated,
-            HfxError::PermissionDenied(_) | HfxError::PurposeNotAllowed { .. } => Code::PermissionDenied,
+            HfxError::PermissionDenied(_) | HfxError::PurposeNotAllowed { .. } => {
+                Code::PermissionDenied
+            }
             HfxError::PeerUnavailable { .. } | HfxError::AdapterUnavailable(_) => Code::Unavailable,
             HfxError::FromPeer { code, .. } => *code,
             HfxError::Adapter(_) | HfxError::Store(_) | HfxError::Internal(_) => Code::Internal,
@@ -109,7 +119,9 @@ impl From<hfx_adapters::AdapterError> for HfxError {
 impl From<hfx_adapters::ids::IdError> for HfxError {
     fn from(e: hfx_adapters::ids::IdError) -> Self {
         match e {
-            hfx_adapters::ids::IdError::Invalid { field, reason } => HfxError::InvalidArgument { field, reason },
+            hfx_adapters::ids::IdError::Invalid { field, reason } => {
+                HfxError::InvalidArgument { field, reason }
+            }
         }
     }
 }
@@ -122,7 +134,11 @@ impl From<sqlx::Error> for HfxError {
 
 /// The stable reason of a Status produced by [`HfxError`], if any.
 pub fn reason_of(status: &Status) -> Option<String> {
-    status.metadata().get(REASON_KEY).and_then(|v| v.to_str().ok()).map(str::to_string)
+    status
+        .metadata()
+        .get(REASON_KEY)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
 }
 
 pub type HfxResult<T> = Result<T, HfxError>;

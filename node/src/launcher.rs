@@ -77,15 +77,25 @@ fn free_port() -> anyhow::Result<u16> {
 
 /// Build the zone on disk: PKI, node configs, seeded core systems. `progress` is told about
 /// each step (for the demo's account).
-pub async fn prepare(spec: &ZoneSpec, progress: &(dyn Fn(&str) + Send + Sync)) -> anyhow::Result<Vec<CentrePlan>> {
+pub async fn prepare(
+    spec: &ZoneSpec,
+    progress: &(dyn Fn(&str) + Send + Sync),
+) -> anyhow::Result<Vec<CentrePlan>> {
     let shipped = ZoneConfig::parse(SHIPPED_ZONE).context("shipped zone.toml")?;
-    anyhow::ensure!((1..=shipped.centres.len()).contains(&spec.centres), "a zone has 1..={} centres", shipped.centres.len());
-    std::fs::create_dir_all(&spec.dir).with_context(|| format!("creating {}", spec.dir.display()))?;
+    anyhow::ensure!(
+        (1..=shipped.centres.len()).contains(&spec.centres),
+        "a zone has 1..={} centres",
+        shipped.centres.len()
+    );
+    std::fs::create_dir_all(&spec.dir)
+        .with_context(|| format!("creating {}", spec.dir.display()))?;
     let mut zone_toml = String::new();
     zone_toml.push_str(&format!(
         "zone = \"{}\"\ndirectory_validity_days = 30\nwitness_quorum = {}\n",
         shipped.zone,
-        shipped.witness_quorum.min(spec.centres.saturating_sub(1) as u32)
+        shipped
+            .witness_quorum
+            .min(spec.centres.saturating_sub(1) as u32)
     ));
     let mut plans = Vec::new();
     for c in shipped.centres.iter().take(spec.centres) {
@@ -107,9 +117,16 @@ pub async fn prepare(spec: &ZoneSpec, progress: &(dyn Fn(&str) + Send + Sync)) -
     }
     let zd = ZoneDir::open(&spec.dir);
     zd.init(&zone_toml, 3650).context("creating the zone PKI")?;
-    progress(&format!("zone root, {} node certificates, CRL and directory v1 created", plans.len()));
+    progress(&format!(
+        "zone root, {} node certificates, CRL and directory v1 created",
+        plans.len()
+    ));
     for p in &plans {
-        for (role, id) in [(Role::Clerk, CLERK), (Role::Auditor, AUDITOR), (Role::Operator, OPERATOR)] {
+        for (role, id) in [
+            (Role::Clerk, CLERK),
+            (Role::Auditor, AUDITOR),
+            (Role::Operator, OPERATOR),
+        ] {
             zd.issue_person(&p.code, role, id, Validity::days(365))?;
         }
     }
@@ -123,14 +140,23 @@ pub async fn prepare(spec: &ZoneSpec, progress: &(dyn Fn(&str) + Send + Sync)) -
             .cloned()
             .unwrap_or_else(|| format!("sqlite://{}", node_dir.join("node.db").display()));
         let mut policy = String::from("[policy]\ndefault = [");
-        policy.push_str(&PURPOSES.iter().map(|p| format!("\"{p}\"")).collect::<Vec<_>>().join(", "));
+        policy.push_str(
+            &PURPOSES
+                .iter()
+                .map(|p| format!("\"{p}\""))
+                .collect::<Vec<_>>()
+                .join(", "),
+        );
         policy.push_str("]\n");
         if let Some(extra) = spec.policies.get(&p.code) {
             policy.push_str("[policy.peers]\n");
             for (peer, list) in extra {
                 policy.push_str(&format!(
                     "\"{peer}\" = [{}]\n",
-                    list.iter().map(|p| format!("\"{p}\"")).collect::<Vec<_>>().join(", ")
+                    list.iter()
+                        .map(|p| format!("\"{p}\""))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ));
             }
         }
@@ -155,10 +181,17 @@ pub async fn prepare(spec: &ZoneSpec, progress: &(dyn Fn(&str) + Send + Sync)) -
         hfx_certs::zonedir::write_atomic(&p.config, cfg.as_bytes())?;
     }
     // Seed every centre's core system (in parallel: each is its own SQLite file).
-    let opts = hfx_adapters::seed::SeedOptions { seed: spec.seed, ..Default::default() };
+    let opts = hfx_adapters::seed::SeedOptions {
+        seed: spec.seed,
+        ..Default::default()
+    };
     let mut tasks = Vec::new();
     for p in &plans {
-        let path = p.config.parent().map(|d| d.join("core.db")).unwrap_or_default();
+        let path = p
+            .config
+            .parent()
+            .map(|d| d.join("core.db"))
+            .unwrap_or_default();
         let code = p.code.clone();
         let opts = opts.clone();
         let n = spec.members_per_centre;
@@ -169,15 +202,26 @@ pub async fn prepare(spec: &ZoneSpec, progress: &(dyn Fn(&str) + Send + Sync)) -
         }));
     }
     for t in tasks {
-        t.await.context("seeding task")?.context("seeding a core system")?;
+        t.await
+            .context("seeding task")?
+            .context("seeding a core system")?;
     }
-    progress(&format!("{} core systems seeded with {} members each", plans.len(), spec.members_per_centre));
+    progress(&format!(
+        "{} core systems seeded with {} members each",
+        plans.len(),
+        spec.members_per_centre
+    ));
     Ok(plans)
 }
 
 impl Zone {
     pub fn new(dir: PathBuf, centres: Vec<CentrePlan>, binary: PathBuf) -> Self {
-        Self { dir, centres, procs: BTreeMap::new(), binary }
+        Self {
+            dir,
+            centres,
+            procs: BTreeMap::new(),
+            binary,
+        }
     }
 
     pub fn zone_dir(&self) -> ZoneDir {
@@ -190,9 +234,15 @@ impl Zone {
 
     /// Start one centre's node process (stdout/stderr to `nodes/CODE/node.log`).
     pub fn spawn(&mut self, code: &str) -> anyhow::Result<()> {
-        let plan = self.plan(code).with_context(|| format!("no centre {code} in this zone"))?.clone();
+        let plan = self
+            .plan(code)
+            .with_context(|| format!("no centre {code} in this zone"))?
+            .clone();
         let log_path = plan.config.with_file_name("node.log");
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(&log_path)?;
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)?;
         let child = Command::new(&self.binary)
             .args(["node", "run", "--config"])
             .arg(&plan.config)
@@ -224,12 +274,19 @@ impl Zone {
             if let Some(child) = self.procs.get_mut(code)
                 && let Some(status) = child.try_wait()?
             {
-                let log = self.plan(code).map(|p| p.config.with_file_name("node.log")).unwrap_or_default();
+                let log = self
+                    .plan(code)
+                    .map(|p| p.config.with_file_name("node.log"))
+                    .unwrap_or_default();
                 let tail = std::fs::read_to_string(&log).unwrap_or_default();
                 let tail: Vec<&str> = tail.lines().rev().take(5).collect();
-                anyhow::bail!("node {code} exited with {status} during start; last log lines:\n{}", tail.into_iter().rev().collect::<Vec<_>>().join("\n"));
+                anyhow::bail!(
+                    "node {code} exited with {status} during start; last log lines:\n{}",
+                    tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+                );
             }
-            let client = crate::client::LocalClient::for_zone(&self.dir, code, Role::Operator, OPERATOR);
+            let client =
+                crate::client::LocalClient::for_zone(&self.dir, code, Role::Operator, OPERATOR);
             if let Ok(client) = client
                 && client.status().await.is_ok()
             {
@@ -292,9 +349,14 @@ impl Zone {
 }
 
 fn signal(child: &Child, sig: i32) {
-    let Ok(pid) = i32::try_from(child.id()) else { return };
+    let Ok(pid) = i32::try_from(child.id()) else {
+        return;
+    };
     // The crate forbids unsafe code, so signals go through kill(1).
-    let _ = Command::new("kill").arg(format!("-{sig}")).arg(pid.to_string()).status();
+    let _ = Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(pid.to_string())
+        .status();
 }
 
 fn terminate(child: &mut Child, grace: Duration) {
@@ -326,9 +388,16 @@ pub fn prepare_plans_loaded(dir: &Path) -> anyhow::Result<Vec<CentrePlan>> {
     let mut out = Vec::new();
     for c in cfg.centres {
         let config = dir.join("nodes").join(&c.code).join("node.toml");
-        let text = std::fs::read_to_string(&config).with_context(|| format!("reading {}", config.display()))?;
+        let text = std::fs::read_to_string(&config)
+            .with_context(|| format!("reading {}", config.display()))?;
         let v: toml::Value = toml::from_str(&text)?;
-        let get = |k: &str| v.get("listen").and_then(|l| l.get(k)).and_then(|x| x.as_str()).unwrap_or_default().to_string();
+        let get = |k: &str| {
+            v.get("listen")
+                .and_then(|l| l.get(k))
+                .and_then(|x| x.as_str())
+                .unwrap_or_default()
+                .to_string()
+        };
         out.push(CentrePlan {
             code: c.code,
             name: c.name,

@@ -194,7 +194,10 @@ enum AuditCmd {
 fn main() -> std::process::ExitCode {
     hfx_node::tls::install_crypto_provider();
     let args = Cli::parse();
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");
@@ -204,23 +207,59 @@ fn main() -> std::process::ExitCode {
     let result = rt.block_on(async move {
         match args.cmd {
             Cmd::Node(NodeCmd::Run { config }) => cli::node_run(&config).await,
-            Cmd::Demo { dir, keep_running, members, centres } => {
-                cli::demo(dir, keep_running, members, centres as usize).await
-            }
-            Cmd::Certs(CertsCmd::Init { zone, dir, root_days }) => cli::certs_init(&zone, &dir, root_days),
-            Cmd::Certs(CertsCmd::Person { dir, centre, role, id, days }) => cli::certs_person(&dir, &centre, &role, &id, days),
-            Cmd::Certs(CertsCmd::Revoke { dir, serial, cert, reason }) => cli::certs_revoke(&dir, serial, cert, &reason),
+            Cmd::Demo {
+                dir,
+                keep_running,
+                members,
+                centres,
+            } => cli::demo(dir, keep_running, members, centres as usize).await,
+            Cmd::Certs(CertsCmd::Init {
+                zone,
+                dir,
+                root_days,
+            }) => cli::certs_init(&zone, &dir, root_days),
+            Cmd::Certs(CertsCmd::Person {
+                dir,
+                centre,
+                role,
+                id,
+                days,
+            }) => cli::certs_person(&dir, &centre, &role, &id, days),
+            Cmd::Certs(CertsCmd::Revoke {
+                dir,
+                serial,
+                cert,
+                reason,
+            }) => cli::certs_revoke(&dir, serial, cert, &reason),
             Cmd::Certs(CertsCmd::Rotate { dir, centre }) => cli::certs_rotate(&dir, &centre),
             Cmd::Certs(CertsCmd::Publish { dir, zone }) => cli::certs_publish(&dir, zone),
-            Cmd::Seed { core, centre, members, start, seed, history_months, json } => {
-                cli::seed(&core, &centre, members, start, seed, history_months, json).await
-            }
+            Cmd::Seed {
+                core,
+                centre,
+                members,
+                start,
+                seed,
+                history_months,
+                json,
+            } => cli::seed(&core, &centre, members, start, seed, history_months, json).await,
             Cmd::Member(MemberCmd::Query(q)) => {
-                cli::member_query(&q.conn, &q.centre, &q.id_type, &q.id_number, &q.name, &q.purpose, q.message_id, q.json).await
+                cli::member_query(
+                    &q.conn,
+                    &q.centre,
+                    &q.id_type,
+                    &q.id_number,
+                    &q.name,
+                    &q.purpose,
+                    q.message_id,
+                    q.json,
+                )
+                .await
             }
             Cmd::Status { conn, json } => cli::status(&conn, json).await,
             Cmd::Reload { conn, json } => cli::reload(&conn, json).await,
-            Cmd::Audit(AuditCmd::Disclosures { conn, limit, json }) => cli::disclosures(&conn, limit, json).await,
+            Cmd::Audit(AuditCmd::Disclosures { conn, limit, json }) => {
+                cli::disclosures(&conn, limit, json).await
+            }
         }
     });
     match result {

@@ -6,7 +6,9 @@ use crate::error::{HfxError, HfxResult};
 use crate::log::{Envelope, RECV, SENT};
 use crate::node::Node;
 use crate::store::{Val, WriteOp};
-use hfx_adapters::ids::{mask_id, mask_name, validate_centre_code, validate_name, validate_person_id};
+use hfx_adapters::ids::{
+    mask_id, mask_name, validate_centre_code, validate_name, validate_person_id,
+};
 use hfx_adapters::model::{AccountStatus, IdType, Member, YearMonth, business_type, date_to_u32};
 use hfx_adapters::{MemberMatch, find_member};
 use hfx_proto::v1 as pb;
@@ -51,11 +53,19 @@ pub fn id_type_to_pb(t: IdType) -> pb::IdType {
 /// Validate a person key at the edge; errors name the field (`person.id_number`, ...).
 pub fn validate_person(p: Option<&pb::PersonKey>) -> HfxResult<Person> {
     let p = p.ok_or_else(|| HfxError::invalid("person", "is required"))?;
-    let id_type = id_type_from_pb(p.id_type)
-        .ok_or_else(|| HfxError::invalid("person.id_type", format!("{} is not an id type (01, 02, 03, 04, 99)", p.id_type)))?;
+    let id_type = id_type_from_pb(p.id_type).ok_or_else(|| {
+        HfxError::invalid(
+            "person.id_type",
+            format!("{} is not an id type (01, 02, 03, 04, 99)", p.id_type),
+        )
+    })?;
     let id_number = validate_person_id("person.id_number", id_type, &p.id_number)?;
     let name = validate_name("person.name", &p.name)?;
-    Ok(Person { id_type, id_number, name })
+    Ok(Person {
+        id_type,
+        id_number,
+        name,
+    })
 }
 
 pub fn purpose_name(p: pb::Purpose) -> &'static str {
@@ -85,20 +95,26 @@ pub fn purpose_from_name(s: &str) -> Option<pb::Purpose> {
 pub fn legal_basis(p: pb::Purpose) -> &'static str {
     match p {
         pb::Purpose::TransferCheck => "住房公积金管理条例 第二十条 / 异地转移接续",
-        pb::Purpose::LoanApplication | pb::Purpose::LoanCheck => "住房公积金管理条例 第二十六条 / 异地贷款",
+        pb::Purpose::LoanApplication | pb::Purpose::LoanCheck => {
+            "住房公积金管理条例 第二十六条 / 异地贷款"
+        }
         _ => "住房公积金管理条例 / 信息互认",
     }
 }
 
 fn check_purpose(v: i32) -> HfxResult<pb::Purpose> {
     match pb::Purpose::try_from(v) {
-        Ok(pb::Purpose::Unspecified) | Err(_) => Err(HfxError::invalid("purpose", format!("{v} is not a purpose"))),
+        Ok(pb::Purpose::Unspecified) | Err(_) => Err(HfxError::invalid(
+            "purpose",
+            format!("{v} is not a purpose"),
+        )),
         Ok(p) => Ok(p),
     }
 }
 
 fn check_message_id(field: &str, s: &str) -> HfxResult<String> {
-    let id = uuid::Uuid::parse_str(s).map_err(|_| HfxError::invalid(field, format!("{s:?} is not a UUID")))?;
+    let id = uuid::Uuid::parse_str(s)
+        .map_err(|_| HfxError::invalid(field, format!("{s:?} is not a UUID")))?;
     if id.get_version_num() != 7 {
         return Err(HfxError::invalid(field, "must be a UUIDv7"));
     }
@@ -124,7 +140,10 @@ async fn continuous_months(node: &Node, m: &Member) -> HfxResult<(YearMonth, Yea
     let deposits = node.core.deposits(&m.account_no, from, end).await?;
     let months: std::collections::BTreeSet<YearMonth> = deposits
         .iter()
-        .filter(|d| d.business_type == business_type::REMITTANCE || d.business_type == business_type::BACK_PAYMENT)
+        .filter(|d| {
+            d.business_type == business_type::REMITTANCE
+                || d.business_type == business_type::BACK_PAYMENT
+        })
         .map(|d| d.for_month)
         .collect();
     let mut start = end;
@@ -139,9 +158,18 @@ async fn continuous_months(node: &Node, m: &Member) -> HfxResult<(YearMonth, Yea
 }
 
 /// Cut the member down to the purpose's field set.
-async fn view_for(node: &Node, purpose: pb::Purpose, m: &Member, person: &Person) -> HfxResult<pb::MemberView> {
+async fn view_for(
+    node: &Node,
+    purpose: pb::Purpose,
+    m: &Member,
+    person: &Person,
+) -> HfxResult<pb::MemberView> {
     let live = !m.status.is_closed();
-    let mut v = pb::MemberView { centre: node.centre.clone(), purpose: purpose as i32, ..Default::default() };
+    let mut v = pb::MemberView {
+        centre: node.centre.clone(),
+        purpose: purpose as i32,
+        ..Default::default()
+    };
     match purpose {
         pb::Purpose::IdentityConfirmation => {
             v.live_account = Some(live);
@@ -171,7 +199,10 @@ async fn view_for(node: &Node, purpose: pb::Purpose, m: &Member, person: &Person
                 )));
             }
             let (start, end, n) = continuous_months(node, m).await?;
-            let loans = node.core.loans_of(person.id_type, &person.id_number).await?;
+            let loans = node
+                .core
+                .loans_of(person.id_type, &person.id_number)
+                .await?;
             v.name_masked = Some(mask_name(&m.name));
             v.id_number_masked = Some(mask_id(&m.id_number));
             v.account_no = Some(m.account_no.clone());
@@ -194,7 +225,10 @@ async fn view_for(node: &Node, purpose: pb::Purpose, m: &Member, person: &Person
             v.paid_up_to_month = Some(m.paid_up_to.yyyymm());
         }
         pb::Purpose::LoanCheck => {
-            let loans = node.core.loans_of(person.id_type, &person.id_number).await?;
+            let loans = node
+                .core
+                .loans_of(person.id_type, &person.id_number)
+                .await?;
             v.has_loan = Some(loans.iter().any(|l| l.loan.outstanding_fen > 0));
             v.loan_count = Some(loans.len() as u32);
             v.outstanding_fen = Some(loans.iter().map(|l| l.loan.outstanding_fen).sum());
@@ -239,12 +273,20 @@ fn disclosure_op(
 }
 
 /// Peer side: another centre asks about a member of ours.
-pub async fn answer_query(node: &Node, peer: &str, req: pb::PeerMemberQuery) -> HfxResult<pb::PeerMemberReply> {
-    let header = req.header.clone().ok_or_else(|| HfxError::invalid("header", "is required"))?;
+pub async fn answer_query(
+    node: &Node,
+    peer: &str,
+    req: pb::PeerMemberQuery,
+) -> HfxResult<pb::PeerMemberReply> {
+    let header = req
+        .header
+        .clone()
+        .ok_or_else(|| HfxError::invalid("header", "is required"))?;
     let message_id = check_message_id("header.message_id", &header.message_id)?;
     // A retry gets the stored reply, byte for byte.
     if let Some((_, bytes)) = node.store.inbox_get(peer, &message_id).await? {
-        return pb::PeerMemberReply::decode(bytes.as_slice()).map_err(|e| HfxError::Internal(e.to_string()));
+        return pb::PeerMemberReply::decode(bytes.as_slice())
+            .map_err(|e| HfxError::Internal(e.to_string()));
     }
     let purpose = check_purpose(header.purpose)?;
     let acting = header.acting_person.clone();
@@ -255,10 +297,26 @@ pub async fn answer_query(node: &Node, peer: &str, req: pb::PeerMemberQuery) -> 
         Err((outcome, err)) => {
             let ops = vec![
                 WriteOp::LogAppend {
-                    envelope: Envelope::draft(RECV, peer, &message_id, &header.case_id, &format!("{METHOD_QUERY}#request"), &request_bytes),
+                    envelope: Envelope::draft(
+                        RECV,
+                        peer,
+                        &message_id,
+                        &header.case_id,
+                        &format!("{METHOD_QUERY}#request"),
+                        &request_bytes,
+                    ),
                     payload: request_bytes.clone(),
                 },
-                disclosure_op("refused", peer, &acting, purpose, &outcome, &message_id, "-", None),
+                disclosure_op(
+                    "refused",
+                    peer,
+                    &acting,
+                    purpose,
+                    &outcome,
+                    &message_id,
+                    "-",
+                    None,
+                ),
             ];
             if let Err(e) = node.store.write(ops).await {
                 tracing::error!(error = %e, "could not record a refused query");
@@ -269,29 +327,54 @@ pub async fn answer_query(node: &Node, peer: &str, req: pb::PeerMemberQuery) -> 
     // Log request and reply, record the disclosure and the reply for retries, in one commit.
     // The receipt names the request's log index, known only once appended: the writer
     // appends the request first, then this reply, in the same transaction.
-    let reply_template = pb::PeerMemberReply { receipt: None, member: Some(view) };
+    let reply_template = pb::PeerMemberReply {
+        receipt: None,
+        member: Some(view),
+    };
+    let (own, mid) = (node.centre.clone(), message_id.clone());
     let ops_req = WriteOp::LogAppend {
-        envelope: Envelope::draft(RECV, peer, &message_id, &header.case_id, &format!("{METHOD_QUERY}#request"), &request_bytes),
+        envelope: Envelope::draft(
+            RECV,
+            peer,
+            &message_id,
+            &header.case_id,
+            &format!("{METHOD_QUERY}#request"),
+            &request_bytes,
+        ),
         payload: request_bytes.clone(),
     };
     let appended = node
         .store
-        .write_exchange(ops_req, peer, &message_id, &header.case_id, METHOD_QUERY, move |a| {
-            let mut r = reply_template.clone();
-            r.receipt = Some(pb::Receipt {
-                centre: String::new(),
-                log_index: a.index,
-                sequence: a.seq,
-                message_id: String::new(),
-            });
-            r.encode_to_vec()
-        }, vec![disclosure_op("sent", peer, &acting, purpose, "disclosed", &message_id, &person.masked(), Some(u64::MAX))])
+        .write_exchange(
+            ops_req,
+            peer,
+            &message_id,
+            &header.case_id,
+            METHOD_QUERY,
+            move |a| {
+                let mut r = reply_template.clone();
+                r.receipt = Some(pb::Receipt {
+                    centre: own.clone(),
+                    log_index: a.index,
+                    sequence: a.seq,
+                    message_id: mid.clone(),
+                });
+                r.encode_to_vec()
+            },
+            vec![disclosure_op(
+                "sent",
+                peer,
+                &acting,
+                purpose,
+                "disclosed",
+                &message_id,
+                &person.masked(),
+                Some(u64::MAX),
+            )],
+        )
         .await?;
-    let mut reply = pb::PeerMemberReply::decode(appended.as_slice()).map_err(|e| HfxError::Internal(e.to_string()))?;
-    if let Some(r) = reply.receipt.as_mut() {
-        r.centre = node.centre.clone();
-        r.message_id = message_id.clone();
-    }
+    let reply = pb::PeerMemberReply::decode(appended.as_slice())
+        .map_err(|e| HfxError::Internal(e.to_string()))?;
     tracing::info!(peer, purpose = purpose_name(purpose), subject = %person.masked(), "member disclosed");
     Ok(reply)
 }
@@ -304,27 +387,44 @@ async fn decide(
     req: &pb::PeerMemberQuery,
 ) -> Result<(Person, pb::MemberView), (String, HfxError)> {
     if !node.cfg.policy.allows(peer, purpose_name(purpose)) {
-        let e = HfxError::PurposeNotAllowed { purpose: purpose_name(purpose).into(), centre: peer.into() };
+        let e = HfxError::PurposeNotAllowed {
+            purpose: purpose_name(purpose).into(),
+            centre: peer.into(),
+        };
         return Err(("refused: purpose not allowed".into(), e));
     }
-    let person = validate_person(req.person.as_ref()).map_err(|e| (format!("refused: {}", e.reason()), e))?;
-    let found = find_member(node.core.as_ref(), person.id_type, &person.id_number, &person.name)
-        .await
-        .map_err(|e| {
-            let e = HfxError::from(e);
-            (format!("failed: {}", e.reason()), e)
-        })?;
+    let person = validate_person(req.person.as_ref())
+        .map_err(|e| (format!("refused: {}", e.reason()), e))?;
+    let found = find_member(
+        node.core.as_ref(),
+        person.id_type,
+        &person.id_number,
+        &person.name,
+    )
+    .await
+    .map_err(|e| {
+        let e = HfxError::from(e);
+        (format!("failed: {}", e.reason()), e)
+    })?;
     let member = match found {
         MemberMatch::Found(m) => m,
         MemberMatch::NotFound => return Err(("not found".into(), HfxError::MemberNotFound)),
-        MemberMatch::NameMismatch => return Err(("refused: name mismatch".into(), HfxError::NameMismatch)),
+        MemberMatch::NameMismatch => {
+            return Err(("refused: name mismatch".into(), HfxError::NameMismatch));
+        }
     };
-    let view = view_for(node, purpose, &member, &person).await.map_err(|e| (format!("refused: {}", e.reason()), e))?;
+    let view = view_for(node, purpose, &member, &person)
+        .await
+        .map_err(|e| (format!("refused: {}", e.reason()), e))?;
     Ok((person, view))
 }
 
 /// Local side: a clerk of ours asks another centre.
-pub async fn ask(node: &Node, caller: &Caller, req: pb::LocalMemberQuery) -> HfxResult<pb::LocalMemberReply> {
+pub async fn ask(
+    node: &Node,
+    caller: &Caller,
+    req: pb::LocalMemberQuery,
+) -> HfxResult<pb::LocalMemberReply> {
     let centre = validate_centre_code("centre", &req.centre)?;
     let person = validate_person(req.person.as_ref())?;
     let purpose = check_purpose(req.purpose)?;
@@ -335,7 +435,10 @@ pub async fn ask(node: &Node, caller: &Caller, req: pb::LocalMemberQuery) -> Hfx
     };
     let dir = node.trust.directory();
     if dir.centre(&centre).is_none() {
-        return Err(HfxError::NotFound(format!("centre {centre} is not in directory version {}", dir.version)));
+        return Err(HfxError::NotFound(format!(
+            "centre {centre} is not in directory version {}",
+            dir.version
+        )));
     }
     let acting = caller.label();
     let checkpoint_size = node.store.log().lock().await.size();
@@ -366,7 +469,14 @@ pub async fn ask(node: &Node, caller: &Caller, req: pb::LocalMemberQuery) -> Hfx
         outcome = client.query_member(peer_req).await;
     }
     let sent = WriteOp::LogAppend {
-        envelope: Envelope::draft(SENT, &centre, &message_id, "", &format!("{METHOD_QUERY}#request"), &request_bytes),
+        envelope: Envelope::draft(
+            SENT,
+            &centre,
+            &message_id,
+            "",
+            &format!("{METHOD_QUERY}#request"),
+            &request_bytes,
+        ),
         payload: request_bytes.clone(),
     };
     match outcome {
@@ -376,10 +486,26 @@ pub async fn ask(node: &Node, caller: &Caller, req: pb::LocalMemberQuery) -> Hfx
             let ops = vec![
                 sent,
                 WriteOp::LogAppend {
-                    envelope: Envelope::draft(RECV, &centre, &message_id, "", &format!("{METHOD_QUERY}#reply"), &reply_bytes),
+                    envelope: Envelope::draft(
+                        RECV,
+                        &centre,
+                        &message_id,
+                        "",
+                        &format!("{METHOD_QUERY}#reply"),
+                        &reply_bytes,
+                    ),
                     payload: reply_bytes,
                 },
-                disclosure_op("received", &centre, &acting, purpose, "received", &message_id, &person.masked(), None),
+                disclosure_op(
+                    "received",
+                    &centre,
+                    &acting,
+                    purpose,
+                    "received",
+                    &message_id,
+                    &person.masked(),
+                    None,
+                ),
             ];
             let appended = node.store.write(ops).await?;
             let local = appended.get(1).copied();
@@ -398,7 +524,19 @@ pub async fn ask(node: &Node, caller: &Caller, req: pb::LocalMemberQuery) -> Hfx
         Err(status) => {
             let code = status.code();
             let reason = crate::error::reason_of(&status).unwrap_or_else(|| format!("{code:?}"));
-            let ops = vec![sent, disclosure_op("received", &centre, &acting, purpose, &format!("failed: {reason}"), &message_id, &person.masked(), None)];
+            let ops = vec![
+                sent,
+                disclosure_op(
+                    "received",
+                    &centre,
+                    &acting,
+                    purpose,
+                    &format!("failed: {reason}"),
+                    &message_id,
+                    &person.masked(),
+                    None,
+                ),
+            ];
             if let Err(e) = node.store.write(ops).await {
                 tracing::error!(error = %e, "could not record a failed query");
             }
@@ -413,14 +551,20 @@ pub fn peer_status_to_error(centre: &str, status: tonic::Status) -> HfxError {
     let reason = crate::error::reason_of(&status);
     match (status.code(), reason.as_deref()) {
         (tonic::Code::Unavailable | tonic::Code::DeadlineExceeded | tonic::Code::Cancelled, _) => {
-            HfxError::PeerUnavailable { centre: centre.into(), detail: status.message().to_string() }
+            HfxError::PeerUnavailable {
+                centre: centre.into(),
+                detail: status.message().to_string(),
+            }
         }
         (_, Some("MEMBER_NOT_FOUND")) => HfxError::MemberNotFound,
         (_, Some("NAME_MISMATCH")) => HfxError::NameMismatch,
         (code, reason) => {
             // The peer's message starts with its reason; do not repeat it.
             let msg = status.message();
-            let msg = reason.and_then(|r| msg.strip_prefix(r)).map(|m| m.trim_start_matches(": ")).unwrap_or(msg);
+            let msg = reason
+                .and_then(|r| msg.strip_prefix(r))
+                .map(|m| m.trim_start_matches(": "))
+                .unwrap_or(msg);
             HfxError::FromPeer {
                 centre: centre.into(),
                 code,

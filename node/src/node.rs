@@ -29,7 +29,12 @@ pub struct Node {
 pub async fn open_core(cfg: &NodeConfig) -> anyhow::Result<Arc<dyn CoreSystem>> {
     match cfg.adapter.kind.as_str() {
         "sqlite" => {
-            let path = cfg.resolve(cfg.adapter.path.as_deref().context("adapter.path is required")?);
+            let path = cfg.resolve(
+                cfg.adapter
+                    .path
+                    .as_deref()
+                    .context("adapter.path is required")?,
+            );
             let core = hfx_adapters::sqlite::SqliteCore::open(&path)
                 .await
                 .with_context(|| format!("adapter: opening {}", path.display()))?;
@@ -48,26 +53,46 @@ pub struct Bound {
 
 impl Node {
     pub async fn open(cfg: NodeConfig) -> anyhow::Result<Arc<Node>> {
-        let trust = Arc::new(Trust::load(&cfg).context("loading trust (certificates, CRL, directory)")?);
+        let trust =
+            Arc::new(Trust::load(&cfg).context("loading trust (certificates, CRL, directory)")?);
         let dir = trust.directory();
         let sk_path = cfg.resolve(&cfg.signing.key);
-        let sk_pem = std::fs::read_to_string(&sk_path).with_context(|| format!("signing.key: {}", sk_path.display()))?;
-        let sk = hfx_certs::SigningKeyPair::from_pem(&sk_pem).with_context(|| format!("signing.key: {}", sk_path.display()))?;
-        let signer = NoteSigner::from_pkcs8(&crate::log::origin(&dir.zone, &cfg.centre), sk.pkcs8())
-            .map_err(|e| anyhow::anyhow!("signing.key: {e}"))?;
-        let store = Store::open(&cfg.store_url(), LogState::new()).await.context("opening the store")?;
+        let sk_pem = std::fs::read_to_string(&sk_path)
+            .with_context(|| format!("signing.key: {}", sk_path.display()))?;
+        let sk = hfx_certs::SigningKeyPair::from_pem(&sk_pem)
+            .with_context(|| format!("signing.key: {}", sk_path.display()))?;
+        let signer =
+            NoteSigner::from_pkcs8(&crate::log::origin(&dir.zone, &cfg.centre), sk.pkcs8())
+                .map_err(|e| anyhow::anyhow!("signing.key: {e}"))?;
+        let store = Store::open(&cfg.store_url(), LogState::new())
+            .await
+            .context("opening the store")?;
         let core = open_core(&cfg).await?;
-        let peers = Peers::new(trust.clone(), Duration::from_millis(cfg.limits.peer_timeout_ms));
-        Ok(Arc::new(Node { centre: cfg.centre.clone(), cfg, trust, store, core, peers, signer, started: Instant::now() }))
+        let peers = Peers::new(
+            trust.clone(),
+            Duration::from_millis(cfg.limits.peer_timeout_ms),
+        );
+        Ok(Arc::new(Node {
+            centre: cfg.centre.clone(),
+            cfg,
+            trust,
+            store,
+            core,
+            peers,
+            signer,
+            started: Instant::now(),
+        }))
     }
 
     /// Sign a checkpoint of the current tree if it grew since the last one.
     pub async fn sign_checkpoint(&self) -> anyhow::Result<Option<u64>> {
         let log = self.store.log().lock().await;
         let size = log.size();
-        let last = sqlx::query_as::<_, (i64, Vec<u8>)>("SELECT size, root FROM log_checkpoints ORDER BY size DESC LIMIT 1")
-            .fetch_optional(self.store.pool())
-            .await?;
+        let last = sqlx::query_as::<_, (i64, Vec<u8>)>(
+            "SELECT size, root FROM log_checkpoints ORDER BY size DESC LIMIT 1",
+        )
+        .fetch_optional(self.store.pool())
+        .await?;
         if let Some((last_size, last_root)) = &last {
             if *last_size as u64 >= size {
                 return Ok(None);
@@ -75,7 +100,10 @@ impl Node {
             // Never sign a checkpoint that does not extend the last one.
             let at = log.tree().root_at(*last_size as u64);
             if at.map(|r| r.to_vec()) != Some(last_root.clone()) {
-                tracing::error!(last_size, "log does not extend the last signed checkpoint; refusing to sign");
+                tracing::error!(
+                    last_size,
+                    "log does not extend the last signed checkpoint; refusing to sign"
+                );
                 anyhow::bail!("log does not extend the last signed checkpoint");
             }
         }
@@ -85,22 +113,28 @@ impl Node {
         let root = log.tree().root();
         drop(log);
         let cp = Checkpoint::new(self.signer.name(), size, root);
-        let note = cp.sign(&[&self.signer]).map_err(|e| anyhow::anyhow!("signing checkpoint: {e}"))?;
-        sqlx::query("INSERT INTO log_checkpoints (size, root, note, at_ms) VALUES ($1, $2, $3, $4)")
-            .bind(size as i64)
-            .bind(root.to_vec())
-            .bind(note)
-            .bind(crate::now_ms())
-            .execute(self.store.pool())
-            .await?;
+        let note = cp
+            .sign(&[&self.signer])
+            .map_err(|e| anyhow::anyhow!("signing checkpoint: {e}"))?;
+        sqlx::query(
+            "INSERT INTO log_checkpoints (size, root, note, at_ms) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(size as i64)
+        .bind(root.to_vec())
+        .bind(note)
+        .bind(crate::now_ms())
+        .execute(self.store.pool())
+        .await?;
         Ok(Some(size))
     }
 
     /// The newest signed checkpoint note, if any.
     pub async fn latest_checkpoint(&self) -> anyhow::Result<Option<(u64, String)>> {
-        let row = sqlx::query_as::<_, (i64, String)>("SELECT size, note FROM log_checkpoints ORDER BY size DESC LIMIT 1")
-            .fetch_optional(self.store.pool())
-            .await?;
+        let row = sqlx::query_as::<_, (i64, String)>(
+            "SELECT size, note FROM log_checkpoints ORDER BY size DESC LIMIT 1",
+        )
+        .fetch_optional(self.store.pool())
+        .await?;
         Ok(row.map(|(s, n)| (s as u64, n)))
     }
 }
@@ -114,10 +148,16 @@ pub async fn run(
     let peer_addr = cfg.listen.peer.clone();
     let local_addr = cfg.listen.local.clone();
     let node = Node::open(cfg).await?;
-    let peer_listener = TcpListener::bind(&peer_addr).await.with_context(|| format!("listen.peer: binding {peer_addr}"))?;
-    let local_listener =
-        TcpListener::bind(&local_addr).await.with_context(|| format!("listen.local: binding {local_addr}"))?;
-    let bound = Bound { peer: peer_listener.local_addr()?, local: local_listener.local_addr()? };
+    let peer_listener = TcpListener::bind(&peer_addr)
+        .await
+        .with_context(|| format!("listen.peer: binding {peer_addr}"))?;
+    let local_listener = TcpListener::bind(&local_addr)
+        .await
+        .with_context(|| format!("listen.local: binding {local_addr}"))?;
+    let bound = Bound {
+        peer: peer_listener.local_addr()?,
+        local: local_listener.local_addr()?,
+    };
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
@@ -134,7 +174,8 @@ pub async fn run(
     let peer_srv = crate::services::peer_server(node.clone());
     let local_srv = crate::services::local_server(node.clone());
     let peer_incoming = crate::tls::incoming(peer_listener, node.trust.peer_tls.clone(), "peer");
-    let local_incoming = crate::tls::incoming(local_listener, node.trust.local_tls.clone(), "local");
+    let local_incoming =
+        crate::tls::incoming(local_listener, node.trust.local_tls.clone(), "local");
     let dir = node.trust.directory();
     tracing::info!(
         centre = %node.centre,
@@ -147,8 +188,12 @@ pub async fn run(
         "node ready"
     );
     on_ready(bound);
-    let a = tokio::spawn(peer_srv.serve_with_incoming_shutdown(peer_incoming, stopped(stop_rx.clone())));
-    let b = tokio::spawn(local_srv.serve_with_incoming_shutdown(local_incoming, stopped(stop_rx.clone())));
+    let a = tokio::spawn(
+        peer_srv.serve_with_incoming_shutdown(peer_incoming, stopped(stop_rx.clone())),
+    );
+    let b = tokio::spawn(
+        local_srv.serve_with_incoming_shutdown(local_incoming, stopped(stop_rx.clone())),
+    );
     let (ra, rb) = tokio::join!(a, b);
     ra.context("peer server task")?.context("peer server")?;
     rb.context("local server task")?.context("local server")?;
@@ -189,7 +234,9 @@ async fn reload_loop(node: Arc<Node>, mut stop: tokio::sync::watch::Receiver<boo
 }
 
 async fn checkpoint_loop(node: Arc<Node>, mut stop: tokio::sync::watch::Receiver<bool>) {
-    let mut tick = tokio::time::interval(Duration::from_millis(node.cfg.limits.checkpoint_interval_ms.max(50)));
+    let mut tick = tokio::time::interval(Duration::from_millis(
+        node.cfg.limits.checkpoint_interval_ms.max(50),
+    ));
     loop {
         tokio::select! {
             _ = stop.changed() => return,

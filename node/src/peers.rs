@@ -16,7 +16,11 @@ pub struct Peers {
 
 impl Peers {
     pub fn new(trust: Arc<Trust>, timeout: Duration) -> Self {
-        Self { trust, timeout, cache: Mutex::new(HashMap::new()) }
+        Self {
+            trust,
+            timeout,
+            cache: Mutex::new(HashMap::new()),
+        }
     }
 
     pub fn timeout(&self) -> Duration {
@@ -33,9 +37,12 @@ impl Peers {
             return Ok(ch.clone());
         }
         let dir = self.trust.directory();
-        let entry = dir
-            .centre(centre)
-            .ok_or_else(|| HfxError::NotFound(format!("centre {centre} is not in directory version {}", dir.version)))?;
+        let entry = dir.centre(centre).ok_or_else(|| {
+            HfxError::NotFound(format!(
+                "centre {centre} is not in directory version {}",
+                dir.version
+            ))
+        })?;
         let ch = crate::tls::channel(
             self.trust.client_config(),
             entry.endpoint.clone(),

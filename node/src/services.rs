@@ -16,10 +16,20 @@ use tonic::{Request, Response, Status};
 type R<T> = Result<Response<T>, Status>;
 
 fn later(what: &str) -> Status {
-    HfxError::Unimplemented(format!("{what} is part of the wire contract but not served by this release")).into()
+    HfxError::Unimplemented(format!(
+        "{what} is part of the wire contract but not served by this release"
+    ))
+    .into()
 }
 
-fn health_and_reflection() -> (tonic_health::pb::health_server::HealthServer<impl tonic_health::pb::health_server::Health>, Option<tonic_reflection::server::v1::ServerReflectionServer<impl tonic_reflection::server::v1::ServerReflection>>) {
+fn health_and_reflection() -> (
+    tonic_health::pb::health_server::HealthServer<impl tonic_health::pb::health_server::Health>,
+    Option<
+        tonic_reflection::server::v1::ServerReflectionServer<
+            impl tonic_reflection::server::v1::ServerReflection,
+        >,
+    >,
+) {
     let (_reporter, health) = tonic_health::server::health_reporter();
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(hfx_proto::FILE_DESCRIPTOR_SET)
@@ -43,10 +53,22 @@ pub fn peer_server(node: Arc<Node>) -> Router {
     builder()
         .add_service(health)
         .add_optional_service(reflection)
-        .add_service(InterceptedService::new(pb::member_exchange_server::MemberExchangeServer::new(api.clone()), icpt.clone()))
-        .add_service(InterceptedService::new(pb::transfer_exchange_server::TransferExchangeServer::new(api.clone()), icpt.clone()))
-        .add_service(InterceptedService::new(pb::verification_exchange_server::VerificationExchangeServer::new(api.clone()), icpt.clone()))
-        .add_service(InterceptedService::new(pb::log_exchange_server::LogExchangeServer::new(api), icpt))
+        .add_service(InterceptedService::new(
+            pb::member_exchange_server::MemberExchangeServer::new(api.clone()),
+            icpt.clone(),
+        ))
+        .add_service(InterceptedService::new(
+            pb::transfer_exchange_server::TransferExchangeServer::new(api.clone()),
+            icpt.clone(),
+        ))
+        .add_service(InterceptedService::new(
+            pb::verification_exchange_server::VerificationExchangeServer::new(api.clone()),
+            icpt.clone(),
+        ))
+        .add_service(InterceptedService::new(
+            pb::log_exchange_server::LogExchangeServer::new(api),
+            icpt,
+        ))
 }
 
 pub fn local_server(node: Arc<Node>) -> Router {
@@ -56,9 +78,18 @@ pub fn local_server(node: Arc<Node>) -> Router {
     builder()
         .add_service(health)
         .add_optional_service(reflection)
-        .add_service(InterceptedService::new(pb::clerk_server::ClerkServer::new(api.clone()), icpt.clone()))
-        .add_service(InterceptedService::new(pb::audit_server::AuditServer::new(api.clone()), icpt.clone()))
-        .add_service(InterceptedService::new(pb::operator_server::OperatorServer::new(api), icpt))
+        .add_service(InterceptedService::new(
+            pb::clerk_server::ClerkServer::new(api.clone()),
+            icpt.clone(),
+        ))
+        .add_service(InterceptedService::new(
+            pb::audit_server::AuditServer::new(api.clone()),
+            icpt.clone(),
+        ))
+        .add_service(InterceptedService::new(
+            pb::operator_server::OperatorServer::new(api),
+            icpt,
+        ))
 }
 
 #[derive(Clone)]
@@ -70,10 +101,12 @@ pub struct PeerApi {
 impl pb::member_exchange_server::MemberExchange for PeerApi {
     async fn query_member(&self, req: Request<pb::PeerMemberQuery>) -> R<pb::PeerMemberReply> {
         let peer = peer_centre(&req)?;
-        let reply = crate::member::answer_query(&self.node, &peer, req.into_inner()).await.map_err(|e| {
-            tracing::info!(%peer, reason = e.reason(), "member query refused");
-            Status::from(e)
-        })?;
+        let reply = crate::member::answer_query(&self.node, &peer, req.into_inner())
+            .await
+            .map_err(|e| {
+                tracing::info!(%peer, reason = e.reason(), "member query refused");
+                Status::from(e)
+            })?;
         Ok(Response::new(reply))
     }
     async fn loan_check(&self, _req: Request<pb::PeerLoanCheck>) -> R<pb::PeerLoanCheckReply> {
@@ -108,7 +141,10 @@ impl pb::transfer_exchange_server::TransferExchange for PeerApi {
 
 #[tonic::async_trait]
 impl pb::verification_exchange_server::VerificationExchange for PeerApi {
-    async fn issue_deposit_certificate(&self, _r: Request<pb::CertificateRequest>) -> R<pb::DepositCertificate> {
+    async fn issue_deposit_certificate(
+        &self,
+        _r: Request<pb::CertificateRequest>,
+    ) -> R<pb::DepositCertificate> {
         Err(later("VerificationExchange/IssueDepositCertificate"))
     }
 }
@@ -116,18 +152,30 @@ impl pb::verification_exchange_server::VerificationExchange for PeerApi {
 #[tonic::async_trait]
 impl pb::log_exchange_server::LogExchange for PeerApi {
     async fn get_checkpoint(&self, _r: Request<pb::CheckpointRequest>) -> R<pb::SignedCheckpoint> {
-        let cp = self.node.latest_checkpoint().await.map_err(|e| Status::from(HfxError::Store(e.to_string())))?;
-        let (_, note) = cp.ok_or_else(|| Status::from(HfxError::NotFound("no checkpoint signed yet".into())))?;
-        Ok(Response::new(pb::SignedCheckpoint { note: note.into_bytes() }))
+        let cp = self
+            .node
+            .latest_checkpoint()
+            .await
+            .map_err(|e| Status::from(HfxError::Store(e.to_string())))?;
+        let (_, note) =
+            cp.ok_or_else(|| Status::from(HfxError::NotFound("no checkpoint signed yet".into())))?;
+        Ok(Response::new(pb::SignedCheckpoint {
+            note: note.into_bytes(),
+        }))
     }
-    async fn get_consistency_proof(&self, r: Request<pb::ConsistencyRequest>) -> R<pb::ConsistencyProof> {
+    async fn get_consistency_proof(
+        &self,
+        r: Request<pb::ConsistencyRequest>,
+    ) -> R<pb::ConsistencyProof> {
         let r = r.into_inner();
         let log = self.node.store.log().lock().await;
         let proof = log
             .tree()
             .consistency_proof(r.old_size, r.new_size)
             .map_err(|e| Status::from(HfxError::invalid("old_size/new_size", e.to_string())))?;
-        Ok(Response::new(pb::ConsistencyProof { hashes: proof.iter().map(|h| h.to_vec()).collect() }))
+        Ok(Response::new(pb::ConsistencyProof {
+            hashes: proof.iter().map(|h| h.to_vec()).collect(),
+        }))
     }
     async fn cosign(&self, _r: Request<pb::CosignRequest>) -> R<pb::Cosignature> {
         Err(later("LogExchange/Cosign"))
@@ -155,7 +203,10 @@ impl pb::clerk_server::Clerk for LocalApi {
     async fn get_transfer(&self, _r: Request<pb::GetTransferRequest>) -> R<pb::TransferView> {
         Err(later("Clerk/GetTransfer"))
     }
-    async fn request_certificate(&self, _r: Request<pb::LocalCertificateRequest>) -> R<pb::LocalCertificateReply> {
+    async fn request_certificate(
+        &self,
+        _r: Request<pb::LocalCertificateRequest>,
+    ) -> R<pb::LocalCertificateReply> {
         Err(later("Clerk/RequestCertificate"))
     }
 }
@@ -195,7 +246,9 @@ impl pb::audit_server::Audit for LocalApi {
                 direction: get("direction"),
                 peer_centre: get("peer"),
                 acting_person: get("acting_person"),
-                purpose: crate::member::purpose_from_name(&get("purpose")).map(|p| p as i32).unwrap_or(0),
+                purpose: crate::member::purpose_from_name(&get("purpose"))
+                    .map(|p| p as i32)
+                    .unwrap_or(0),
                 legal_basis: get("legal_basis"),
                 outcome: get("outcome"),
                 message_id: get("message_id"),
@@ -211,7 +264,10 @@ impl pb::operator_server::Operator for LocalApi {
     async fn status(&self, req: Request<pb::StatusRequest>) -> R<pb::NodeStatus> {
         require_role(&req, &[Role::Operator, Role::Auditor, Role::Clerk])?;
         let dir = self.node.trust.directory();
-        let name = dir.centre(&self.node.centre).map(|c| c.name.clone()).unwrap_or_default();
+        let name = dir
+            .centre(&self.node.centre)
+            .map(|c| c.name.clone())
+            .unwrap_or_default();
         Ok(Response::new(pb::NodeStatus {
             centre: self.node.centre.clone(),
             name,

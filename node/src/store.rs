@@ -75,7 +75,10 @@ impl From<Option<String>> for Val {
 #[derive(Debug, Clone)]
 pub enum WriteOp {
     /// Append an envelope to the exchange log; the payload is stored beside it by hash.
-    LogAppend { envelope: Envelope, payload: Vec<u8> },
+    LogAppend {
+        envelope: Envelope,
+        payload: Vec<u8>,
+    },
     /// Any statement (placeholders `$1..`, valid in SQLite and PostgreSQL).
     Sql { sql: &'static str, args: Vec<Val> },
 }
@@ -214,7 +217,12 @@ impl Store {
         let log = Arc::new(Mutex::new(log));
         let (tx, rx) = mpsc::channel::<Job>(4096);
         tokio::spawn(writer(pool.clone(), kind, rx, log.clone()));
-        Ok(Self { pool, kind, writer: tx, log })
+        Ok(Self {
+            pool,
+            kind,
+            writer: tx,
+            log,
+        })
     }
 
     pub fn pool(&self) -> &AnyPool {
@@ -239,7 +247,8 @@ impl Store {
             .send(Job { work, reply: tx })
             .await
             .map_err(|_| StoreError::Other("store writer has stopped".into()))?;
-        rx.await.map_err(|_| StoreError::Other("store writer dropped the job".into()))?
+        rx.await
+            .map_err(|_| StoreError::Other("store writer dropped the job".into()))?
     }
 
     /// Answer a received request in one commit (see [`Exchange`]); returns the reply bytes.
@@ -266,7 +275,9 @@ impl Store {
             }))
             .await;
         match out {
-            Ok(o) => o.reply.ok_or_else(|| StoreError::Other("exchange produced no reply".into())),
+            Ok(o) => o
+                .reply
+                .ok_or_else(|| StoreError::Other("exchange produced no reply".into())),
             // A concurrent duplicate of the same message won the race: answer with its reply.
             Err(e) => match self.inbox_get(peer, message_id).await? {
                 Some((_, bytes)) => Ok(bytes),
@@ -276,19 +287,28 @@ impl Store {
     }
 
     /// A stored reply to (peer, message id), if this message was answered before.
-    pub async fn inbox_get(&self, peer: &str, message_id: &str) -> Result<Option<(String, Vec<u8>)>, StoreError> {
-        let row = sqlx::query("SELECT method, reply FROM inbox WHERE peer = $1 AND message_id = $2")
-            .bind(peer)
-            .bind(message_id)
-            .fetch_optional(&self.pool)
-            .await?;
+    pub async fn inbox_get(
+        &self,
+        peer: &str,
+        message_id: &str,
+    ) -> Result<Option<(String, Vec<u8>)>, StoreError> {
+        let row =
+            sqlx::query("SELECT method, reply FROM inbox WHERE peer = $1 AND message_id = $2")
+                .bind(peer)
+                .bind(message_id)
+                .fetch_optional(&self.pool)
+                .await?;
         match row {
             Some(r) => Ok(Some((r.try_get("method")?, r.try_get("reply")?))),
             None => Ok(None),
         }
     }
 
-    pub async fn fetch_all(&self, sql: &'static str, args: Vec<Val>) -> Result<Vec<AnyRow>, StoreError> {
+    pub async fn fetch_all(
+        &self,
+        sql: &'static str,
+        args: Vec<Val>,
+    ) -> Result<Vec<AnyRow>, StoreError> {
         let mut q = sqlx::query(sql);
         for a in args {
             q = bind(q, a);
@@ -313,14 +333,18 @@ fn bind<'q>(
 async fn migrate(pool: &AnyPool, kind: StoreKind) -> Result<(), StoreError> {
     pool.execute("CREATE TABLE IF NOT EXISTS hfx_schema (version BIGINT PRIMARY KEY, applied_ms BIGINT NOT NULL)")
         .await?;
-    let done: Vec<i64> = sqlx::query_scalar("SELECT version FROM hfx_schema").fetch_all(pool).await?;
+    let done: Vec<i64> = sqlx::query_scalar("SELECT version FROM hfx_schema")
+        .fetch_all(pool)
+        .await?;
     for (version, lite, pg) in MIGRATIONS {
         if done.contains(version) {
             continue;
         }
         let mut tx = pool.begin().await?;
         let text = if kind == StoreKind::Sqlite { lite } else { pg };
-        sqlx::raw_sql(sqlx::AssertSqlSafe(*text)).execute(&mut *tx).await?;
+        sqlx::raw_sql(sqlx::AssertSqlSafe(*text))
+            .execute(&mut *tx)
+            .await?;
         sqlx::query("INSERT INTO hfx_schema (version, applied_ms) VALUES ($1, $2)")
             .bind(*version)
             .bind(crate::now_ms())
@@ -332,7 +356,12 @@ async fn migrate(pool: &AnyPool, kind: StoreKind) -> Result<(), StoreError> {
     Ok(())
 }
 
-async fn writer(pool: AnyPool, kind: StoreKind, mut rx: mpsc::Receiver<Job>, log: Arc<Mutex<LogState>>) {
+async fn writer(
+    pool: AnyPool,
+    kind: StoreKind,
+    mut rx: mpsc::Receiver<Job>,
+    log: Arc<Mutex<LogState>>,
+) {
     let _ = kind;
     while let Some(first) = rx.recv().await {
         let mut jobs = vec![first];
@@ -355,7 +384,9 @@ async fn writer(pool: AnyPool, kind: StoreKind, mut rx: mpsc::Receiver<Job>, log
                 tracing::error!(error = %e, jobs = jobs.len(), "group commit failed");
                 let msg = e.to_string();
                 for job in jobs {
-                    let _ = job.reply.send(Err(StoreError::Other(format!("commit failed: {msg}"))));
+                    let _ = job
+                        .reply
+                        .send(Err(StoreError::Other(format!("commit failed: {msg}"))));
                 }
             }
         }
@@ -364,7 +395,11 @@ async fn writer(pool: AnyPool, kind: StoreKind, mut rx: mpsc::Receiver<Job>, log
 
 type BatchResult = (Vec<Result<JobOut, StoreError>>, crate::log::Staged);
 
-async fn apply_batch(pool: &AnyPool, log: &LogState, jobs: &[Job]) -> Result<BatchResult, StoreError> {
+async fn apply_batch(
+    pool: &AnyPool,
+    log: &LogState,
+    jobs: &[Job],
+) -> Result<BatchResult, StoreError> {
     let mut tx = pool.begin().await?;
     let mut staged = log.stage();
     let mut out = Vec::with_capacity(jobs.len());
@@ -397,10 +432,22 @@ async fn apply_work(
     work: &Work,
 ) -> Result<JobOut, StoreError> {
     match work {
-        Work::Ops(ops) => Ok(JobOut { appended: apply_ops(tx, staged, base_seqs, ops, None).await?, reply: None }),
+        Work::Ops(ops) => Ok(JobOut {
+            appended: apply_ops(tx, staged, base_seqs, ops, None).await?,
+            reply: None,
+        }),
         Work::Exchange(x) => {
-            let mut appended = apply_ops(tx, staged, base_seqs, std::slice::from_ref(&x.request), None).await?;
-            let req = *appended.first().ok_or_else(|| StoreError::Other("exchange request is not a log append".into()))?;
+            let mut appended = apply_ops(
+                tx,
+                staged,
+                base_seqs,
+                std::slice::from_ref(&x.request),
+                None,
+            )
+            .await?;
+            let req = *appended
+                .first()
+                .ok_or_else(|| StoreError::Other("exchange request is not a log append".into()))?;
             let reply = (x.make_reply)(req);
             let envelope = Envelope::draft(
                 crate::log::SENT,
@@ -410,7 +457,10 @@ async fn apply_work(
                 &format!("{}#reply", x.method),
                 &reply,
             );
-            let reply_op = WriteOp::LogAppend { envelope, payload: reply.clone() };
+            let reply_op = WriteOp::LogAppend {
+                envelope,
+                payload: reply.clone(),
+            };
             let inbox = WriteOp::Sql {
                 sql: "INSERT INTO inbox (peer, message_id, method, reply, created_ms) VALUES ($1, $2, $3, $4, $5)",
                 args: vec![
@@ -423,7 +473,10 @@ async fn apply_work(
             };
             appended.extend(apply_ops(tx, staged, base_seqs, &[reply_op, inbox], None).await?);
             apply_ops(tx, staged, base_seqs, &x.extra, Some(req.index)).await?;
-            Ok(JobOut { appended, reply: Some(reply) })
+            Ok(JobOut {
+                appended,
+                reply: Some(reply),
+            })
         }
     }
 }

@@ -39,7 +39,10 @@ pub enum TlsError {
 }
 
 fn file_err(path: &Path, detail: impl ToString) -> TlsError {
-    TlsError::File { path: path.to_path_buf(), detail: detail.to_string() }
+    TlsError::File {
+        path: path.to_path_buf(),
+        detail: detail.to_string(),
+    }
 }
 
 pub fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
@@ -160,13 +163,21 @@ impl tonic::transport::server::Connected for TlsConn {
 }
 
 impl AsyncRead for TlsConn {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
         Pin::new(&mut self.inner).poll_read(cx, buf)
     }
 }
 
 impl AsyncWrite for TlsConn {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
         Pin::new(&mut self.inner).poll_write(cx, buf)
     }
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
@@ -195,7 +206,9 @@ pub struct ServerTls {
 
 impl ServerTls {
     pub fn new(cfg: ServerConfig) -> Self {
-        Self { current: Arc::new(RwLock::new(Arc::new(cfg))) }
+        Self {
+            current: Arc::new(RwLock::new(Arc::new(cfg))),
+        }
     }
     pub fn swap(&self, cfg: ServerConfig) {
         if let Ok(mut g) = self.current.write() {
@@ -213,7 +226,11 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Accept TCP connections, set TCP_NODELAY, and complete TLS handshakes off the accept loop.
 /// Failed handshakes are logged at debug and dropped: a refused client sees its call fail.
-pub fn incoming(listener: TcpListener, tls: ServerTls, face: &'static str) -> tokio_stream::wrappers::ReceiverStream<Result<TlsConn, std::io::Error>> {
+pub fn incoming(
+    listener: TcpListener,
+    tls: ServerTls,
+    face: &'static str,
+) -> tokio_stream::wrappers::ReceiverStream<Result<TlsConn, std::io::Error>> {
     let (tx, rx) = mpsc::channel(128);
     let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     tokio::spawn(async move {
@@ -239,21 +256,35 @@ pub fn incoming(listener: TcpListener, tls: ServerTls, face: &'static str) -> to
             tokio::spawn(async move {
                 let _permit = permit;
                 let acceptor = TlsAcceptor::from(cfg);
-                let stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
-                    Ok(Ok(s)) => s,
-                    Ok(Err(e)) => {
-                        tracing::debug!(face, %remote, error = %e, "tls handshake refused");
-                        return;
-                    }
-                    Err(_) => {
-                        tracing::debug!(face, %remote, "tls handshake timed out");
-                        return;
-                    }
+                let stream =
+                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                        Ok(Ok(s)) => s,
+                        Ok(Err(e)) => {
+                            tracing::debug!(face, %remote, error = %e, "tls handshake refused");
+                            return;
+                        }
+                        Err(_) => {
+                            tracing::debug!(face, %remote, "tls handshake timed out");
+                            return;
+                        }
+                    };
+                let certs = stream
+                    .get_ref()
+                    .1
+                    .peer_certificates()
+                    .map(|c| c.to_vec())
+                    .unwrap_or_default();
+                let info = TlsConnectInfo {
+                    remote_addr: Some(remote),
+                    peer_certs: Arc::new(certs),
                 };
-                let certs = stream.get_ref().1.peer_certificates().map(|c| c.to_vec()).unwrap_or_default();
-                let info = TlsConnectInfo { remote_addr: Some(remote), peer_certs: Arc::new(certs) };
                 // The permit is held for the handshake only; hyper bounds live connections.
-                let _ = tx.send(Ok(TlsConn { inner: stream, info })).await;
+                let _ = tx
+                    .send(Ok(TlsConn {
+                        inner: stream,
+                        info,
+                    }))
+                    .await;
             });
         }
     });
@@ -283,7 +314,9 @@ pub async fn connect(
         if got.as_deref() != Some(expected) {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::PermissionDenied,
-                format!("{server_name} presented a certificate that is not the directory's (fingerprint {got:?})"),
+                format!(
+                    "{server_name} presented a certificate that is not the directory's (fingerprint {got:?})"
+                ),
             ));
         }
     }

@@ -40,17 +40,24 @@ pub struct ReloadReport {
 }
 
 fn read_root_key(files: &TlsFiles) -> Result<Vec<u8>, TrustError> {
-    let pem = std::fs::read_to_string(&files.root)
-        .map_err(|e| crate::tls::TlsError::File { path: files.root.clone(), detail: e.to_string() })?;
+    let pem = std::fs::read_to_string(&files.root).map_err(|e| crate::tls::TlsError::File {
+        path: files.root.clone(),
+        detail: e.to_string(),
+    })?;
     hfx_certs::pki::root_public_key(&pem)
-        .map_err(|e| crate::tls::TlsError::File { path: files.root.clone(), detail: e.to_string() })
+        .map_err(|e| crate::tls::TlsError::File {
+            path: files.root.clone(),
+            detail: e.to_string(),
+        })
         .map_err(TrustError::from)
 }
 
 fn load_directory(path: &PathBuf, root_key: &[u8]) -> Result<(Directory, String), String> {
     let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
     let signed = SignedDirectory::from_json(&text).map_err(|e| e.to_string())?;
-    let dir = signed.verify(root_key, hfx_certs::zonedir::now_unix()).map_err(|e| e.to_string())?;
+    let dir = signed
+        .verify(root_key, hfx_certs::zonedir::now_unix())
+        .map_err(|e| e.to_string())?;
     Ok((dir, text))
 }
 
@@ -59,19 +66,31 @@ impl Trust {
         let files = cfg.tls_files();
         let root_key = read_root_key(&files)?;
         let directory_path = cfg.resolve(&cfg.directory.path);
-        let last_good_path = cfg.base.join(format!("directory.last-good.{}.json", cfg.centre));
-        let directory = match load_directory(&directory_path, &root_key) {
-            Ok((d, text)) => {
+        let last_good_path = cfg
+            .base
+            .join(format!("directory.last-good.{}.json", cfg.centre));
+        let last_good = load_directory(&last_good_path, &root_key)
+            .ok()
+            .map(|(d, _)| d);
+        let directory = match (load_directory(&directory_path, &root_key), last_good) {
+            (Ok((d, _)), Some(good)) if good.check_successor(&d).is_err() && good != d => {
+                tracing::warn!(path = %directory_path.display(), offered = d.version, version = good.version, "directory file is not newer than the last good one; serving on the last good one");
+                good
+            }
+            (Ok((d, text)), _) => {
                 let _ = hfx_certs::zonedir::write_atomic(&last_good_path, text.as_bytes());
                 d
             }
-            Err(e) => match load_directory(&last_good_path, &root_key) {
-                Ok((d, _)) => {
-                    tracing::warn!(path = %directory_path.display(), error = %e, version = d.version, "directory refused; serving on the last good one");
-                    d
-                }
-                Err(_) => return Err(TrustError::Directory { path: directory_path, detail: e }),
-            },
+            (Err(e), Some(good)) => {
+                tracing::warn!(path = %directory_path.display(), error = %e, version = good.version, "directory refused; serving on the last good one");
+                good
+            }
+            (Err(e), None) => {
+                return Err(TrustError::Directory {
+                    path: directory_path,
+                    detail: e,
+                });
+            }
         };
         if directory.centre(&cfg.centre).is_none() {
             return Err(TrustError::Directory {
@@ -96,11 +115,17 @@ impl Trust {
     }
 
     pub fn directory(&self) -> Arc<Directory> {
-        self.directory.read().map(|g| g.clone()).unwrap_or_else(|p| p.into_inner().clone())
+        self.directory
+            .read()
+            .map(|g| g.clone())
+            .unwrap_or_else(|p| p.into_inner().clone())
     }
 
     pub fn client_config(&self) -> Arc<ClientConfig> {
-        self.client.read().map(|g| g.clone()).unwrap_or_else(|p| p.into_inner().clone())
+        self.client
+            .read()
+            .map(|g| g.clone())
+            .unwrap_or_else(|p| p.into_inner().clone())
     }
 
     pub fn generation(&self) -> u64 {
@@ -108,12 +133,22 @@ impl Trust {
     }
 
     fn watched(&self) -> [&PathBuf; 5] {
-        [&self.files.root, &self.files.crl, &self.files.cert, &self.files.key, &self.directory_path]
+        [
+            &self.files.root,
+            &self.files.crl,
+            &self.files.cert,
+            &self.files.key,
+            &self.directory_path,
+        ]
     }
 
     /// True when any watched file's modification time differs from the last look.
     pub fn changed(&self) -> bool {
-        let now: Vec<_> = self.watched().iter().map(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok()).collect();
+        let now: Vec<_> = self
+            .watched()
+            .iter()
+            .map(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok())
+            .collect();
         let mut g = match self.stamps.lock() {
             Ok(g) => g,
             Err(p) => p.into_inner(),
@@ -156,7 +191,10 @@ impl Trust {
                         Err(e) => Err(e.to_string()),
                         Ok(()) => {
                             let v = next.version;
-                            let _ = hfx_certs::zonedir::write_atomic(&self.last_good_path, text.as_bytes());
+                            let _ = hfx_certs::zonedir::write_atomic(
+                                &self.last_good_path,
+                                text.as_bytes(),
+                            );
                             if let Ok(mut g) = self.directory.write() {
                                 *g = Arc::new(next);
                             }
@@ -166,14 +204,19 @@ impl Trust {
                 }
             }
         };
-        self.generation.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         match &directory {
             Ok(v) => tracing::info!(version = v, "directory in force"),
-            Err(e) => tracing::warn!(error = %e, version = self.directory().version, "directory refused; keeping the last good one"),
+            Err(e) => {
+                tracing::warn!(error = %e, version = self.directory().version, "directory refused; keeping the last good one")
+            }
         }
         match &tls {
             Ok(()) => tracing::info!("tls certificates and crl reloaded"),
-            Err(e) => tracing::warn!(error = %e, "tls reload failed; keeping the current configuration"),
+            Err(e) => {
+                tracing::warn!(error = %e, "tls reload failed; keeping the current configuration")
+            }
         }
         ReloadReport { directory, tls }
     }

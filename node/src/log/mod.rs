@@ -39,7 +39,14 @@ pub const SENT: &str = "sent";
 pub const RECV: &str = "recv";
 
 impl Envelope {
-    pub fn draft(dir: &str, peer: &str, message_id: &str, case_id: &str, msg_type: &str, payload: &[u8]) -> Self {
+    pub fn draft(
+        dir: &str,
+        peer: &str,
+        message_id: &str,
+        case_id: &str,
+        msg_type: &str,
+        payload: &[u8],
+    ) -> Self {
         Self {
             dir: dir.to_string(),
             peer: peer.to_string(),
@@ -88,7 +95,10 @@ pub struct Mark {
 
 impl Staged {
     pub fn mark(&self) -> Mark {
-        Mark { leaves: self.leaves.len(), undo: self.undo.len() }
+        Mark {
+            leaves: self.leaves.len(),
+            undo: self.undo.len(),
+        }
     }
 
     pub fn rollback(&mut self, m: Mark) {
@@ -104,10 +114,17 @@ impl Staged {
     }
 
     /// Assign index and sequence number; returns what to store.
-    pub fn append(&mut self, mut envelope: Envelope, payload: &[u8], base_seqs: &HashMap<(String, String), u64>) -> (crate::store::Appended, StagedRow) {
+    pub fn append(
+        &mut self,
+        mut envelope: Envelope,
+        payload: &[u8],
+        base_seqs: &HashMap<(String, String), u64>,
+    ) -> (crate::store::Appended, StagedRow) {
         let key = (envelope.peer.clone(), envelope.dir.clone());
         let prev_staged = self.seqs.get(&key).copied();
-        let last = prev_staged.or_else(|| base_seqs.get(&key).copied()).unwrap_or(0);
+        let last = prev_staged
+            .or_else(|| base_seqs.get(&key).copied())
+            .unwrap_or(0);
         let seq = last + 1;
         self.undo.push((key.clone(), prev_staged));
         self.seqs.insert(key, seq);
@@ -117,7 +134,15 @@ impl Staged {
         let index = self.base + self.leaves.len() as u64;
         self.leaves.push(leaf_hash);
         let payload_hash: Hash = Sha256::digest(payload).into();
-        (crate::store::Appended { index, seq }, StagedRow { envelope, entry_bytes, leaf_hash, payload_hash })
+        (
+            crate::store::Appended { index, seq },
+            StagedRow {
+                envelope,
+                entry_bytes,
+                leaf_hash,
+                payload_hash,
+            },
+        )
     }
 }
 
@@ -129,7 +154,10 @@ impl Default for LogState {
 
 impl LogState {
     pub fn new() -> Self {
-        Self { tree: Tree::new(), seqs: HashMap::new() }
+        Self {
+            tree: Tree::new(),
+            seqs: HashMap::new(),
+        }
     }
 
     pub fn size(&self) -> u64 {
@@ -143,7 +171,12 @@ impl LogState {
     }
 
     pub fn stage(&self) -> Staged {
-        Staged { base: self.tree.size(), leaves: Vec::new(), seqs: HashMap::new(), undo: Vec::new() }
+        Staged {
+            base: self.tree.size(),
+            leaves: Vec::new(),
+            seqs: HashMap::new(),
+            undo: Vec::new(),
+        }
     }
 
     pub fn commit_staged(&mut self, s: Staged) {
@@ -159,22 +192,29 @@ impl LogState {
     /// Rebuild the tree from the stored entries; refuses a gap in indexes or a leaf hash that
     /// does not match its entry.
     pub async fn load(&mut self, pool: &AnyPool) -> Result<(), String> {
-        let rows = sqlx::query("SELECT idx, peer, dir, seq, leaf_hash, entry FROM log_entries ORDER BY idx")
-            .fetch_all(pool)
-            .await
-            .map_err(|e| e.to_string())?;
+        let rows = sqlx::query(
+            "SELECT idx, peer, dir, seq, leaf_hash, entry FROM log_entries ORDER BY idx",
+        )
+        .fetch_all(pool)
+        .await
+        .map_err(|e| e.to_string())?;
         let mut tree = Tree::new();
         let mut seqs: HashMap<(String, String), u64> = HashMap::new();
         for row in rows {
             let idx: i64 = row.try_get("idx").map_err(|e| e.to_string())?;
             if idx as u64 != tree.size() {
-                return Err(format!("exchange log has a gap: expected index {}, found {idx}", tree.size()));
+                return Err(format!(
+                    "exchange log has a gap: expected index {}, found {idx}",
+                    tree.size()
+                ));
             }
             let entry: Vec<u8> = row.try_get("entry").map_err(|e| e.to_string())?;
             let stored: Vec<u8> = row.try_get("leaf_hash").map_err(|e| e.to_string())?;
             let leaf = merkle::leaf_hash(&entry);
             if stored.as_slice() != leaf.as_slice() {
-                return Err(format!("exchange log entry {idx}: stored leaf hash does not match the entry"));
+                return Err(format!(
+                    "exchange log entry {idx}: stored leaf hash does not match the entry"
+                ));
             }
             tree.push(leaf);
             let peer: String = row.try_get("peer").map_err(|e| e.to_string())?;
@@ -184,10 +224,11 @@ impl LogState {
             *e = (*e).max(seq as u64);
         }
         // The newest signed checkpoint must be a prefix of what we hold.
-        if let Some(row) = sqlx::query("SELECT size, root FROM log_checkpoints ORDER BY size DESC LIMIT 1")
-            .fetch_optional(pool)
-            .await
-            .map_err(|e| e.to_string())?
+        if let Some(row) =
+            sqlx::query("SELECT size, root FROM log_checkpoints ORDER BY size DESC LIMIT 1")
+                .fetch_optional(pool)
+                .await
+                .map_err(|e| e.to_string())?
         {
             let size: i64 = row.try_get("size").map_err(|e| e.to_string())?;
             let root: Vec<u8> = row.try_get("root").map_err(|e| e.to_string())?;

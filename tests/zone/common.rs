@@ -1,0 +1,67 @@
+use hfx_adapters::model::{AccountStatus, IdType, Member};
+use hfx_adapters::seed::{SeedOptions, generate};
+use hfx_node::launcher::{Zone, ZoneSpec, prepare, prepare_plans_loaded};
+use hfx_proto::v1 as pb;
+use std::sync::Once;
+
+static INIT: Once = Once::new();
+
+pub fn init() {
+    INIT.call_once(hfx_node::tls::install_crypto_provider);
+}
+
+pub const MEMBERS: u64 = 120;
+
+/// Prepare and start a zone of `n` centres in a fresh temporary folder.
+pub async fn zone(n: usize) -> (tempfile::TempDir, Zone) {
+    zone_with(n, |_| {}).await
+}
+
+pub async fn zone_with(n: usize, tweak: impl FnOnce(&mut ZoneSpec)) -> (tempfile::TempDir, Zone) {
+    init();
+    let tmp = tempfile::Builder::new()
+        .prefix("hfx-test-")
+        .tempdir()
+        .expect("tempdir");
+    let mut spec = ZoneSpec::new(tmp.path(), n);
+    spec.members_per_centre = MEMBERS;
+    spec.log_level = "warn".into();
+    tweak(&mut spec);
+    prepare(&spec, &|_| {}).await.expect("prepare zone");
+    let plans = prepare_plans_loaded(tmp.path()).expect("plans");
+    let mut zone = Zone::new(
+        tmp.path().to_path_buf(),
+        plans,
+        env!("CARGO_BIN_EXE_hfx").into(),
+    );
+    zone.start_all().await.expect("start zone");
+    (tmp, zone)
+}
+
+pub fn member(centre: &str, want: AccountStatus) -> Member {
+    let opts = SeedOptions {
+        seed: 1,
+        ..Default::default()
+    };
+    (0..MEMBERS)
+        .map(|i| generate(centre, &opts, i).member)
+        .find(|m| m.status == want && m.id_type == IdType::ResidentId)
+        .expect("seeded member with that status")
+}
+
+pub fn query(target: &str, m: &Member, purpose: pb::Purpose) -> pb::LocalMemberQuery {
+    pb::LocalMemberQuery {
+        centre: target.to_string(),
+        person: Some(pb::PersonKey {
+            id_type: pb::IdType::ResidentId as i32,
+            id_number: m.id_number.clone(),
+            name: m.name.clone(),
+        }),
+        purpose: purpose as i32,
+        message_id: String::new(),
+    }
+}
+
+pub fn reason(s: &tonic::Status) -> String {
+    hfx_node::error::reason_of(s).unwrap_or_default()
+}

@@ -1,0 +1,8 @@
+//! Multi-process tests of whole zones: real `hfx node run` processes started through the same
+//! zone launcher as `hfx demo`, talking mutual TLS over loopback.
+
+mod common;
+mod directory;
+mod query;
+mod store;
+mod tls_refusals;

@@ -1,0 +1,189 @@
+use crate::common::{member, query, reason, zone};
+use hfx_adapters::model::AccountStatus;
+use hfx_certs::Role;
+use hfx_proto::v1 as pb;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_member_query_crosses_centres_and_both_sides_record_it() {
+    let (_tmp, zone) = zone(3).await;
+    let [a, b, c] = [0, 1, 2].map(|i| zone.centres[i].code.clone());
+    let m = member(&b, AccountStatus::Normal);
+    let clerk = zone.client(&a, Role::Clerk).unwrap();
+
+    // Loan application: the full certificate field set, masked personal fields.
+    let r = clerk
+        .query_member(query(&b, &m, pb::Purpose::LoanApplication))
+        .await
+        .unwrap();
+    let v = r.member.unwrap();
+    assert_eq!(v.centre, b);
+    assert_eq!(v.account_no.as_deref(), Some(m.account_no.as_str()));
+    assert_eq!(v.balance_fen, Some(m.balance_fen));
+    assert_eq!(
+        v.name_masked.as_deref().map(|s| s.chars().next()),
+        Some(m.name.chars().next())
+    );
+    assert!(v.name_masked.unwrap().contains('*'));
+    assert!(v.id_number_masked.unwrap().contains("********"));
+    assert!(r.peer_receipt.is_some() && r.local_receipt.is_some());
+
+    // Identity confirmation: yes/no only, nothing else leaves the centre.
+    let r = clerk
+        .query_member(query(&b, &m, pb::Purpose::IdentityConfirmation))
+        .await
+        .unwrap();
+    let v = r.member.unwrap();
+    assert_eq!(v.live_account, Some(true));
+    assert!(v.balance_fen.is_none() && v.account_no.is_none() && v.id_number_masked.is_none());
+
+    // Refusals with stable reasons.
+    let mut bad = query(&b, &m, pb::Purpose::IdentityConfirmation);
+    bad.person.as_mut().unwrap().name = "冒名顶替".into();
+    let e = clerk.query_member(bad).await.unwrap_err();
+    assert_eq!(
+        (e.code(), reason(&e).as_str()),
+        (tonic::Code::FailedPrecondition, "NAME_MISMATCH")
+    );
+    let e = clerk
+        .query_member(query(&c, &m, pb::Purpose::IdentityConfirmation))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (e.code(), reason(&e).as_str()),
+        (tonic::Code::NotFound, "MEMBER_NOT_FOUND")
+    );
+    let mut bad = query(&b, &m, pb::Purpose::IdentityConfirmation);
+    let id = &mut bad.person.as_mut().unwrap().id_number;
+    let last = id.pop().unwrap();
+    id.push(if last == '3' { '4' } else { '3' });
+    let e = clerk.query_member(bad).await.unwrap_err();
+    assert_eq!(e.code(), tonic::Code::InvalidArgument);
+    assert!(e.message().contains("person.id_number"), "{}", e.message());
+
+    // Both nodes recorded the disclosure: the answering side as "sent", the asking side as "received".
+    let theirs = zone
+        .client(&b, Role::Auditor)
+        .unwrap()
+        .disclosures(50)
+        .await
+        .unwrap();
+    assert!(theirs.iter().any(|d| d.direction == "sent"
+        && d.peer_centre == a
+        && d.purpose == pb::Purpose::LoanApplication as i32));
+    assert!(
+        theirs
+            .iter()
+            .any(|d| d.direction == "refused" && d.outcome.contains("name mismatch"))
+    );
+    let ours = zone
+        .client(&a, Role::Auditor)
+        .unwrap()
+        .disclosures(50)
+        .await
+        .unwrap();
+    assert!(
+        ours.iter()
+            .any(|d| d.direction == "received" && d.peer_centre == b && d.outcome == "received")
+    );
+    // Nobody's record holds the full id number or name.
+    for d in theirs.iter().chain(ours.iter()) {
+        assert!(
+            !d.subject_masked.contains(&m.id_number) && !d.subject_masked.contains(&m.name),
+            "{d:?}"
+        );
+    }
+    // Nor do the node logs.
+    for p in &zone.centres {
+        let log = std::fs::read_to_string(p.config.with_file_name("node.log")).unwrap_or_default();
+        assert!(!log.contains(&m.id_number), "full id number in {}", p.code);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_retried_message_gets_the_stored_reply_and_is_disclosed_once() {
+    let (_tmp, zone) = zone(3).await;
+    let [a, b] = [0, 1].map(|i| zone.centres[i].code.clone());
+    let m = member(&b, AccountStatus::Normal);
+    let clerk = zone.client(&a, Role::Clerk).unwrap();
+    let mut q = query(&b, &m, pb::Purpose::TransferCheck);
+    q.message_id = uuid::Uuid::now_v7().to_string();
+    let r1 = clerk.query_member(q.clone()).await.unwrap();
+    let r2 = clerk.query_member(q).await.unwrap();
+    assert_eq!(
+        r1.peer_receipt, r2.peer_receipt,
+        "a duplicate must get the stored reply"
+    );
+    assert_eq!(r1.member, r2.member);
+    let theirs = zone
+        .client(&b, Role::Auditor)
+        .unwrap()
+        .disclosures(50)
+        .await
+        .unwrap();
+    assert_eq!(theirs.iter().filter(|d| d.direction == "sent").count(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_peer_that_is_down_gives_unavailable_within_the_deadline() {
+    let (_tmp, mut zone) = zone(3).await;
+    let [a, b] = [0, 1].map(|i| zone.centres[i].code.clone());
+    let m = member(&b, AccountStatus::Normal);
+    zone.stop(&b, std::time::Duration::from_secs(5)).unwrap();
+    let clerk = zone.client(&a, Role::Clerk).unwrap();
+    let t = std::time::Instant::now();
+    let e = clerk
+        .query_member(query(&b, &m, pb::Purpose::IdentityConfirmation))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (e.code(), reason(&e).as_str()),
+        (tonic::Code::Unavailable, "PEER_UNAVAILABLE")
+    );
+    // Bounded by the configured peer deadline (3 s) plus one retry, never a hang.
+    assert!(
+        t.elapsed() < std::time::Duration::from_secs(20),
+        "took {:?}",
+        t.elapsed()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_purpose_the_policy_refuses_is_permission_denied() {
+    let (_tmp, zone) = crate::common::zone_with(3, |spec| {
+        let codes: Vec<String> = hfx_certs::ZoneConfig::parse(hfx_node::launcher::SHIPPED_ZONE)
+            .unwrap()
+            .centres
+            .iter()
+            .map(|c| c.code.clone())
+            .collect();
+        spec.policies.insert(
+            codes[1].clone(),
+            [(codes[0].clone(), vec!["identity_confirmation".to_string()])].into(),
+        );
+    })
+    .await;
+    let [a, b] = [0, 1].map(|i| zone.centres[i].code.clone());
+    let m = member(&b, AccountStatus::Normal);
+    let clerk = zone.client(&a, Role::Clerk).unwrap();
+    assert!(
+        clerk
+            .query_member(query(&b, &m, pb::Purpose::IdentityConfirmation))
+            .await
+            .is_ok()
+    );
+    let e = clerk
+        .query_member(query(&b, &m, pb::Purpose::LoanApplication))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (e.code(), reason(&e).as_str()),
+        (tonic::Code::PermissionDenied, "PURPOSE_NOT_ALLOWED")
+    );
+    // An auditor cannot act as a clerk.
+    let auditor = zone.client(&a, Role::Auditor).unwrap();
+    let e = auditor
+        .query_member(query(&b, &m, pb::Purpose::IdentityConfirmation))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), tonic::Code::PermissionDenied);
+}
