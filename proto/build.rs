@@ -6,6 +6,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/hfx/v1/common.proto",
         "proto/hfx/v1/peer.proto",
         "proto/hfx/v1/local.proto",
+        "proto/hfx/v1/bench.proto",
     ];
     for f in &files {
         println!("cargo:rerun-if-changed={f}");

@@ -5,15 +5,19 @@
 //! naming the record, and the exchange answers the peer with a clear status.
 #![forbid(unsafe_code)]
 
+pub mod batchfile;
 pub mod contract;
 pub mod ids;
+pub mod mariadb;
 pub mod model;
 pub mod money;
 pub mod open;
+pub mod postgres;
 pub mod seed;
 pub mod sqlite;
+pub mod vendorapi;
 
-use model::{Deposit, IdType, LoanRole, Loan, Member, YearMonth};
+use model::{Deposit, IdType, Loan, LoanRole, Member, YearMonth};
 
 /// What went wrong talking to a core system.
 #[derive(Debug, thiserror::Error)]
@@ -26,7 +30,11 @@ pub enum AdapterError {
     BadRecord { record: String, detail: String },
     /// A vendor code with no mapping onto the canonical code tables.
     #[error("unknown {table} code {code:?} in record {record}")]
-    UnknownCode { table: &'static str, code: String, record: String },
+    UnknownCode {
+        table: &'static str,
+        code: String,
+        record: String,
+    },
     /// The requested write conflicts with the account's state (e.g. reserve on a frozen account).
     #[error("{0}")]
     Conflict(String),
@@ -45,9 +53,10 @@ impl AdapterError {
 impl From<sqlx::Error> for AdapterError {
     fn from(e: sqlx::Error) -> Self {
         match e {
-            sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Tls(_) => {
-                AdapterError::Unavailable(e.to_string())
-            }
+            sqlx::Error::Io(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Tls(_) => AdapterError::Unavailable(e.to_string()),
             other => AdapterError::Other(other.to_string()),
         }
     }
@@ -92,13 +101,26 @@ pub trait CoreSystem: Send + Sync + 'static {
 
     /// The member with this id (type + number), if any. The number is already validated and
     /// normalised (upper-case, 18 chars for resident ids).
-    async fn member_by_id(&self, id_type: IdType, id_number: &str) -> Result<Option<Member>, AdapterError>;
+    async fn member_by_id(
+        &self,
+        id_type: IdType,
+        id_number: &str,
+    ) -> Result<Option<Member>, AdapterError>;
 
     /// Postings of an account for months `from..=to`, oldest first.
-    async fn deposits(&self, account_no: &str, from: YearMonth, to: YearMonth) -> Result<Vec<Deposit>, AdapterError>;
+    async fn deposits(
+        &self,
+        account_no: &str,
+        from: YearMonth,
+        to: YearMonth,
+    ) -> Result<Vec<Deposit>, AdapterError>;
 
     /// Loans where the person is borrower or co-borrower.
-    async fn loans_of(&self, id_type: IdType, id_number: &str) -> Result<Vec<PersonLoan>, AdapterError>;
+    async fn loans_of(
+        &self,
+        id_type: IdType,
+        id_number: &str,
+    ) -> Result<Vec<PersonLoan>, AdapterError>;
 
     /// Seal the account and hold its whole balance for a transfer case.
     async fn reserve(&self, case_id: &str, account_no: &str) -> Result<Reservation, AdapterError>;

@@ -25,16 +25,49 @@ pub struct AdapterSettings {
 pub const KINDS: [&str; 5] = ["postgres", "mariadb", "sqlite", "batchfile", "vendorapi"];
 
 fn need<'a, T>(v: &'a Option<T>, key: &str, kind: &str) -> Result<&'a T, AdapterError> {
-    v.as_ref().ok_or_else(|| AdapterError::Other(format!("adapter.{key} is required for adapter kind {kind}")))
+    v.as_ref().ok_or_else(|| {
+        AdapterError::Other(format!("adapter.{key} is required for adapter kind {kind}"))
+    })
 }
 
 /// Open the core system the settings name.
 pub async fn open(s: &AdapterSettings) -> Result<Arc<dyn CoreSystem>, AdapterError> {
     match s.kind.as_str() {
-        "sqlite" => Ok(Arc::new(crate::sqlite::SqliteCore::open(need(&s.path, "path", "sqlite")?).await?)),
-        other if KINDS.contains(&other) => {
-            Err(AdapterError::Other(format!("adapter.kind {other:?} is not available in this build")))
-        }
-        other => Err(AdapterError::Other(format!("adapter.kind {other:?} is not one of {KINDS:?}"))),
+        "sqlite" => Ok(Arc::new(
+            crate::sqlite::SqliteCore::open(need(&s.path, "path", "sqlite")?).await?,
+        )),
+        "postgres" => Ok(Arc::new(
+            crate::postgres::PostgresCore::open(
+                need(&s.url, "url", "postgres")?,
+                s.timeout_ms.map(std::time::Duration::from_millis),
+            )
+            .await?,
+        )),
+        "mariadb" => Ok(Arc::new(
+            crate::mariadb::MariadbCore::open(
+                need(&s.url, "url", "mariadb")?,
+                s.timeout_ms.map(std::time::Duration::from_millis),
+            )
+            .await?,
+        )),
+        "batchfile" => Ok(Arc::new(
+            crate::batchfile::BatchfileCore::open(
+                need(&s.path, "path", "batchfile")?,
+                s.timeout_ms.map(std::time::Duration::from_millis),
+            )
+            .await?,
+        )),
+        "vendorapi" => Ok(Arc::new(crate::vendorapi::VendorApiCore::open(
+            need(&s.url, "url", "vendorapi")?,
+            need(&s.client_id, "client_id", "vendorapi")?,
+            need(&s.client_secret, "client_secret", "vendorapi")?,
+            s.timeout_ms.map(std::time::Duration::from_millis),
+        )?)),
+        other if KINDS.contains(&other) => Err(AdapterError::Other(format!(
+            "adapter.kind {other:?} is not available in this build"
+        ))),
+        other => Err(AdapterError::Other(format!(
+            "adapter.kind {other:?} is not one of {KINDS:?}"
+        ))),
     }
 }

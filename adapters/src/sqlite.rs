@@ -5,7 +5,8 @@
 //! loans; `hfx_hold` and `hfx_credit` make the transfer writes idempotent by case id.
 
 use crate::model::{
-    AccountStatus, Deposit, Employer, IdType, Loan, LoanRole, LoanStatus, Member, Sex, YearMonth, business_type,
+    AccountStatus, Deposit, Employer, IdType, Loan, LoanRole, LoanStatus, Member, Sex, YearMonth,
+    business_type,
 };
 use crate::money::{format_yuan, parse_yuan};
 use crate::seed::{SeedOptions, generate};
@@ -58,11 +59,15 @@ fn d(date: NaiveDate) -> String {
 }
 
 fn bad(record: &str, detail: impl ToString) -> AdapterError {
-    AdapterError::BadRecord { record: record.to_string(), detail: detail.to_string() }
+    AdapterError::BadRecord {
+        record: record.to_string(),
+        detail: detail.to_string(),
+    }
 }
 
 fn parse_date(record: &str, field: &str, s: &str) -> Result<NaiveDate, AdapterError> {
-    NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| bad(record, format!("{field} {s:?} is not a real date")))
+    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .map_err(|_| bad(record, format!("{field} {s:?} is not a real date")))
 }
 
 fn parse_money(record: &str, field: &str, s: &str) -> Result<i64, AdapterError> {
@@ -94,7 +99,10 @@ impl SqliteCore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(std::time::Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(opts).await?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(opts)
+            .await?;
         sqlx::raw_sql(SCHEMA).execute(&pool).await?;
         Ok(Self { pool })
     }
@@ -104,7 +112,9 @@ impl SqliteCore {
     }
 
     pub async fn member_count(&self) -> Result<u64, AdapterError> {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM grxx").fetch_one(&self.pool).await?;
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM grxx")
+            .fetch_one(&self.pool)
+            .await?;
         Ok(n as u64)
     }
 
@@ -121,8 +131,9 @@ impl SqliteCore {
         // Employers first.
         let mut tx = self.pool.begin().await?;
         for chunk in (0..opts.employers).collect::<Vec<_>>().chunks(500) {
-            let mut qb: QueryBuilder<Sqlite> =
-                QueryBuilder::new("INSERT OR IGNORE INTO dwxx (dwzh, dwmc, tyshxydm, dwjcbl, grjcbl) ");
+            let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+                "INSERT OR IGNORE INTO dwxx (dwzh, dwmc, tyshxydm, dwjcbl, grjcbl) ",
+            );
             qb.push_values(chunk, |mut b, n| {
                 let e = crate::seed::employer(centre, opts, *n);
                 b.push_bind(e.account_no)
@@ -170,8 +181,14 @@ impl SqliteCore {
                 });
                 qb.build().execute(&mut *tx).await?;
             }
-            let deposits: Vec<(&str, &Deposit)> =
-                recs.iter().flat_map(|r| r.deposits.iter().map(move |dp| (r.member.account_no.as_str(), dp))).collect();
+            let deposits: Vec<(&str, &Deposit)> = recs
+                .iter()
+                .flat_map(|r| {
+                    r.deposits
+                        .iter()
+                        .map(move |dp| (r.member.account_no.as_str(), dp))
+                })
+                .collect();
             for chunk in deposits.chunks(4_000) {
                 let mut qb: QueryBuilder<Sqlite> =
                     QueryBuilder::new("INSERT INTO grmx (grzh, rq, ywlx, fse, lx, hjny) ");
@@ -218,13 +235,21 @@ impl SqliteCore {
     fn member_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Member, AdapterError> {
         let grzh: String = row.try_get("grzh")?;
         let r = grzh.as_str();
-        let s = |c: &str| -> Result<String, AdapterError> { row.try_get::<String, _>(c).map_err(|e| bad(r, e)) };
+        let s = |c: &str| -> Result<String, AdapterError> {
+            row.try_get::<String, _>(c).map_err(|e| bad(r, e))
+        };
         let zjlx = s("zjlx")?;
-        let id_type = IdType::from_code(&zjlx)
-            .ok_or_else(|| AdapterError::UnknownCode { table: "证件类型", code: zjlx.clone(), record: grzh.clone() })?;
+        let id_type = IdType::from_code(&zjlx).ok_or_else(|| AdapterError::UnknownCode {
+            table: "证件类型",
+            code: zjlx.clone(),
+            record: grzh.clone(),
+        })?;
         let zt = s("grzhzt")?;
-        let status = AccountStatus::from_code(&zt)
-            .ok_or_else(|| AdapterError::UnknownCode { table: "个人账户状态", code: zt.clone(), record: grzh.clone() })?;
+        let status = AccountStatus::from_code(&zt).ok_or_else(|| AdapterError::UnknownCode {
+            table: "个人账户状态",
+            code: zt.clone(),
+            record: grzh.clone(),
+        })?;
         let id_number = s("zjhm")?;
         let id_number = if id_type == IdType::ResidentId {
             crate::ids::validate_resident_id("zjhm", &id_number).map_err(|e| bad(r, e))?
@@ -235,7 +260,13 @@ impl SqliteCore {
         let sex = match xb.as_str() {
             "1" => Sex::Male,
             "2" => Sex::Female,
-            other => return Err(AdapterError::UnknownCode { table: "性别", code: other.into(), record: grzh.clone() }),
+            other => {
+                return Err(AdapterError::UnknownCode {
+                    table: "性别",
+                    code: other.into(),
+                    record: grzh.clone(),
+                });
+            }
         };
         let xhrq: Option<String> = row.try_get("xhrq").map_err(|e| bad(r, e))?;
         Ok(Member {
@@ -248,10 +279,22 @@ impl SqliteCore {
             phone: s("sjhm")?,
             employer: Employer {
                 account_no: s("dwzh")?,
-                name: row.try_get::<Option<String>, _>("dwmc").map_err(|e| bad(r, e))?.unwrap_or_default(),
-                uscc: row.try_get::<Option<String>, _>("tyshxydm").map_err(|e| bad(r, e))?.unwrap_or_default(),
-                employer_rate_bp: row.try_get::<Option<i64>, _>("dwjcbl").map_err(|e| bad(r, e))?.unwrap_or(0) as u32,
-                member_rate_bp: row.try_get::<Option<i64>, _>("grjcbl").map_err(|e| bad(r, e))?.unwrap_or(0) as u32,
+                name: row
+                    .try_get::<Option<String>, _>("dwmc")
+                    .map_err(|e| bad(r, e))?
+                    .unwrap_or_default(),
+                uscc: row
+                    .try_get::<Option<String>, _>("tyshxydm")
+                    .map_err(|e| bad(r, e))?
+                    .unwrap_or_default(),
+                employer_rate_bp: row
+                    .try_get::<Option<i64>, _>("dwjcbl")
+                    .map_err(|e| bad(r, e))?
+                    .unwrap_or(0) as u32,
+                member_rate_bp: row
+                    .try_get::<Option<i64>, _>("grjcbl")
+                    .map_err(|e| bad(r, e))?
+                    .unwrap_or(0) as u32,
             },
             deposit_base_fen: parse_money(r, "grjcjs", &s("grjcjs")?)?,
             member_monthly_fen: parse_money(r, "gryjce", &s("gryjce")?)?,
@@ -279,16 +322,27 @@ impl CoreSystem for SqliteCore {
         "sqlite"
     }
 
-    async fn member_by_id(&self, id_type: IdType, id_number: &str) -> Result<Option<Member>, AdapterError> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!("{MEMBER_SELECT} WHERE g.zjhm = ?1 AND g.zjlx = ?2 ORDER BY g.grzhzt LIMIT 1")))
-            .bind(id_number)
-            .bind(id_type.code())
-            .fetch_optional(&self.pool)
-            .await?;
+    async fn member_by_id(
+        &self,
+        id_type: IdType,
+        id_number: &str,
+    ) -> Result<Option<Member>, AdapterError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{MEMBER_SELECT} WHERE g.zjhm = ?1 AND g.zjlx = ?2 ORDER BY g.grzhzt LIMIT 1"
+        )))
+        .bind(id_number)
+        .bind(id_type.code())
+        .fetch_optional(&self.pool)
+        .await?;
         row.as_ref().map(Self::member_from_row).transpose()
     }
 
-    async fn deposits(&self, account_no: &str, from: YearMonth, to: YearMonth) -> Result<Vec<Deposit>, AdapterError> {
+    async fn deposits(
+        &self,
+        account_no: &str,
+        from: YearMonth,
+        to: YearMonth,
+    ) -> Result<Vec<Deposit>, AdapterError> {
         let rows = sqlx::query(
             "SELECT rq, ywlx, fse, lx, hjny FROM grmx WHERE grzh = ?1 AND hjny >= ?2 AND hjny <= ?3 ORDER BY hjny, rq, rowid",
         )
@@ -300,10 +354,16 @@ impl CoreSystem for SqliteCore {
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
             let rec = format!("grmx {account_no}");
-            let s = |c: &str| -> Result<String, AdapterError> { row.try_get::<String, _>(c).map_err(|e| bad(&rec, e)) };
+            let s = |c: &str| -> Result<String, AdapterError> {
+                row.try_get::<String, _>(c).map_err(|e| bad(&rec, e))
+            };
             let ywlx = s("ywlx")?;
             if !business_type::ALL.contains(&ywlx.as_str()) {
-                return Err(AdapterError::UnknownCode { table: "业务类型", code: ywlx, record: rec.clone() });
+                return Err(AdapterError::UnknownCode {
+                    table: "业务类型",
+                    code: ywlx,
+                    record: rec.clone(),
+                });
             }
             out.push(Deposit {
                 date: parse_date(&rec, "rq", &s("rq")?)?,
@@ -316,7 +376,11 @@ impl CoreSystem for SqliteCore {
         Ok(out)
     }
 
-    async fn loans_of(&self, id_type: IdType, id_number: &str) -> Result<Vec<PersonLoan>, AdapterError> {
+    async fn loans_of(
+        &self,
+        id_type: IdType,
+        id_number: &str,
+    ) -> Result<Vec<PersonLoan>, AdapterError> {
         let rows = sqlx::query(
             "SELECT *, CASE WHEN jkr_zjhm = ?1 AND jkr_zjlx = ?2 THEN 'B' ELSE 'C' END AS role FROM dkxx \
              WHERE (jkr_zjhm = ?1 AND jkr_zjlx = ?2) OR (gjr_zjhm = ?1 AND gjr_zjlx = ?2) ORDER BY dkffrq",
@@ -329,17 +393,29 @@ impl CoreSystem for SqliteCore {
         for row in rows {
             let no: String = row.try_get("jkhtbh")?;
             let r = no.as_str();
-            let s = |c: &str| -> Result<String, AdapterError> { row.try_get::<String, _>(c).map_err(|e| bad(r, e)) };
+            let s = |c: &str| -> Result<String, AdapterError> {
+                row.try_get::<String, _>(c).map_err(|e| bad(r, e))
+            };
             let zt = s("dkzt")?;
             let status = match zt.as_str() {
                 "1" => LoanStatus::Normal,
                 "2" => LoanStatus::Overdue,
                 "3" => LoanStatus::Settled,
                 "4" => LoanStatus::WrittenOff,
-                other => return Err(AdapterError::UnknownCode { table: "贷款状态", code: other.into(), record: no.clone() }),
+                other => {
+                    return Err(AdapterError::UnknownCode {
+                        table: "贷款状态",
+                        code: other.into(),
+                        record: no.clone(),
+                    });
+                }
             };
             let settled: Option<String> = row.try_get("dkjqrq").map_err(|e| bad(r, e))?;
-            let role = if s("role")? == "B" { LoanRole::Borrower } else { LoanRole::CoBorrower };
+            let role = if s("role")? == "B" {
+                LoanRole::Borrower
+            } else {
+                LoanRole::CoBorrower
+            };
             out.push(PersonLoan {
                 role,
                 loan: Loan {
@@ -350,7 +426,10 @@ impl CoreSystem for SqliteCore {
                     issued_on: parse_date(r, "dkffrq", &s("dkffrq")?)?,
                     outstanding_fen: parse_money(r, "dkye", &s("dkye")?)?,
                     overdue_principal_fen: parse_money(r, "yqbjze", &s("yqbjze")?)?,
-                    overdue_periods: row.try_get::<i64, _>("ljyqqs").map_err(|e| bad(r, e))?.max(0) as u32,
+                    overdue_periods: row
+                        .try_get::<i64, _>("ljyqqs")
+                        .map_err(|e| bad(r, e))?
+                        .max(0) as u32,
                     settled_on: match settled {
                         Some(x) => Some(parse_date(r, "dkjqrq", &x)?),
                         None => None,
@@ -364,14 +443,17 @@ impl CoreSystem for SqliteCore {
 
     async fn reserve(&self, case_id: &str, account_no: &str) -> Result<Reservation, AdapterError> {
         let mut tx = self.pool.begin().await?;
-        if let Some(row) = sqlx::query("SELECT grzh, bj, lx, state FROM hfx_hold WHERE case_id = ?1")
-            .bind(case_id)
-            .fetch_optional(&mut *tx)
-            .await?
+        if let Some(row) =
+            sqlx::query("SELECT grzh, bj, lx, state FROM hfx_hold WHERE case_id = ?1")
+                .bind(case_id)
+                .fetch_optional(&mut *tx)
+                .await?
         {
             let grzh: String = row.try_get("grzh")?;
             if grzh != account_no {
-                return Err(AdapterError::Conflict(format!("case {case_id} already holds account {grzh}")));
+                return Err(AdapterError::Conflict(format!(
+                    "case {case_id} already holds account {grzh}"
+                )));
             }
             return Ok(Reservation {
                 case_id: case_id.into(),
@@ -386,10 +468,15 @@ impl CoreSystem for SqliteCore {
             .await?
             .ok_or_else(|| AdapterError::NotFound(format!("account {account_no}")))?;
         let zt: String = row.try_get("grzhzt")?;
-        let status = AccountStatus::from_code(&zt)
-            .ok_or_else(|| AdapterError::UnknownCode { table: "个人账户状态", code: zt.clone(), record: account_no.into() })?;
+        let status = AccountStatus::from_code(&zt).ok_or_else(|| AdapterError::UnknownCode {
+            table: "个人账户状态",
+            code: zt.clone(),
+            record: account_no.into(),
+        })?;
         if !matches!(status, AccountStatus::Normal | AccountStatus::Sealed) {
-            return Err(AdapterError::Conflict(format!("account {account_no} has status {zt}; cannot reserve")));
+            return Err(AdapterError::Conflict(format!(
+                "account {account_no} has status {zt}; cannot reserve"
+            )));
         }
         let principal = parse_money(account_no, "grzhye", &row.try_get::<String, _>("grzhye")?)?;
         let held: Option<String> =
@@ -398,7 +485,9 @@ impl CoreSystem for SqliteCore {
                 .fetch_optional(&mut *tx)
                 .await?;
         if let Some(other) = held {
-            return Err(AdapterError::Conflict(format!("account {account_no} is already held by case {other}")));
+            return Err(AdapterError::Conflict(format!(
+                "account {account_no} is already held by case {other}"
+            )));
         }
         let interest = 0;
         sqlx::query("INSERT INTO hfx_hold (case_id, grzh, prev_zt, bj, lx, state) VALUES (?1, ?2, ?3, ?4, ?5, 'held')")
@@ -409,9 +498,17 @@ impl CoreSystem for SqliteCore {
             .bind(format_yuan(interest))
             .execute(&mut *tx)
             .await?;
-        sqlx::query("UPDATE grxx SET grzhzt = '02' WHERE grzh = ?1").bind(account_no).execute(&mut *tx).await?;
+        sqlx::query("UPDATE grxx SET grzhzt = '02' WHERE grzh = ?1")
+            .bind(account_no)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
-        Ok(Reservation { case_id: case_id.into(), account_no: account_no.into(), principal_fen: principal, interest_fen: interest })
+        Ok(Reservation {
+            case_id: case_id.into(),
+            account_no: account_no.into(),
+            principal_fen: principal,
+            interest_fen: interest,
+        })
     }
 
     async fn release(&self, case_id: &str) -> Result<(), AdapterError> {
@@ -424,13 +521,24 @@ impl CoreSystem for SqliteCore {
         let state: String = row.try_get("state")?;
         match state.as_str() {
             "released" => return Ok(()),
-            "closed" => return Err(AdapterError::Conflict(format!("case {case_id} is already closed out"))),
+            "closed" => {
+                return Err(AdapterError::Conflict(format!(
+                    "case {case_id} is already closed out"
+                )));
+            }
             _ => {}
         }
         let grzh: String = row.try_get("grzh")?;
         let prev: String = row.try_get("prev_zt")?;
-        sqlx::query("UPDATE grxx SET grzhzt = ?1 WHERE grzh = ?2").bind(prev).bind(grzh).execute(&mut *tx).await?;
-        sqlx::query("UPDATE hfx_hold SET state = 'released' WHERE case_id = ?1").bind(case_id).execute(&mut *tx).await?;
+        sqlx::query("UPDATE grxx SET grzhzt = ?1 WHERE grzh = ?2")
+            .bind(prev)
+            .bind(grzh)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE hfx_hold SET state = 'released' WHERE case_id = ?1")
+            .bind(case_id)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -445,7 +553,11 @@ impl CoreSystem for SqliteCore {
         let state: String = row.try_get("state")?;
         match state.as_str() {
             "closed" => return Ok(()),
-            "released" => return Err(AdapterError::Conflict(format!("case {case_id} was released; cannot close out"))),
+            "released" => {
+                return Err(AdapterError::Conflict(format!(
+                    "case {case_id} was released; cannot close out"
+                )));
+            }
             _ => {}
         }
         let grzh: String = row.try_get("grzh")?;
@@ -466,23 +578,37 @@ impl CoreSystem for SqliteCore {
             .bind(case_id)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("UPDATE hfx_hold SET state = 'closed' WHERE case_id = ?1").bind(case_id).execute(&mut *tx).await?;
+        sqlx::query("UPDATE hfx_hold SET state = 'closed' WHERE case_id = ?1")
+            .bind(case_id)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(())
     }
 
-    async fn credit_in(&self, case_id: &str, account_no: &str, amount_fen: i64, history: &[Deposit]) -> Result<(), AdapterError> {
+    async fn credit_in(
+        &self,
+        case_id: &str,
+        account_no: &str,
+        amount_fen: i64,
+        history: &[Deposit],
+    ) -> Result<(), AdapterError> {
         if amount_fen < 0 {
-            return Err(AdapterError::Conflict(format!("credit of {amount_fen} fen is negative")));
+            return Err(AdapterError::Conflict(format!(
+                "credit of {amount_fen} fen is negative"
+            )));
         }
         let mut tx = self.pool.begin().await?;
-        let exists: Option<String> = sqlx::query_scalar("SELECT grzh FROM hfx_credit WHERE case_id = ?1")
-            .bind(case_id)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let exists: Option<String> =
+            sqlx::query_scalar("SELECT grzh FROM hfx_credit WHERE case_id = ?1")
+                .bind(case_id)
+                .fetch_optional(&mut *tx)
+                .await?;
         if let Some(g) = exists {
             if g != account_no {
-                return Err(AdapterError::Conflict(format!("case {case_id} was credited to {g}")));
+                return Err(AdapterError::Conflict(format!(
+                    "case {case_id} was credited to {g}"
+                )));
             }
             return Ok(());
         }
@@ -493,10 +619,16 @@ impl CoreSystem for SqliteCore {
             .ok_or_else(|| AdapterError::NotFound(format!("account {account_no}")))?;
         let zt: String = row.try_get("grzhzt")?;
         if zt != "01" {
-            return Err(AdapterError::Conflict(format!("account {account_no} has status {zt}; credit needs 01")));
+            return Err(AdapterError::Conflict(format!(
+                "account {account_no} has status {zt}; credit needs 01"
+            )));
         }
         let bal = parse_money(account_no, "grzhye", &row.try_get::<String, _>("grzhye")?)?;
-        let year = parse_money(account_no, "grzhdngjye", &row.try_get::<String, _>("grzhdngjye")?)?;
+        let year = parse_money(
+            account_no,
+            "grzhdngjye",
+            &row.try_get::<String, _>("grzhdngjye")?,
+        )?;
         let today = chrono::Local::now().date_naive();
         sqlx::query("UPDATE grxx SET grzhye = ?1, grzhdngjye = ?2 WHERE grzh = ?3")
             .bind(format_yuan(bal + amount_fen))
@@ -538,41 +670,92 @@ impl CoreSystem for SqliteCore {
 
     async fn check(&self) -> Vec<CheckItem> {
         let mut out = Vec::new();
-        let conn = sqlx::query_scalar::<_, i64>("SELECT 1").fetch_one(&self.pool).await;
-        out.push(CheckItem { name: "connectivity".into(), ok: conn.is_ok(), detail: match conn { Ok(_) => "SELECT 1 answered".into(), Err(e) => e.to_string() } });
+        let conn = sqlx::query_scalar::<_, i64>("SELECT 1")
+            .fetch_one(&self.pool)
+            .await;
+        out.push(CheckItem {
+            name: "connectivity".into(),
+            ok: conn.is_ok(),
+            detail: match conn {
+                Ok(_) => "SELECT 1 answered".into(),
+                Err(e) => e.to_string(),
+            },
+        });
         let mut schema_ok = true;
         let mut missing = Vec::new();
         for t in ["dwxx", "grxx", "grmx", "dkxx", "hfx_hold", "hfx_credit"] {
-            let n: Result<i64, _> = sqlx::query_scalar("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?1")
-                .bind(t)
-                .fetch_one(&self.pool)
-                .await;
+            let n: Result<i64, _> = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
+            )
+            .bind(t)
+            .fetch_one(&self.pool)
+            .await;
             if !matches!(n, Ok(1)) {
                 schema_ok = false;
                 missing.push(t);
             }
         }
-        out.push(CheckItem { name: "schema".into(), ok: schema_ok, detail: if schema_ok { "all tables present".into() } else { format!("missing tables {missing:?}") } });
-        let codes: Result<Vec<String>, _> = sqlx::query_scalar("SELECT DISTINCT grzhzt FROM grxx").fetch_all(&self.pool).await;
+        out.push(CheckItem {
+            name: "schema".into(),
+            ok: schema_ok,
+            detail: if schema_ok {
+                "all tables present".into()
+            } else {
+                format!("missing tables {missing:?}")
+            },
+        });
+        let codes: Result<Vec<String>, _> = sqlx::query_scalar("SELECT DISTINCT grzhzt FROM grxx")
+            .fetch_all(&self.pool)
+            .await;
         match codes {
             Ok(codes) => {
-                let unknown: Vec<_> = codes.iter().filter(|c| AccountStatus::from_code(c).is_none()).cloned().collect();
+                let unknown: Vec<_> = codes
+                    .iter()
+                    .filter(|c| AccountStatus::from_code(c).is_none())
+                    .cloned()
+                    .collect();
                 out.push(CheckItem {
                     name: "code tables".into(),
                     ok: unknown.is_empty(),
-                    detail: if unknown.is_empty() { format!("account status codes {codes:?} all mapped") } else { format!("unmapped account status codes {unknown:?}") },
+                    detail: if unknown.is_empty() {
+                        format!("account status codes {codes:?} all mapped")
+                    } else {
+                        format!("unmapped account status codes {unknown:?}")
+                    },
                 });
             }
-            Err(e) => out.push(CheckItem { name: "code tables".into(), ok: false, detail: e.to_string() }),
+            Err(e) => out.push(CheckItem {
+                name: "code tables".into(),
+                ok: false,
+                detail: e.to_string(),
+            }),
         }
-        let sample = sqlx::query(sqlx::AssertSqlSafe(format!("{MEMBER_SELECT} LIMIT 1"))).fetch_optional(&self.pool).await;
+        let sample = sqlx::query(sqlx::AssertSqlSafe(format!("{MEMBER_SELECT} LIMIT 1")))
+            .fetch_optional(&self.pool)
+            .await;
         match sample {
             Ok(Some(row)) => match Self::member_from_row(&row) {
-                Ok(m) => out.push(CheckItem { name: "sample read".into(), ok: true, detail: format!("account {} read and mapped", m.account_no) }),
-                Err(e) => out.push(CheckItem { name: "sample read".into(), ok: false, detail: e.to_string() }),
+                Ok(m) => out.push(CheckItem {
+                    name: "sample read".into(),
+                    ok: true,
+                    detail: format!("account {} read and mapped", m.account_no),
+                }),
+                Err(e) => out.push(CheckItem {
+                    name: "sample read".into(),
+                    ok: false,
+                    detail: e.to_string(),
+                }),
             },
-            Ok(None) => out.push(CheckItem { name: "sample read".into(), ok: true, detail: "no members yet".into() }),
-            Err(e) => out.push(CheckItem { name: "sample read".into(), ok: false, detail: e.to_string() }),
+            Ok(None) => out.push(CheckItem {
+                name: "sample read".into(),
+                ok: true,
+                detail: "no members yet".into(),
+            }),
+            Err(e) => out.push(CheckItem {
+                name: "sample read".into(),
+                ok: false,
+                detail: e.to_string(),
+            }),
         }
         out
     }

@@ -142,6 +142,13 @@ pub struct Limits {
     /// How often to sign a checkpoint when the log grew, milliseconds.
     #[serde(default = "d_checkpoint")]
     pub checkpoint_interval_ms: u64,
+    /// Least time between two cosigning requests to one witness, milliseconds.
+    #[serde(default = "d_witness")]
+    pub witness_interval_ms: u64,
+}
+
+fn d_witness() -> u64 {
+    2_000
 }
 
 fn d_peer_timeout() -> u64 {
@@ -160,6 +167,7 @@ impl Default for Limits {
             peer_timeout_ms: d_peer_timeout(),
             reload_poll_secs: d_reload(),
             checkpoint_interval_ms: d_checkpoint(),
+            witness_interval_ms: d_witness(),
         }
     }
 }

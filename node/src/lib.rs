@@ -2,7 +2,9 @@
 //! zone launcher that `hfx demo`, the tests and the benchmarks share, and the CLI's logic.
 #![forbid(unsafe_code)]
 
+pub mod audit;
 pub mod auth;
+pub mod bench;
 pub mod cli;
 pub mod client;
 pub mod config;
@@ -17,6 +19,7 @@ pub mod services;
 pub mod store;
 pub mod tls;
 pub mod trust;
+pub mod witness;
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {

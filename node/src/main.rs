@@ -1,6 +1,7 @@
 //! `hfx`: one binary, subcommands that only parse arguments; the logic lives in `hfx_node`.
 #![forbid(unsafe_code)]
 
+use clap::builder::TypedValueParser as _;
 use clap::{Args, Parser, Subcommand};
 use hfx_node::cli;
 use std::path::PathBuf;
@@ -78,6 +79,32 @@ enum Cmd {
     /// Auditor's tools.
     #[command(subcommand)]
     Audit(AuditCmd),
+    /// Witnessing of peers' logs.
+    #[command(subcommand)]
+    Witness(WitnessCmd),
+    /// Measure the zone's speed beside the bare stack's: real nodes on loopback, real TLS,
+    /// durable stores; prints a table and (with --json) writes the figures.
+    Bench {
+        /// Scenarios to run (default: all). `query` also runs `baseline`.
+        #[arg(value_enum)]
+        scenarios: Vec<hfx_node::bench::Scenario>,
+        /// Seconds each scenario measures (default: 10; the soak 20).
+        #[arg(long, value_name = "S", value_parser = hfx_node::bench::parse_seconds)]
+        duration: Option<std::time::Duration>,
+        /// Concurrent requests per scenario (workers share up to 4 connections).
+        #[arg(long, value_name = "N", default_value_t = hfx_node::bench::DEFAULT_CONCURRENCY,
+              value_parser = clap::value_parser!(u16).range(1..=4096).map(usize::from))]
+        concurrency: usize,
+        /// Write the figures as JSON to FILE.
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
+        /// Members seeded into each centre's core system.
+        #[arg(long, default_value_t = 2000)]
+        members: u64,
+        /// Keep zones and stores in this (empty or new) folder; default: a temporary folder.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -179,7 +206,78 @@ struct MemberQuery {
 }
 
 #[derive(Subcommand)]
+enum WitnessCmd {
+    /// Evidence of misbehaving logs this node kept as a witness.
+    Evidence {
+        #[command(flatten)]
+        conn: cli::Conn,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
 enum AuditCmd {
+    /// Export a centre's log (entries, checkpoints, cosignatures, disclosures, payloads) to a file.
+    Export {
+        #[command(flatten)]
+        conn: cli::Conn,
+        /// Read the node's store directly (offline) using its configuration, instead of the local API.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        #[arg(long)]
+        out: PathBuf,
+        /// Leave payloads out (entries and hashes only).
+        #[arg(long)]
+        no_payloads: bool,
+    },
+    /// Verify exports: roots, checkpoint signatures, cosignatures, sequence gaps, payload hashes.
+    Verify {
+        files: Vec<PathBuf>,
+        /// The signed zone directory (trust/directory.json) for the centres' keys and witness quorum.
+        #[arg(long, requires = "root")]
+        directory: Option<PathBuf>,
+        /// The zone root certificate that signed the directory.
+        #[arg(long, requires = "directory")]
+        root: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write an offline receipt proving one entry's inclusion under a signed checkpoint.
+    Prove {
+        file: PathBuf,
+        #[arg(long)]
+        index: u64,
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Check an offline inclusion receipt.
+    CheckReceipt {
+        file: PathBuf,
+        #[arg(long, requires = "root")]
+        directory: Option<PathBuf>,
+        #[arg(long, requires = "directory")]
+        root: Option<PathBuf>,
+    },
+    /// Rebuild disclosures from the log alone and compare them with the store's records.
+    Replay {
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Reconcile two or more centres' exports: both sides of every exchange present and agreeing.
+    Reconcile {
+        files: Vec<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Purge payloads older than the retention period (the tree keeps their hashes).
+    Purge {
+        #[arg(long)]
+        config: PathBuf,
+        #[arg(long)]
+        older_than_days: u32,
+    },
     /// The node's disclosure records (who, when, purpose, legal basis, outcome).
     Disclosures {
         #[command(flatten)]
@@ -259,6 +357,52 @@ fn main() -> std::process::ExitCode {
             Cmd::Reload { conn, json } => cli::reload(&conn, json).await,
             Cmd::Audit(AuditCmd::Disclosures { conn, limit, json }) => {
                 cli::disclosures(&conn, limit, json).await
+            }
+            Cmd::Audit(AuditCmd::Export {
+                conn,
+                config,
+                out,
+                no_payloads,
+            }) => cli::audit_export(&conn, config, &out, no_payloads).await,
+            Cmd::Audit(AuditCmd::Verify {
+                files,
+                directory,
+                root,
+                json,
+            }) => cli::audit_verify(&files, directory, root, json),
+            Cmd::Audit(AuditCmd::Prove { file, index, out }) => cli::audit_prove(&file, index, out),
+            Cmd::Audit(AuditCmd::CheckReceipt {
+                file,
+                directory,
+                root,
+            }) => cli::audit_check_receipt(&file, directory, root),
+            Cmd::Audit(AuditCmd::Replay { file, json }) => cli::audit_replay(&file, json),
+            Cmd::Audit(AuditCmd::Reconcile { files, json }) => cli::audit_reconcile(&files, json),
+            Cmd::Audit(AuditCmd::Purge {
+                config,
+                older_than_days,
+            }) => cli::audit_purge(&config, older_than_days).await,
+            Cmd::Witness(WitnessCmd::Evidence { conn, json }) => {
+                cli::witness_evidence(&conn, json).await
+            }
+            Cmd::Bench {
+                scenarios,
+                duration,
+                concurrency,
+                json,
+                members,
+                dir,
+            } => {
+                let mut opts = hfx_node::bench::BenchOptions::new(
+                    std::env::current_exe().map_err(|e| anyhow::anyhow!("locating hfx: {e}"))?,
+                );
+                opts.scenarios = scenarios;
+                opts.duration = duration;
+                opts.concurrency = concurrency;
+                opts.json = json;
+                opts.members = members;
+                opts.dir = dir;
+                hfx_node::bench::command(opts).await
             }
         }
     });

@@ -240,6 +240,7 @@ async fn view_for(
 
 pub const METHOD_QUERY: &str = "MemberExchange/QueryMember";
 
+#[allow(clippy::too_many_arguments)]
 fn disclosure_op(
     direction: &str,
     peer: &str,

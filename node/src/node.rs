@@ -23,6 +23,10 @@ pub struct Node {
     pub peers: Peers,
     pub signer: NoteSigner,
     pub started: Instant,
+    pub collector: crate::witness::Collector,
+    /// Serialises the witness's check-and-store against gossip, so a contradicting checkpoint
+    /// arriving by both paths at once is always compared with the other.
+    pub witness_lock: tokio::sync::Mutex<()>,
 }
 
 /// Open the core system an adapter config names.
@@ -81,6 +85,8 @@ impl Node {
             peers,
             signer,
             started: Instant::now(),
+            collector: crate::witness::Collector::default(),
+            witness_lock: tokio::sync::Mutex::new(()),
         }))
     }
 
@@ -243,6 +249,10 @@ async fn checkpoint_loop(node: Arc<Node>, mut stop: tokio::sync::watch::Receiver
             _ = tick.tick() => {
                 if let Err(e) = node.sign_checkpoint().await {
                     tracing::error!(error = %e, "checkpoint signing failed");
+                }
+                let every = Duration::from_millis(node.cfg.limits.witness_interval_ms);
+                if let Err(e) = node.collector.collect(&node, every).await {
+                    tracing::debug!(error = %e, "cosignature collection incomplete");
                 }
             }
         }

@@ -177,8 +177,17 @@ impl pb::log_exchange_server::LogExchange for PeerApi {
             hashes: proof.iter().map(|h| h.to_vec()).collect(),
         }))
     }
-    async fn cosign(&self, _r: Request<pb::CosignRequest>) -> R<pb::Cosignature> {
-        Err(later("LogExchange/Cosign"))
+    async fn cosign(&self, r: Request<pb::CosignRequest>) -> R<pb::Cosignature> {
+        let peer = peer_centre(&r)?;
+        Ok(Response::new(
+            crate::witness::cosign(&self.node, &peer, r.into_inner()).await?,
+        ))
+    }
+    async fn gossip(&self, r: Request<pb::GossipRequest>) -> R<pb::GossipReply> {
+        let peer = peer_centre(&r)?;
+        Ok(Response::new(
+            crate::witness::gossip_in(&self.node, &peer, r.into_inner()).await?,
+        ))
     }
 }
 
@@ -213,17 +222,143 @@ impl pb::clerk_server::Clerk for LocalApi {
 
 type ChunkStream = Pin<Box<dyn futures::Stream<Item = Result<pb::LogChunk, Status>> + Send>>;
 
+const CHUNK: usize = 1 << 20;
+
+/// Turns the exporter's writes into stream chunks (blocking send: the exporter runs in its
+/// own task and the channel is bounded, so a slow auditor slows the export, not the node).
+struct ChunkWriter {
+    buf: Vec<u8>,
+    tx: tokio::sync::mpsc::Sender<Result<pb::LogChunk, Status>>,
+}
+
+impl std::io::Write for ChunkWriter {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= CHUNK {
+            let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK));
+            let tx = self.tx.clone();
+            tokio::task::block_in_place(|| tx.blocking_send(Ok(pb::LogChunk { jsonl: chunk })))
+                .map_err(|_| {
+                    std::io::Error::new(std::io::ErrorKind::BrokenPipe, "auditor went away")
+                })?;
+        }
+        Ok(data.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 #[tonic::async_trait]
 impl pb::audit_server::Audit for LocalApi {
     type ExportLogStream = ChunkStream;
 
     async fn export_log(&self, req: Request<pb::ExportRequest>) -> R<Self::ExportLogStream> {
-        require_role(&req, &[Role::Auditor])?;
-        Err(later("Audit/ExportLog"))
+        let (caller, _) = require_role(&req, &[Role::Auditor])?;
+        tracing::info!(auditor = %caller.label(), "log export");
+        let node = self.node.clone();
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<pb::LogChunk, Status>>(8);
+        tokio::spawn(async move {
+            let mut w = ChunkWriter {
+                buf: Vec::with_capacity(CHUNK),
+                tx: tx.clone(),
+            };
+            let header = crate::audit::ExportHeader {
+                centre: node.centre.clone(),
+                origin: node.signer.name().to_string(),
+                vkey: node.signer.verifier_key(),
+            };
+            let res =
+                crate::audit::export(node.store.pool(), &header, true, &mut w, &|_, _| {}).await;
+            match res {
+                Ok(_) => {
+                    let rest = std::mem::take(&mut w.buf);
+                    if !rest.is_empty() {
+                        let _ = tx.send(Ok(pb::LogChunk { jsonl: rest })).await;
+                    }
+                }
+                Err(e) => {
+                    let _ = tx.send(Err(HfxError::Store(e.to_string()).into())).await;
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(
+            tokio_stream::wrappers::ReceiverStream::new(rx),
+        )))
     }
     async fn prove_inclusion(&self, req: Request<pb::InclusionRequest>) -> R<pb::InclusionProof> {
         require_role(&req, &[Role::Auditor])?;
-        Err(later("Audit/ProveInclusion"))
+        let r = req.into_inner();
+        let (size, note) = self
+            .node
+            .latest_checkpoint()
+            .await
+            .map_err(|e| Status::from(HfxError::Store(e.to_string())))?
+            .ok_or_else(|| Status::from(HfxError::NotFound("no checkpoint signed yet".into())))?;
+        let size = if r.tree_size == 0 {
+            size
+        } else {
+            r.tree_size.min(size)
+        };
+        let log = self.node.store.log().lock().await;
+        let proof = log
+            .tree()
+            .inclusion_proof(r.index, size)
+            .map_err(|e| Status::from(HfxError::invalid("index", e.to_string())))?;
+        drop(log);
+        let leaf: Option<Vec<u8>> =
+            sqlx::query_scalar("SELECT entry FROM log_entries WHERE idx = $1")
+                .bind(r.index as i64)
+                .fetch_optional(self.node.store.pool())
+                .await
+                .map_err(|e| Status::from(HfxError::from(e)))?;
+        let note = if size == r.tree_size || r.tree_size == 0 {
+            note
+        } else {
+            String::new()
+        };
+        Ok(Response::new(pb::InclusionProof {
+            index: r.index,
+            tree_size: size,
+            leaf: leaf.unwrap_or_default(),
+            hashes: proof.iter().map(|h| h.to_vec()).collect(),
+            checkpoint_note: note.into_bytes(),
+        }))
+    }
+    async fn list_evidence(&self, req: Request<pb::EvidenceQuery>) -> R<pb::EvidenceList> {
+        require_role(&req, &[Role::Auditor, Role::Operator])?;
+        let limit = req.into_inner().limit.clamp(1, 1000) as i64;
+        let rows = self
+            .node
+            .store
+            .fetch_all(
+                "SELECT at_ms, centre, kind, detail, old_note, new_note, proof, reported_by FROM witness_evidence ORDER BY id DESC LIMIT $1",
+                vec![limit.into()],
+            )
+            .await
+            .map_err(|e| Status::from(HfxError::Store(e.to_string())))?;
+        let mut out = Vec::new();
+        for r in rows {
+            use sqlx::Row;
+            let proof: Vec<u8> = r.try_get("proof").unwrap_or_default();
+            out.push(pb::Evidence {
+                at_unix_ms: r.try_get("at_ms").unwrap_or_default(),
+                centre: r.try_get("centre").unwrap_or_default(),
+                kind: r.try_get("kind").unwrap_or_default(),
+                detail: r.try_get("detail").unwrap_or_default(),
+                old_note: r
+                    .try_get::<String, _>("old_note")
+                    .unwrap_or_default()
+                    .into_bytes(),
+                new_note: r
+                    .try_get::<String, _>("new_note")
+                    .unwrap_or_default()
+                    .into_bytes(),
+                proof: proof.chunks(32).map(|c| c.to_vec()).collect(),
+                reported_by: r.try_get("reported_by").unwrap_or_default(),
+            });
+        }
+        Ok(Response::new(pb::EvidenceList { evidence: out }))
     }
     async fn list_disclosures(&self, req: Request<pb::DisclosureQuery>) -> R<pb::DisclosureList> {
         require_role(&req, &[Role::Auditor, Role::Operator])?;
@@ -278,6 +413,21 @@ impl pb::operator_server::Operator for LocalApi {
             store: self.node.store.kind().as_str().to_string(),
             uptime_seconds: self.node.started.elapsed().as_secs(),
             version: env!("CARGO_PKG_VERSION").to_string(),
+            witnessed_size: crate::witness::witnessed_size(&self.node, dir.witness_quorum)
+                .await
+                .unwrap_or(0),
+            checkpoint_size: self
+                .node
+                .latest_checkpoint()
+                .await
+                .ok()
+                .flatten()
+                .map(|c| c.0)
+                .unwrap_or(0),
+            witness_evidence: sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM witness_evidence")
+                .fetch_one(self.node.store.pool())
+                .await
+                .unwrap_or(0) as u64,
         }))
     }
     async fn reload(&self, req: Request<pb::ReloadRequest>) -> R<pb::ReloadReply> {

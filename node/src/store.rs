@@ -107,7 +107,7 @@ pub struct Exchange {
 
 enum Work {
     Ops(Vec<WriteOp>),
-    Exchange(Exchange),
+    Exchange(Box<Exchange>),
 }
 
 /// What a job produced.
@@ -131,9 +131,10 @@ pub struct Store {
 }
 
 /// Migrations: (version, SQLite text, PostgreSQL text). Append only; never edit a shipped one.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    r#"
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        r#"
 CREATE TABLE disclosures (
   id INTEGER PRIMARY KEY AUTOINCREMENT, at_ms BIGINT NOT NULL, direction TEXT NOT NULL,
   peer TEXT NOT NULL, acting_person TEXT NOT NULL, purpose TEXT NOT NULL, legal_basis TEXT NOT NULL,
@@ -154,7 +155,7 @@ CREATE TRIGGER log_entries_no_delete BEFORE DELETE ON log_entries BEGIN SELECT R
 CREATE TRIGGER log_checkpoints_no_update BEFORE UPDATE ON log_checkpoints BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;
 CREATE TRIGGER log_checkpoints_no_delete BEFORE DELETE ON log_checkpoints BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;
 "#,
-    r#"
+        r#"
 CREATE TABLE disclosures (
   id BIGSERIAL PRIMARY KEY, at_ms BIGINT NOT NULL, direction TEXT NOT NULL,
   peer TEXT NOT NULL, acting_person TEXT NOT NULL, purpose TEXT NOT NULL, legal_basis TEXT NOT NULL,
@@ -175,7 +176,30 @@ BEGIN RAISE EXCEPTION '% rows are append-only', TG_TABLE_NAME; END; $$ LANGUAGE 
 CREATE TRIGGER log_entries_append_only BEFORE UPDATE OR DELETE ON log_entries FOR EACH ROW EXECUTE FUNCTION hfx_append_only();
 CREATE TRIGGER log_checkpoints_append_only BEFORE UPDATE OR DELETE ON log_checkpoints FOR EACH ROW EXECUTE FUNCTION hfx_append_only();
 "#,
-)];
+    ),
+    (
+        2,
+        r#"
+CREATE TABLE log_cosignatures (size BIGINT NOT NULL, witness TEXT NOT NULL, witness_key TEXT NOT NULL, line TEXT NOT NULL, at_ms BIGINT NOT NULL, PRIMARY KEY (size, witness));
+CREATE TABLE witness_state (centre TEXT PRIMARY KEY, size BIGINT NOT NULL, root BLOB NOT NULL, note TEXT NOT NULL, at_ms BIGINT NOT NULL);
+CREATE TABLE witness_seen (centre TEXT NOT NULL, size BIGINT NOT NULL, root BLOB NOT NULL, note TEXT NOT NULL, reporter TEXT NOT NULL, at_ms BIGINT NOT NULL, PRIMARY KEY (centre, size, root));
+CREATE TABLE witness_evidence (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, at_ms BIGINT NOT NULL, centre TEXT NOT NULL, kind TEXT NOT NULL,
+  detail TEXT NOT NULL, old_note TEXT NOT NULL, new_note TEXT NOT NULL, proof BLOB NOT NULL, reported_by TEXT NOT NULL);
+CREATE TRIGGER witness_evidence_no_update BEFORE UPDATE ON witness_evidence BEGIN SELECT RAISE(ABORT, 'evidence is append-only'); END;
+CREATE TRIGGER witness_evidence_no_delete BEFORE DELETE ON witness_evidence BEGIN SELECT RAISE(ABORT, 'evidence is append-only'); END;
+"#,
+        r#"
+CREATE TABLE log_cosignatures (size BIGINT NOT NULL, witness TEXT NOT NULL, witness_key TEXT NOT NULL, line TEXT NOT NULL, at_ms BIGINT NOT NULL, PRIMARY KEY (size, witness));
+CREATE TABLE witness_state (centre TEXT PRIMARY KEY, size BIGINT NOT NULL, root BYTEA NOT NULL, note TEXT NOT NULL, at_ms BIGINT NOT NULL);
+CREATE TABLE witness_seen (centre TEXT NOT NULL, size BIGINT NOT NULL, root BYTEA NOT NULL, note TEXT NOT NULL, reporter TEXT NOT NULL, at_ms BIGINT NOT NULL, PRIMARY KEY (centre, size, root));
+CREATE TABLE witness_evidence (
+  id BIGSERIAL PRIMARY KEY, at_ms BIGINT NOT NULL, centre TEXT NOT NULL, kind TEXT NOT NULL,
+  detail TEXT NOT NULL, old_note TEXT NOT NULL, new_note TEXT NOT NULL, proof BYTEA NOT NULL, reported_by TEXT NOT NULL);
+CREATE TRIGGER witness_evidence_append_only BEFORE UPDATE OR DELETE ON witness_evidence FOR EACH ROW EXECUTE FUNCTION hfx_append_only();
+"#,
+    ),
+];
 
 /// Most jobs one group commit takes.
 const MAX_BATCH: usize = 1024;
@@ -264,7 +288,7 @@ impl Store {
         extra: Vec<WriteOp>,
     ) -> Result<Vec<u8>, StoreError> {
         let out = self
-            .submit(Work::Exchange(Exchange {
+            .submit(Work::Exchange(Box::new(Exchange {
                 request,
                 peer: peer.to_string(),
                 message_id: message_id.to_string(),
@@ -272,7 +296,7 @@ impl Store {
                 method: method.to_string(),
                 make_reply: Box::new(make_reply),
                 extra,
-            }))
+            })))
             .await;
         match out {
             Ok(o) => o

@@ -1,6 +1,7 @@
 //! Multi-process tests of whole zones: real `hfx node run` processes started through the same
 //! zone launcher as `hfx demo`, talking mutual TLS over loopback.
 
+mod audit;
 mod common;
 mod directory;
 mod query;

@@ -6,14 +6,18 @@ const CENTRE: &str = "340600000000000";
 async fn seeded() -> (tempfile::TempDir, SqliteCore) {
     let dir = tempfile::tempdir().unwrap();
     let core = SqliteCore::open(&dir.path().join("core.db")).await.unwrap();
-    core.seed(CENTRE, &crate::opts(), 0, crate::N, &|_| {}).await.unwrap();
+    core.seed(CENTRE, &crate::opts(), 0, crate::N, &|_| {})
+        .await
+        .unwrap();
     (dir, core)
 }
 
 #[tokio::test]
 async fn sqlite_contract() {
     let (_d, core) = seeded().await;
-    hfx_adapters::contract::run_all(&core, CENTRE, &crate::opts(), crate::N).await.unwrap();
+    hfx_adapters::contract::run_all(&core, CENTRE, &crate::opts(), crate::N)
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -22,15 +26,39 @@ async fn sqlite_bad_rows_give_typed_errors_naming_the_record() {
     let m = hfx_adapters::seed::generate(CENTRE, &crate::opts(), 5).member;
     let other = hfx_adapters::seed::generate(CENTRE, &crate::opts(), 6).member;
     // an impossible date, an unknown status code, an invalid legacy id
-    sqlx::query("UPDATE grxx SET khrq = '2021-02-30' WHERE grzh = ?1").bind(&m.account_no).execute(core.pool()).await.unwrap();
-    sqlx::query("UPDATE grxx SET grzhzt = '42' WHERE grzh = ?1").bind(&other.account_no).execute(core.pool()).await.unwrap();
-    let e = core.member_by_id(m.id_type, &m.id_number).await.unwrap_err().to_string();
+    sqlx::query("UPDATE grxx SET khrq = '2021-02-30' WHERE grzh = ?1")
+        .bind(&m.account_no)
+        .execute(core.pool())
+        .await
+        .unwrap();
+    sqlx::query("UPDATE grxx SET grzhzt = '42' WHERE grzh = ?1")
+        .bind(&other.account_no)
+        .execute(core.pool())
+        .await
+        .unwrap();
+    let e = core
+        .member_by_id(m.id_type, &m.id_number)
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(e.contains(&m.account_no) && e.contains("khrq"), "{e}");
-    let e = core.member_by_id(other.id_type, &other.id_number).await.unwrap_err().to_string();
+    let e = core
+        .member_by_id(other.id_type, &other.id_number)
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("42") && e.contains(&other.account_no), "{e}");
     // other records are not poisoned
     let fine = hfx_adapters::seed::generate(CENTRE, &crate::opts(), 7).member;
-    assert!(core.member_by_id(fine.id_type, &fine.id_number).await.unwrap().is_some());
+    assert!(
+        core.member_by_id(fine.id_type, &fine.id_number)
+            .await
+            .unwrap()
+            .is_some()
+    );
     let checks = core.check().await;
-    assert!(checks.iter().any(|c| c.name == "code tables" && !c.ok), "{checks:?}");
+    assert!(
+        checks.iter().any(|c| c.name == "code tables" && !c.ok),
+        "{checks:?}"
+    );
 }
