@@ -71,3 +71,55 @@ pub async fn open(s: &AdapterSettings) -> Result<Arc<dyn CoreSystem>, AdapterErr
         ))),
     }
 }
+
+/// Seed members `start..start+count` of the deterministic population into the core system
+/// the settings name (each kind in its own schema, encoding and quirks).
+pub async fn seed(
+    s: &AdapterSettings,
+    centre: &str,
+    opts: &crate::seed::SeedOptions,
+    start: u64,
+    count: u64,
+    progress: &(dyn Fn(u64) + Send + Sync),
+) -> Result<(), AdapterError> {
+    let timeout = s.timeout_ms.map(std::time::Duration::from_millis);
+    match s.kind.as_str() {
+        "sqlite" => {
+            crate::sqlite::SqliteCore::open(need(&s.path, "path", "sqlite")?)
+                .await?
+                .seed(centre, opts, start, count, progress)
+                .await
+        }
+        "postgres" => {
+            crate::postgres::PostgresCore::open(need(&s.url, "url", "postgres")?, timeout)
+                .await?
+                .seed(centre, opts, start, count, progress)
+                .await
+        }
+        "mariadb" => {
+            crate::mariadb::MariadbCore::open(need(&s.url, "url", "mariadb")?, timeout)
+                .await?
+                .seed(centre, opts, start, count, progress)
+                .await
+        }
+        "batchfile" => {
+            crate::batchfile::BatchfileCore::open(need(&s.path, "path", "batchfile")?, timeout)
+                .await?
+                .seed(centre, opts, start, count, progress)
+                .await
+        }
+        "vendorapi" => {
+            crate::vendorapi::VendorApiCore::open(
+                need(&s.url, "url", "vendorapi")?,
+                need(&s.client_id, "client_id", "vendorapi")?,
+                need(&s.client_secret, "client_secret", "vendorapi")?,
+                timeout,
+            )?
+            .seed(centre, opts, start, count, progress)
+            .await
+        }
+        other => Err(AdapterError::Other(format!(
+            "adapter.kind {other:?} is not one of {KINDS:?}"
+        ))),
+    }
+}

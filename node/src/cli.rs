@@ -82,17 +82,15 @@ fn init_cli_logging() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("HFX_LOG")
-                .unwrap_or_else(|_| "warn".into()),
+                .unwrap_or_else(|_| "warn,sqlx=error".into()),
         )
         .with_writer(std::io::stderr)
         .try_init();
 }
 
 fn status_error(s: tonic::Status) -> anyhow::Error {
-    let reason = crate::error::reason_of(&s)
-        .map(|r| format!(" [{r}]"))
-        .unwrap_or_default();
-    anyhow::anyhow!("{:?}{reason}: {}", s.code(), s.message())
+    // The message already starts with the stable reason.
+    anyhow::anyhow!("{:?}: {}", s.code(), s.message())
 }
 
 pub async fn node_run(config: &Path) -> anyhow::Result<ExitCode> {
@@ -249,9 +247,15 @@ pub fn certs_publish(dir: &Path, zone: Option<PathBuf>) -> anyhow::Result<ExitCo
     Ok(ExitCode::SUCCESS)
 }
 
+/// What `hfx seed` fills: a sqlite file, or the core system a node configuration names.
+pub struct SeedTarget {
+    pub core: Option<PathBuf>,
+    pub config: Option<PathBuf>,
+    pub centre: Option<String>,
+}
+
 pub async fn seed(
-    core: &Path,
-    centre: &str,
+    t: SeedTarget,
     members: u64,
     start: u64,
     seed: u64,
@@ -259,42 +263,121 @@ pub async fn seed(
     json: bool,
 ) -> anyhow::Result<ExitCode> {
     init_cli_logging();
-    let centre = hfx_adapters::ids::validate_centre_code("--centre", centre)?;
+    let (settings, centre, label) = match (&t.core, &t.config) {
+        (Some(core), _) => {
+            let centre = t
+                .centre
+                .clone()
+                .context("--centre is required with --core")?;
+            let s = hfx_adapters::open::AdapterSettings {
+                kind: "sqlite".into(),
+                path: Some(core.clone()),
+                ..Default::default()
+            };
+            (s, centre, core.display().to_string())
+        }
+        (None, Some(cfg_path)) => {
+            let cfg = crate::config::NodeConfig::load(cfg_path)?;
+            let mut s = cfg.adapter.clone();
+            s.path = s.path.map(|p| cfg.resolve(&p));
+            let centre = t.centre.clone().unwrap_or(cfg.centre.clone());
+            (
+                s,
+                centre,
+                format!(
+                    "the {} core system of {}",
+                    cfg.adapter.kind,
+                    cfg_path.display()
+                ),
+            )
+        }
+        (None, None) => anyhow::bail!("give --core FILE (sqlite) or --config NODE.toml"),
+    };
+    let centre = hfx_adapters::ids::validate_centre_code("--centre", &centre)?;
     let opts = hfx_adapters::seed::SeedOptions {
         seed,
         history_months,
         ..Default::default()
     };
-    let sys = hfx_adapters::sqlite::SqliteCore::open(core).await?;
-    let bar = indicatif::ProgressBar::new(members);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{spinner} seeding [{bar:40}] {pos}/{len} members {per_sec} eta {eta}",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
-    let t = std::time::Instant::now();
+    let bar = progress_bar(members, "seeding");
+    let t0 = std::time::Instant::now();
     let b = bar.clone();
-    sys.seed(&centre, &opts, start, members, &move |done| {
+    hfx_adapters::open::seed(&settings, &centre, &opts, start, members, &move |done| {
         b.set_position(done)
     })
     .await?;
     bar.finish_and_clear();
-    let secs = t.elapsed().as_secs_f64();
-    let total = sys.member_count().await?;
+    let secs = t0.elapsed().as_secs_f64();
+    let rate = members as f64 / secs.max(1e-9);
     if json {
         println!(
             "{}",
-            serde_json::json!({"centre": centre, "seeded": members, "total_members": total, "seconds": secs, "members_per_second": members as f64 / secs.max(1e-9)})
+            serde_json::json!({"centre": centre, "kind": settings.kind, "seeded": members, "start": start, "seconds": secs, "members_per_second": rate})
         );
     } else {
         println!(
-            "seeded {members} members into {} in {secs:.1} s ({:.0}/s); {total} members now",
-            core.display(),
-            members as f64 / secs.max(1e-9)
+            "seeded members {start}..{} of centre {centre} into {label} in {secs:.1} s ({rate:.0}/s)",
+            start + members
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `hfx adapter check`: an operator's self-test of the adapter against the live core system.
+pub async fn adapter_check(config: &Path, json: bool) -> anyhow::Result<ExitCode> {
+    init_cli_logging();
+    let cfg = crate::config::NodeConfig::load(config)?;
+    let t0 = std::time::Instant::now();
+    let (items, opened) = match crate::node::open_core(&cfg).await {
+        Ok(core) => (core.check().await, true),
+        Err(e) => (
+            vec![hfx_adapters::CheckItem {
+                name: "connectivity".into(),
+                ok: false,
+                detail: format!("{e:#}"),
+            }],
+            false,
+        ),
+    };
+    let ok = opened && items.iter().all(|i| i.ok);
+    if json {
+        let list: Vec<_> = items
+            .iter()
+            .map(|i| serde_json::json!({"check": i.name, "ok": i.ok, "detail": i.detail}))
+            .collect();
+        println!(
+            "{}",
+            serde_json::json!({"centre": cfg.centre, "kind": cfg.adapter.kind, "ok": ok, "checks": list, "seconds": t0.elapsed().as_secs_f64()})
+        );
+    } else {
+        println!(
+            "adapter {} of centre {} ({})",
+            cfg.adapter.kind,
+            cfg.centre,
+            config.display()
+        );
+        for i in &items {
+            println!(
+                "  {} {:<14} {}",
+                if i.ok { "ok  " } else { "FAIL" },
+                i.name,
+                i.detail
+            );
+        }
+        println!(
+            "{}",
+            if ok {
+                "all checks passed"
+            } else {
+                "some checks FAILED"
+            }
+        );
+    }
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -426,7 +509,7 @@ pub async fn status(conn: &Conn, json: bool) -> anyhow::Result<ExitCode> {
     if json {
         println!(
             "{}",
-            serde_json::json!({"centre": s.centre, "name": s.name, "directory_version": s.directory_version, "directory_expires_unix": s.directory_expires_unix, "log_size": s.log_size, "adapter": s.adapter, "store": s.store, "uptime_seconds": s.uptime_seconds, "version": s.version})
+            serde_json::json!({"centre": s.centre, "name": s.name, "directory_version": s.directory_version, "directory_expires_unix": s.directory_expires_unix, "log_size": s.log_size, "adapter": s.adapter, "store": s.store, "uptime_seconds": s.uptime_seconds, "version": s.version, "checkpoint_size": s.checkpoint_size, "witnessed_size": s.witnessed_size, "witness_evidence": s.witness_evidence})
         );
     } else {
         println!("{} {} (hfx {})", s.centre, s.name, s.version);
@@ -437,6 +520,10 @@ pub async fn status(conn: &Conn, json: bool) -> anyhow::Result<ExitCode> {
         println!(
             "  exchange log {} entries; store {}; core system {}; up {} s",
             s.log_size, s.store, s.adapter, s.uptime_seconds
+        );
+        println!(
+            "  last checkpoint {}; witnessed (quorum) up to {}; witness evidence kept: {}",
+            s.checkpoint_size, s.witnessed_size, s.witness_evidence
         );
     }
     Ok(ExitCode::SUCCESS)

@@ -80,16 +80,8 @@ pub struct StoreCfg {
     pub url: String,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AdapterCfg {
-    /// postgres, mariadb, sqlite, batchfile or vendorapi.
-    pub kind: String,
-    /// For sqlite: the core system's database file.
-    pub path: Option<PathBuf>,
-    /// For database-backed systems: connection URL.
-    pub url: Option<String>,
-}
+/// The `[adapter]` table: which core system, and where (see `hfx_adapters::open`).
+pub type AdapterCfg = hfx_adapters::open::AdapterSettings;
 
 /// Which peers may ask which purposes. `default` applies to every centre of the directory
 /// not listed in `peers`.
@@ -268,30 +260,28 @@ impl NodeConfig {
                 ),
             ));
         }
-        match self.adapter.kind.as_str() {
-            "sqlite" => {
-                if self.adapter.path.is_none() {
-                    return Err(key(
-                        "adapter.path",
-                        "required for adapter kind sqlite".into(),
-                    ));
-                }
-            }
-            "postgres" | "mariadb" | "batchfile" | "vendorapi" => {
-                return Err(key(
-                    "adapter.kind",
-                    format!(
-                        "{:?} is not available in this build (available: sqlite)",
-                        self.adapter.kind
-                    ),
-                ));
-            }
+        let needs: &[&str] = match self.adapter.kind.as_str() {
+            "sqlite" | "batchfile" => &["path"],
+            "postgres" | "mariadb" => &["url"],
+            "vendorapi" => &["url", "client_id", "client_secret"],
             other => {
                 return Err(key(
                     "adapter.kind",
-                    format!(
-                        "{other:?} is not one of postgres, mariadb, sqlite, batchfile, vendorapi"
-                    ),
+                    format!("{other:?} is not one of {:?}", hfx_adapters::open::KINDS),
+                ));
+            }
+        };
+        for k in needs {
+            let present = match *k {
+                "path" => self.adapter.path.is_some(),
+                "url" => self.adapter.url.is_some(),
+                "client_id" => self.adapter.client_id.is_some(),
+                _ => self.adapter.client_secret.is_some(),
+            };
+            if !present {
+                return Err(key(
+                    &format!("adapter.{k}"),
+                    format!("required for adapter kind {}", self.adapter.kind),
                 ));
             }
         }

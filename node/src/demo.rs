@@ -119,9 +119,9 @@ pub async fn run(opts: DemoOptions, binary: PathBuf) -> anyhow::Result<bool> {
         BTreeMap::from([(shangqiu.clone(), vec!["identity_confirmation".to_string()])]),
     );
     let say = |s: &str| println!("  · {s}");
-    prepare(&spec, &say).await?;
-    let plans = crate::launcher::prepare_plans_loaded(&dir)?;
-    let mut zone = Zone::new(dir.clone(), plans, binary);
+    spec.zone_core_systems = true;
+    let prepared = prepare(&spec, &say).await?;
+    let mut zone = Zone::from_prepared(dir.clone(), prepared, binary);
     let t = Instant::now();
     zone.start_all().await.context("starting the zone")?;
     say(&format!(
@@ -129,14 +129,17 @@ pub async fn run(opts: DemoOptions, binary: PathBuf) -> anyhow::Result<bool> {
         zone.centres.len(),
         t.elapsed().as_millis()
     ));
-    for sys in ["postgres", "mariadb", "batchfile", "vendorapi"] {
-        let n = zone.centres.iter().filter(|c| c.core_system == sys).count();
-        if n > 0 {
-            say(&format!(
-                "{n} centre(s) name core system `{sys}` in deploy/zone.toml; this build runs them on the sqlite core system"
-            ));
-        }
-    }
+    let systems: Vec<String> = zone
+        .centres
+        .iter()
+        .map(|c| {
+            let cfg = crate::config::NodeConfig::load(&c.config)
+                .map(|n| n.adapter.kind)
+                .unwrap_or_default();
+            format!("{} {cfg}", c.city)
+        })
+        .collect();
+    say(&format!("core systems: {}", systems.join(", ")));
 
     let seed = SeedOptions {
         seed: spec.seed,
@@ -449,9 +452,7 @@ pub async fn run(opts: DemoOptions, binary: PathBuf) -> anyhow::Result<bool> {
         println!("  hfx status; hfx audit disclosures");
         println!("Press Ctrl-C to stop the zone.");
         tokio::signal::ctrl_c().await?;
-        zone.stop_all();
-    } else {
-        zone.stop_all();
     }
+    zone.shutdown().await;
     Ok(passed == results.len())
 }

@@ -36,14 +36,17 @@ enum Cmd {
     /// Zone PKI: root, node and person certificates, CRL, directory.
     #[command(subcommand)]
     Certs(CertsCmd),
-    /// Fill a sqlite core system with the deterministic synthetic population.
+    /// Fill a core system with the deterministic synthetic population (any of the five kinds).
     Seed {
-        /// The core system's database file (created if missing).
+        /// A sqlite core system's database file (created if missing).
+        #[arg(long, conflicts_with = "config", required_unless_present = "config")]
+        core: Option<PathBuf>,
+        /// A node configuration: seed the core system its [adapter] table names.
         #[arg(long)]
-        core: PathBuf,
-        /// 15-digit centre code (decides region codes, account prefixes).
+        config: Option<PathBuf>,
+        /// 15-digit centre code (decides region codes, account prefixes); default: the config's centre.
         #[arg(long)]
-        centre: String,
+        centre: Option<String>,
         /// How many members.
         #[arg(long, default_value_t = 10_000)]
         members: u64,
@@ -62,6 +65,9 @@ enum Cmd {
     /// Ask another centre about a member (clerk).
     #[command(subcommand)]
     Member(MemberCmd),
+    /// The centre's adapter to its core fund system.
+    #[command(subcommand)]
+    Adapter(AdapterCmd),
     /// The own node's status (operator, auditor or clerk).
     Status {
         #[command(flatten)]
@@ -172,6 +178,18 @@ enum CertsCmd {
         /// A new zone file to adopt first.
         #[arg(long)]
         zone: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdapterCmd {
+    /// Self-test against the live core system: connectivity, schema, code tables, a sample read.
+    Check {
+        /// The node configuration whose [adapter] table to check.
+        #[arg(long, env = "HFX_CONFIG")]
+        config: PathBuf,
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -333,13 +351,24 @@ fn main() -> std::process::ExitCode {
             Cmd::Certs(CertsCmd::Publish { dir, zone }) => cli::certs_publish(&dir, zone),
             Cmd::Seed {
                 core,
+                config,
                 centre,
                 members,
                 start,
                 seed,
                 history_months,
                 json,
-            } => cli::seed(&core, &centre, members, start, seed, history_months, json).await,
+            } => {
+                let target = cli::SeedTarget {
+                    core,
+                    config,
+                    centre,
+                };
+                cli::seed(target, members, start, seed, history_months, json).await
+            }
+            Cmd::Adapter(AdapterCmd::Check { config, json }) => {
+                cli::adapter_check(&config, json).await
+            }
             Cmd::Member(MemberCmd::Query(q)) => {
                 cli::member_query(
                     &q.conn,

@@ -29,23 +29,13 @@ pub struct Node {
     pub witness_lock: tokio::sync::Mutex<()>,
 }
 
-/// Open the core system an adapter config names.
+/// Open the core system an adapter config names (relative paths from the config's folder).
 pub async fn open_core(cfg: &NodeConfig) -> anyhow::Result<Arc<dyn CoreSystem>> {
-    match cfg.adapter.kind.as_str() {
-        "sqlite" => {
-            let path = cfg.resolve(
-                cfg.adapter
-                    .path
-                    .as_deref()
-                    .context("adapter.path is required")?,
-            );
-            let core = hfx_adapters::sqlite::SqliteCore::open(&path)
-                .await
-                .with_context(|| format!("adapter: opening {}", path.display()))?;
-            Ok(Arc::new(core))
-        }
-        other => anyhow::bail!("adapter.kind {other:?} is not available in this build"),
-    }
+    let mut settings = cfg.adapter.clone();
+    settings.path = settings.path.map(|p| cfg.resolve(&p));
+    hfx_adapters::open::open(&settings)
+        .await
+        .with_context(|| format!("adapter ({}): opening the core system", settings.kind))
 }
 
 /// Addresses a started node listens on.

@@ -1,6 +1,6 @@
 use hfx_adapters::model::{AccountStatus, IdType, Member};
 use hfx_adapters::seed::{SeedOptions, generate};
-use hfx_node::launcher::{Zone, ZoneSpec, prepare, prepare_plans_loaded};
+use hfx_node::launcher::{Zone, ZoneSpec, prepare};
 use hfx_proto::v1 as pb;
 use std::sync::Once;
 
@@ -27,11 +27,10 @@ pub async fn zone_with(n: usize, tweak: impl FnOnce(&mut ZoneSpec)) -> (tempfile
     spec.members_per_centre = MEMBERS;
     spec.log_level = "warn".into();
     tweak(&mut spec);
-    prepare(&spec, &|_| {}).await.expect("prepare zone");
-    let plans = prepare_plans_loaded(tmp.path()).expect("plans");
-    let mut zone = Zone::new(
+    let prepared = prepare(&spec, &|_| {}).await.expect("prepare zone");
+    let mut zone = Zone::from_prepared(
         tmp.path().to_path_buf(),
-        plans,
+        prepared,
         env!("CARGO_BIN_EXE_hfx").into(),
     );
     zone.start_all().await.expect("start zone");
@@ -64,4 +63,30 @@ pub fn query(target: &str, m: &Member, purpose: pb::Purpose) -> pb::LocalMemberQ
 
 pub fn reason(s: &tonic::Status) -> String {
     hfx_node::error::reason_of(s).unwrap_or_default()
+}
+
+/// Run a zone on the core systems deploy/zone.toml names; the database-backed ones use the
+/// servers in HFX_TEST_POSTGRES_URL / HFX_TEST_MARIADB_URL (without them those centres fall
+/// back to sqlite, and the caller is told which parts were skipped).
+pub async fn zone_on_zone_core_systems(n: usize) -> (tempfile::TempDir, Zone, Vec<&'static str>) {
+    let mut skipped = Vec::new();
+    let pg = std::env::var("HFX_TEST_POSTGRES_URL").ok();
+    let my = std::env::var("HFX_TEST_MARIADB_URL").ok();
+    if pg.is_none() {
+        eprintln!("SKIPPED (postgres core system part): HFX_TEST_POSTGRES_URL not set");
+        skipped.push("postgres");
+    }
+    if my.is_none() {
+        eprintln!("SKIPPED (mariadb core system part): HFX_TEST_MARIADB_URL not set");
+        skipped.push("mariadb");
+    }
+    let (tmp, zone) = zone_with(n, |s| {
+        s.zone_core_systems = true;
+        s.members_per_centre = 80;
+        // Port 1 on loopback: nothing listens, so a missing server is a fast, visible fallback.
+        s.postgres_url = pg.unwrap_or_else(|| "postgres://postgres@127.0.0.1:1/postgres".into());
+        s.mariadb_url = my.unwrap_or_else(|| "mysql://root@127.0.0.1:1".into());
+    })
+    .await;
+    (tmp, zone, skipped)
 }

@@ -2,6 +2,7 @@
 //! zone launcher as `hfx demo`, talking mutual TLS over loopback.
 
 mod audit;
+mod bench;
 mod common;
 mod directory;
 mod query;

@@ -187,3 +187,53 @@ async fn a_purpose_the_policy_refuses_is_permission_denied() {
         .unwrap_err();
     assert_eq!(e.code(), tonic::Code::PermissionDenied);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_kind_of_core_system_answers_through_its_adapter() {
+    // The first seven centres of deploy/zone.toml run all five kinds.
+    let (_tmp, mut zone, skipped) = crate::common::zone_on_zone_core_systems(7).await;
+    let from = zone.centres[3].code.clone(); // 淮北, sqlite
+    let clerk = zone.client(&from, Role::Clerk).unwrap();
+    let mut kinds = std::collections::BTreeSet::new();
+    for c in zone.centres.clone() {
+        let cfg = hfx_node::config::NodeConfig::load(&c.config).unwrap();
+        if !skipped.contains(&c.core_system.as_str()) {
+            assert_eq!(
+                cfg.adapter.kind, c.core_system,
+                "{} runs the core system deploy/zone.toml names",
+                c.city
+            );
+        } else {
+            assert!(
+                zone.hosts.notes.iter().any(|n| n.contains(&c.city)),
+                "the fallback is said: {:?}",
+                zone.hosts.notes
+            );
+        }
+        kinds.insert(cfg.adapter.kind.clone());
+        let m = member(&c.code, AccountStatus::Normal);
+        let r = clerk
+            .query_member(query(&c.code, &m, pb::Purpose::LoanApplication))
+            .await
+            .unwrap_or_else(|e| panic!("{} ({}): {e:?}", c.city, cfg.adapter.kind));
+        let v = r.member.unwrap();
+        assert_eq!(
+            v.account_no.as_deref(),
+            Some(m.account_no.as_str()),
+            "{}",
+            cfg.adapter.kind
+        );
+        assert_eq!(
+            v.balance_fen,
+            Some(m.balance_fen),
+            "{}: money survives the core system's format",
+            cfg.adapter.kind
+        );
+        let mut wrong = query(&c.code, &m, pb::Purpose::IdentityConfirmation);
+        wrong.person.as_mut().unwrap().name = "查无此人".into();
+        let e = clerk.query_member(wrong).await.unwrap_err();
+        assert_eq!(reason(&e), "NAME_MISMATCH", "{}", cfg.adapter.kind);
+    }
+    assert!(kinds.len() >= 5 - skipped.len(), "{kinds:?}");
+    zone.shutdown().await;
+}

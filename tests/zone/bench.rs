@@ -1,0 +1,70 @@
+//! `hfx bench` end to end, briefly: baseline + query through real node processes. Checks the
+//! report's shape, zero errors and that every answered query sits in both nodes' logs; never
+//! speed (no timed assertions).
+
+use crate::common;
+use hfx_node::bench::{BenchOptions, Scenario, run};
+use std::time::Duration;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bench_baseline_and_query_report_their_shape() {
+    common::init();
+    let tmp = tempfile::Builder::new()
+        .prefix("hfx-test-bench-")
+        .tempdir()
+        .expect("tempdir");
+    let json_path = tmp.path().join("bench.json");
+    let mut opts = BenchOptions::new(env!("CARGO_BIN_EXE_hfx"));
+    opts.scenarios = vec![Scenario::Query];
+    opts.duration = Some(Duration::from_secs(1));
+    opts.concurrency = 4;
+    opts.members = common::MEMBERS;
+    opts.dir = Some(tmp.path().join("work"));
+    opts.json = Some(json_path.clone());
+    opts.print = false;
+    let out = run(opts).await.expect("bench runs");
+    assert!(out.failures.is_empty(), "failures: {:?}", out.failures);
+
+    let text = std::fs::read_to_string(&json_path).expect("json written");
+    let r: serde_json::Value = serde_json::from_str(&text).expect("valid json");
+    assert_eq!(r, out.report);
+    assert!(r["machine"]["cores"].as_u64().unwrap_or(0) >= 1);
+    assert!(r["profile"] == "debug" || r["profile"] == "release");
+    // `query` brings its baseline along; the other scenarios were not asked for.
+    for absent in ["log", "verify", "soak"] {
+        assert!(r.get(absent).is_none(), "{absent} ran unasked");
+    }
+    for name in ["baseline", "query"] {
+        let s = &r[name];
+        assert!(s.is_object(), "{name} missing: {r}");
+        assert_eq!(s["concurrency"], 4, "{name}");
+        assert_eq!(s["errors"], 0, "{name}: {}", s["error_samples"]);
+        assert!(s["payload"].is_string() && s["store"].is_string(), "{name}");
+        assert_eq!(s["profile"], r["profile"], "{name}");
+        assert!(
+            s["throughput_per_s"].as_f64().unwrap_or(0.0) > 0.0,
+            "{name}"
+        );
+        assert!(s["operations"].as_u64().unwrap_or(0) > 0, "{name}");
+        let lat = &s["latency_us"];
+        for k in ["p50", "p99", "p999"] {
+            assert!(lat[k].is_u64(), "{name}.latency_us.{k}");
+        }
+        assert!(lat["p50"].as_u64() <= lat["p99"].as_u64());
+        assert!(lat["p99"].as_u64() <= lat["p999"].as_u64());
+    }
+    let q = &r["query"];
+    assert!(q["ratio_to_baseline"].as_f64().unwrap_or(0.0) > 0.0);
+    assert_eq!(q["store"], "sqlite");
+    // Every exchange durably in both nodes' logs: request + reply on each side.
+    let check = &q["log_check"];
+    assert_eq!(check["ok"], true, "{check}");
+    let answered = check["queries_answered"].as_u64().expect("answered");
+    assert!(answered >= q["operations"].as_u64().unwrap_or(u64::MAX));
+    for code in q["centres"].as_array().expect("centres") {
+        let code = code.as_str().expect("code");
+        assert_eq!(check["stored"][code]["sent"], answered, "{code}");
+        assert_eq!(check["stored"][code]["recv"], answered, "{code}");
+        assert_eq!(check["live"][code], 2 * answered, "{code}");
+    }
+}
