@@ -1,10 +1,13 @@
-//! Seed a big population into a fresh PostgreSQL or MariaDB core and time member lookups.
+//! Seed a big population into a fresh core system of any kind and time member lookups.
 //!
 //! ```text
+//! cargo run --release -p hfx-adapters --example core_bench -- sqlite /tmp/corebench 1000000 2000
+//! cargo run --release -p hfx-adapters --example core_bench -- batchfile /tmp/corebench 1000000 2000
+//! cargo run --release -p hfx-adapters --example core_bench -- vendorapi /tmp/corebench 1000000 2000
 //! cargo run --release -p hfx-adapters --example core_bench -- postgres postgres://postgres@127.0.0.1:5432/postgres 1000000 2000
 //! cargo run --release -p hfx-adapters --example core_bench -- mariadb mysql://root@127.0.0.1:3306 1000000 2000
 //! ```
-//! Arguments: kind, server URL, members, lookups (default 2000), then `--keep` to keep the
+//! Arguments: kind, server URL (a scratch folder for sqlite, batchfile, vendorapi), members, lookups (default 2000), then `--keep` to keep the
 //! database. Prints the seeding rate and p50 / p99 / max latency of `member_by_id`, `loans_of`
 //! and `deposits` (one client, sequential calls, random members).
 
@@ -37,7 +40,9 @@ fn report(what: &str, mut v: Vec<Duration>) {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (Some(kind), Some(server)) = (args.first(), args.get(1)) else {
-        eprintln!("usage: core_bench postgres|mariadb SERVER_URL [MEMBERS] [LOOKUPS] [--keep]");
+        eprintln!(
+            "usage: core_bench postgres|mariadb|sqlite|batchfile|vendorapi SERVER_URL_OR_DIR [MEMBERS] [LOOKUPS] [--keep]"
+        );
         std::process::exit(2);
     };
     let n: u64 = args
@@ -81,6 +86,42 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             let d = t.elapsed();
             println!("members in core: {}", core.member_count().await?);
             (Box::new(core), d)
+        }
+        "sqlite" | "batchfile" | "vendorapi" => {
+            let dir = std::path::Path::new(server).join(&name);
+            std::fs::create_dir_all(&dir)?;
+            let t = Instant::now();
+            let core: Box<dyn CoreSystem> = match kind.as_str() {
+                "sqlite" => {
+                    let core = hfx_adapters::sqlite::SqliteCore::open(&dir.join("core.db")).await?;
+                    core.seed(CENTRE, &opts, 0, n, &progress).await?;
+                    Box::new(core)
+                }
+                "batchfile" => {
+                    let core = hfx_adapters::batchfile::BatchfileCore::open(
+                        &dir,
+                        Some(Duration::from_secs(600)),
+                    )
+                    .await?;
+                    core.seed(CENTRE, &opts, 0, n, &progress).await?;
+                    Box::new(core)
+                }
+                _ => {
+                    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+                    let standin = hfx_adapters::vendorapi::spawn_standin(
+                        listener,
+                        &dir,
+                        hfx_adapters::vendorapi::Faults::default(),
+                    )
+                    .await?;
+                    let core = standin.core(Some(Duration::from_secs(600)))?;
+                    core.seed(CENTRE, &opts, 0, n, &progress).await?;
+                    // The stand-in must outlive the lookups.
+                    Box::leak(Box::new(standin));
+                    Box::new(core)
+                }
+            };
+            (core, t.elapsed())
         }
         other => return Err(format!("unknown kind {other}").into()),
     };
@@ -132,7 +173,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if !keep {
         match kind.as_str() {
             "postgres" => hfx_adapters::postgres::drop_database(server, &name).await?,
-            _ => hfx_adapters::mariadb::drop_database(server, &name).await?,
+            "mariadb" => hfx_adapters::mariadb::drop_database(server, &name).await?,
+            _ => std::fs::remove_dir_all(std::path::Path::new(server).join(&name))?,
         }
     } else {
         println!("kept database {name}");

@@ -160,7 +160,8 @@ pub mod codes {
         ("99", IdType::Other, "其他"),
         ("111", IdType::ResidentId, "居民身份证 (政务服务平台代码)"),
     ];
-    /// 个人账户状态 GRZHZT, with the vendor's extensions 07 and 09.
+    /// 个人账户状态 GRZHZT, with the vendor's extensions 07 and 09 (listed last: the first code
+    /// of a canonical status is the one this core writes).
     pub const GRZHZT: [(&str, AccountStatus, &str); 9] = [
         ("01", AccountStatus::Normal, "正常"),
         ("02", AccountStatus::Sealed, "封存"),
@@ -168,6 +169,7 @@ pub mod codes {
         ("04", AccountStatus::ClosedTransferred, "外部转出销户"),
         ("05", AccountStatus::ClosedWithdrawn, "提取销户"),
         ("06", AccountStatus::Frozen, "冻结"),
+        ("99", AccountStatus::Other, "其他"),
         (
             "07",
             AccountStatus::Sealed,
@@ -178,7 +180,6 @@ pub mod codes {
             AccountStatus::Other,
             "挂起待核 (vendor extension): suspended pending review, treated as other",
         ),
-        ("99", AccountStatus::Other, "其他"),
     ];
     /// 贷款状态 DKZT (no national code).
     pub const DKZT: [(&str, LoanStatus, &str); 4] = [
@@ -1066,7 +1067,7 @@ impl MariadbCore {
             )));
         }
         let mut tx = self.pool.begin().await?;
-        let (zt, _) = Self::lock_account(&mut tx, account_no).await?;
+        let (zt, bal) = Self::lock_account(&mut tx, account_no).await?;
         let credited: Option<String> =
             sqlx::query_scalar("SELECT GRZH FROM hfx_credit WHERE case_id = ?")
                 .bind(case_id)
@@ -1082,6 +1083,12 @@ impl MariadbCore {
         }
         let status = codes::lookup(&codes::GRZHZT, &zt)
             .ok_or_else(|| unknown("个人账户状态 GRZHZT", &zt, account_no))?;
+        if parse_yuan(&bal).is_none_or(|v| v < 0) {
+            return Err(bad(
+                account_no,
+                format!("GRZHYE {bal:?} is not a non-negative yuan amount"),
+            ));
+        }
         if status != AccountStatus::Normal {
             return Err(AdapterError::Conflict(format!(
                 "account {account_no} has status {zt}; credit needs 01"

@@ -478,7 +478,12 @@ impl PostgresCore {
             .application_name("hfx-adapter")
             .options([
                 ("DateStyle", "ISO".to_string()),
-                ("statement_timeout", timeout.as_millis().to_string()),
+                // A little past the client's deadline, so the client reports the timeout as
+                // Unavailable and the server then cancels the orphaned statement.
+                (
+                    "statement_timeout",
+                    (timeout.as_millis() + 1_000).to_string(),
+                ),
             ]);
         let connect = PgPoolOptions::new()
             .max_connections(8)
@@ -1200,7 +1205,7 @@ impl PostgresCore {
             )));
         }
         let mut tx = self.pool.begin().await?;
-        let (st, _) = Self::lock_account(&mut tx, account_no).await?;
+        let (st, bal) = Self::lock_account(&mut tx, account_no).await?;
         let credited: Option<String> =
             sqlx::query_scalar("SELECT account_no FROM hfx_credit WHERE case_id = $1")
                 .bind(case_id)
@@ -1216,6 +1221,12 @@ impl PostgresCore {
         }
         let status = codes::lookup(&codes::ACCOUNT_STATUS, &st)
             .ok_or_else(|| unknown("account_status", &st, account_no))?;
+        if parse_yuan(&bal).is_none_or(|v| v < 0) {
+            return Err(bad(
+                account_no,
+                format!("balance {bal:?} is not a non-negative yuan amount"),
+            ));
+        }
         if status != AccountStatus::Normal {
             return Err(AdapterError::Conflict(format!(
                 "account {account_no} has status {st}; credit needs normal"

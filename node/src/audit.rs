@@ -298,30 +298,53 @@ pub struct EntryFields<'a> {
     pub payload_sha256: &'a str,
 }
 
-fn str_field<'a>(s: &'a str, key: &str) -> Option<&'a str> {
-    let pat = format!("\"{key}\":\"");
-    let start = s.find(&pat)? + pat.len();
+/// The string value after `pat` (e.g. `"dir":"`), up to the closing quote.
+fn str_field<'a>(s: &'a str, pat: &str) -> Option<&'a str> {
+    let start = s.find(pat)? + pat.len();
     let end = s[start..].find('"')? + start;
     Some(&s[start..end])
 }
 
-fn num_field(s: &str, key: &str) -> Option<i64> {
-    let pat = format!("\"{key}\":");
-    let start = s.find(&pat)? + pat.len();
+/// The number after `pat` (e.g. `"seq":`).
+fn num_field(s: &str, pat: &str) -> Option<i64> {
+    let start = s.find(pat)? + pat.len();
     let end = s[start..].find([',', '}'])? + start;
     s[start..end].parse().ok()
+}
+
+struct SeqFields<'a> {
+    dir: &'a str,
+    peer: &'a str,
+    seq: u64,
+}
+
+/// Direction, peer and sequence number: the fields are written in that order, so each search
+/// starts where the last one ended.
+fn seq_fields(line: &[u8]) -> Option<SeqFields<'_>> {
+    let s = std::str::from_utf8(line).ok()?;
+    const DIR: &str = "{\"dir\":\"";
+    let rest = s.strip_prefix(DIR)?;
+    let dir_end = rest.find('"')?;
+    let dir = &rest[..dir_end];
+    let rest = rest[dir_end..].strip_prefix("\",\"peer\":\"")?;
+    let peer_end = rest.find('"')?;
+    let peer = &rest[..peer_end];
+    let rest = rest[peer_end..].strip_prefix("\",\"seq\":")?;
+    let seq_end = rest.find(',')?;
+    let seq = rest[..seq_end].parse().ok()?;
+    Some(SeqFields { dir, peer, seq })
 }
 
 pub fn entry_fields(line: &[u8]) -> Option<EntryFields<'_>> {
     let s = std::str::from_utf8(line).ok()?;
     Some(EntryFields {
-        dir: str_field(s, "dir")?,
-        peer: str_field(s, "peer")?,
-        seq: num_field(s, "seq")? as u64,
-        message_id: str_field(s, "message_id")?,
-        msg_type: str_field(s, "msg_type")?,
-        at_ms: num_field(s, "at_ms")?,
-        payload_sha256: str_field(s, "payload_sha256")?,
+        dir: str_field(s, "\"dir\":\"")?,
+        peer: str_field(s, "\"peer\":\"")?,
+        seq: num_field(s, "\"seq\":")? as u64,
+        message_id: str_field(s, "\"message_id\":\"")?,
+        msg_type: str_field(s, "\"msg_type\":\"")?,
+        at_ms: num_field(s, "\"at_ms\":")?,
+        payload_sha256: str_field(s, "\"payload_sha256\":\"")?,
     })
 }
 
@@ -344,6 +367,9 @@ pub struct VerifyReport {
     pub witnessed_size: u64,
     pub payloads_present: u64,
     pub payloads_purged: u64,
+    /// Time spent on the entries (leaf hashes, tree, sequence numbers) and on payload hashes.
+    pub entries_seconds: f64,
+    pub payloads_seconds: f64,
     pub problems: Vec<Problem>,
 }
 
@@ -361,18 +387,28 @@ pub fn verify(
     let mut problems = Vec::new();
     let n = e.entries.len() as u64;
     let mut tree = Tree::new();
-    let mut seqs: HashMap<(&str, &str), u64> = HashMap::new();
+    // (peer, direction) -> last sequence number; few distinct keys, so a linear scan beats
+    // hashing, and only the three fields the check needs are located.
+    let mut seqs: Vec<((&str, &str), u64)> = Vec::new();
+    let t_entries = std::time::Instant::now();
     for (i, line) in e.entries.iter().enumerate() {
         let i = i as u64;
         tree.push(merkle::leaf_hash(line));
-        match entry_fields(line) {
+        match seq_fields(line) {
             None => problems.push(Problem {
                 kind: "malformed_entry".into(),
                 at: Some(i),
                 detail: "entry is not an hfx envelope".into(),
             }),
             Some(f) => {
-                let last = seqs.entry((f.peer, f.dir)).or_insert(0);
+                let slot = match seqs.iter().position(|(k, _)| *k == (f.peer, f.dir)) {
+                    Some(p) => p,
+                    None => {
+                        seqs.push(((f.peer, f.dir), 0));
+                        seqs.len() - 1
+                    }
+                };
+                let last = &mut seqs[slot].1;
                 if f.seq != *last + 1 {
                     let kind = if f.seq <= *last {
                         "sequence_repeat"
@@ -384,7 +420,11 @@ pub fn verify(
                         at: Some(i),
                         detail: format!(
                             "{} {} seq {} after {} (message {})",
-                            f.dir, f.peer, f.seq, last, f.message_id
+                            f.dir,
+                            f.peer,
+                            f.seq,
+                            last,
+                            entry_fields(line).map(|x| x.message_id).unwrap_or("?")
                         ),
                     });
                 }
@@ -396,6 +436,7 @@ pub fn verify(
         }
     }
     progress(n, n);
+    let entries_seconds = t_entries.elapsed().as_secs_f64();
     let vkey = trusted_vkey.unwrap_or(&e.vkey);
     if trusted_vkey.is_none() {
         problems.push(Problem {
@@ -514,6 +555,7 @@ pub fn verify(
         }
     }
     let (mut present, mut purged) = (0, 0);
+    let t_payloads = std::time::Instant::now();
     for (hash, data) in &e.payloads {
         match data {
             None => purged += 1,
@@ -531,6 +573,7 @@ pub fn verify(
             }
         }
     }
+    let payloads_seconds = t_payloads.elapsed().as_secs_f64();
     VerifyReport {
         centre: e.centre.clone(),
         entries: n,
@@ -540,6 +583,8 @@ pub fn verify(
         witnessed_size,
         payloads_present: present,
         payloads_purged: purged,
+        entries_seconds,
+        payloads_seconds,
         problems,
     }
 }
@@ -751,103 +796,190 @@ pub struct ReconcileReport {
     pub breaks: Vec<Break>,
 }
 
+/// A message seen on one side, waiting for its other side.
+struct Pending {
+    payload: u64,
+    at_ms: i64,
+    from: Box<str>,
+    to: Box<str>,
+    message_id: Box<str>,
+    msg_type: Box<str>,
+    case_id: Box<str>,
+}
+
+/// Matches both sides of every exchange as entries stream past, keeping only what is still
+/// unmatched (so ten centres' 10,000,000 entries need neither all files in memory nor two
+/// passes).
+pub struct Reconciler {
+    centres: std::collections::BTreeSet<String>,
+    sent: HashMap<u128, Pending>,
+    recv: HashMap<u128, Pending>,
+    matched: u64,
+    not_exported: u64,
+    breaks: Vec<Break>,
+    now_ms: i64,
+}
+
+fn key_of(from: &str, to: &str, mid: &str, ty: &str) -> u128 {
+    let mut h = Sha256::new();
+    for part in [from, to, mid, ty] {
+        h.update(part.as_bytes());
+        h.update([0u8]);
+    }
+    let d = h.finalize();
+    u128::from_be_bytes(d[..16].try_into().unwrap_or([0; 16]))
+}
+
+impl Reconciler {
+    pub fn new(centres: impl IntoIterator<Item = String>, now_ms: i64) -> Self {
+        Self {
+            centres: centres.into_iter().collect(),
+            sent: HashMap::new(),
+            recv: HashMap::new(),
+            matched: 0,
+            not_exported: 0,
+            breaks: Vec::new(),
+            now_ms,
+        }
+    }
+
+    fn brk(&mut self, kind: &str, p: &Pending) {
+        self.breaks.push(Break {
+            kind: kind.into(),
+            from: p.from.to_string(),
+            to: p.to.to_string(),
+            message_id: p.message_id.to_string(),
+            msg_type: p.msg_type.to_string(),
+            case_id: p.case_id.to_string(),
+            age_seconds: (self.now_ms - p.at_ms) / 1000,
+        });
+    }
+
+    /// One entry of `centre`'s log.
+    pub fn add(&mut self, centre: &str, line: &[u8]) {
+        let Some(f) = entry_fields(line) else { return };
+        if !self.centres.contains(f.peer) {
+            self.not_exported += 1;
+            return;
+        }
+        let case = std::str::from_utf8(line)
+            .ok()
+            .and_then(|s| str_field(s, "\"case_id\":\""))
+            .unwrap_or("");
+        let sent = f.dir == "sent";
+        let (from, to) = if sent {
+            (centre, f.peer)
+        } else {
+            (f.peer, centre)
+        };
+        let key = key_of(from, to, f.message_id, f.msg_type);
+        let payload =
+            u64::from_str_radix(f.payload_sha256.get(..16).unwrap_or("0"), 16).unwrap_or(0);
+        let other = if sent {
+            self.recv.remove(&key)
+        } else {
+            self.sent.remove(&key)
+        };
+        match other {
+            Some(o) if o.payload == payload => self.matched += 1,
+            Some(o) => self.brk("payload_differs", &o),
+            None => {
+                let p = Pending {
+                    payload,
+                    at_ms: f.at_ms,
+                    from: from.into(),
+                    to: to.into(),
+                    message_id: f.message_id.into(),
+                    msg_type: f.msg_type.into(),
+                    case_id: case.into(),
+                };
+                if sent {
+                    self.sent.insert(key, p);
+                } else {
+                    self.recv.insert(key, p);
+                }
+            }
+        }
+    }
+
+    pub fn finish(mut self) -> ReconcileReport {
+        for p in std::mem::take(&mut self.sent).into_values() {
+            self.brk("sent_not_received", &p);
+        }
+        for p in std::mem::take(&mut self.recv).into_values() {
+            self.brk("received_never_sent", &p);
+        }
+        let mut breaks = self.breaks;
+        breaks.sort_by(|a, b| {
+            b.age_seconds
+                .cmp(&a.age_seconds)
+                .then(a.message_id.cmp(&b.message_id))
+        });
+        ReconcileReport {
+            centres: self.centres.into_iter().collect(),
+            matched: self.matched,
+            not_exported: self.not_exported,
+            breaks,
+        }
+    }
+}
+
 /// Reconcile several centres' exports: every message one sent to another is received there
 /// with the same payload hash, and nothing is received that was never sent.
 pub fn reconcile(exports: &[Export], now_ms: i64) -> ReconcileReport {
-    let centres: std::collections::BTreeSet<&str> =
-        exports.iter().map(|e| e.centre.as_str()).collect();
-    // (from, to, message id, type) -> (payload hash, at, case)
-    type Key = (String, String, String, String);
-    let mut sent: HashMap<Key, (String, i64, String)> = HashMap::new();
-    let mut recv: HashMap<Key, (String, i64, String)> = HashMap::new();
-    let mut not_exported = 0;
+    let mut r = Reconciler::new(exports.iter().map(|e| e.centre.clone()), now_ms);
     for e in exports {
         for line in &e.entries {
-            let Some(f) = entry_fields(line) else {
-                continue;
-            };
-            if !centres.contains(f.peer) {
-                not_exported += 1;
-                continue;
-            }
-            let case = std::str::from_utf8(line)
-                .ok()
-                .and_then(|s| str_field(s, "case_id"))
-                .unwrap_or("")
-                .to_string();
-            let (key, map) = if f.dir == "sent" {
-                (
-                    (
-                        e.centre.clone(),
-                        f.peer.to_string(),
-                        f.message_id.to_string(),
-                        f.msg_type.to_string(),
-                    ),
-                    &mut sent,
-                )
-            } else {
-                (
-                    (
-                        f.peer.to_string(),
-                        e.centre.clone(),
-                        f.message_id.to_string(),
-                        f.msg_type.to_string(),
-                    ),
-                    &mut recv,
-                )
-            };
-            map.insert(key, (f.payload_sha256.to_string(), f.at_ms, case));
+            r.add(&e.centre, line);
         }
     }
-    let mut breaks = Vec::new();
-    let mut matched = 0;
-    for (k, (hash, at, case)) in &sent {
-        match recv.get(k) {
-            None => breaks.push(Break {
-                kind: "sent_not_received".into(),
-                from: k.0.clone(),
-                to: k.1.clone(),
-                message_id: k.2.clone(),
-                msg_type: k.3.clone(),
-                case_id: case.clone(),
-                age_seconds: (now_ms - at) / 1000,
-            }),
-            Some((h2, _, _)) if h2 != hash => breaks.push(Break {
-                kind: "payload_differs".into(),
-                from: k.0.clone(),
-                to: k.1.clone(),
-                message_id: k.2.clone(),
-                msg_type: k.3.clone(),
-                case_id: case.clone(),
-                age_seconds: (now_ms - at) / 1000,
-            }),
-            Some(_) => matched += 1,
-        }
+    r.finish()
+}
+
+/// The centre an export file belongs to (from its header).
+pub fn export_centre(path: &std::path::Path) -> anyhow::Result<String> {
+    let mut r = std::io::BufReader::new(std::fs::File::open(path)?);
+    let mut buf = Vec::new();
+    let magic = read_line(&mut r, &mut buf)?
+        .map(|l| l.to_vec())
+        .unwrap_or_default();
+    anyhow::ensure!(
+        magic == MAGIC.as_bytes(),
+        "{}: not an hfx log export",
+        path.display()
+    );
+    let line = read_line(&mut r, &mut buf)?.context("export ends early")?;
+    Ok(header_value(std::str::from_utf8(line)?, "centre")?.to_string())
+}
+
+/// Stream the entries of an export file into `f(line)`; returns the centre.
+pub fn stream_entries(
+    path: &std::path::Path,
+    f: &mut dyn FnMut(&str, &[u8]),
+) -> anyhow::Result<String> {
+    let mut r = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(path)?);
+    let mut buf = Vec::with_capacity(512);
+    let mut header = Vec::new();
+    for _ in 0..5 {
+        header.push(String::from_utf8(
+            read_line(&mut r, &mut buf)?
+                .context("export ends early")?
+                .to_vec(),
+        )?);
     }
-    for (k, (_, at, case)) in &recv {
-        if !sent.contains_key(k) {
-            breaks.push(Break {
-                kind: "received_never_sent".into(),
-                from: k.0.clone(),
-                to: k.1.clone(),
-                message_id: k.2.clone(),
-                msg_type: k.3.clone(),
-                case_id: case.clone(),
-                age_seconds: (now_ms - at) / 1000,
-            });
-        }
+    anyhow::ensure!(
+        header[0] == MAGIC,
+        "{}: not an hfx log export",
+        path.display()
+    );
+    let centre = header_value(&header[1], "centre")?.to_string();
+    let n = count_line(&mut r, "entries", &mut buf)?;
+    for i in 0..n {
+        let l = read_line(&mut r, &mut buf)?
+            .with_context(|| format!("{}: ends at entry {i} of {n}", path.display()))?;
+        f(&centre, l);
     }
-    breaks.sort_by(|a, b| {
-        b.age_seconds
-            .cmp(&a.age_seconds)
-            .then(a.message_id.cmp(&b.message_id))
-    });
-    ReconcileReport {
-        centres: centres.iter().map(|s| s.to_string()).collect(),
-        matched,
-        not_exported,
-        breaks,
-    }
+    Ok(centre)
 }
 
 /// Purge the payloads of entries older than `before_ms` (retention): the tree keeps their
@@ -861,6 +993,211 @@ pub async fn purge(pool: &AnyPool, before_ms: i64) -> anyhow::Result<u64> {
     .execute(pool)
     .await?;
     Ok(r.rows_affected())
+}
+
+/// Write synthetic, mutually consistent exports for `centres` (for measuring verify, replay
+/// and reconcile at scale): `exchanges` member queries between pseudo-random pairs, each a
+/// request and a reply logged on both sides, with payloads, disclosure records, and a signed
+/// checkpoint every `checkpoint_every` entries and at the end. Returns the files written.
+pub fn synthesize(
+    dir: &std::path::Path,
+    zone: &str,
+    centres: &[String],
+    exchanges: u64,
+    checkpoint_every: u64,
+    progress: &dyn Fn(u64, u64),
+) -> anyhow::Result<Vec<std::path::PathBuf>> {
+    use crate::log::note::NoteSigner;
+    use crate::log::{Envelope, RECV, SENT};
+    use prost::Message;
+    anyhow::ensure!(centres.len() >= 2, "need two or more centres");
+    std::fs::create_dir_all(dir)?;
+    let n = centres.len() as u64;
+    let pair = |k: u64| {
+        let a = k % n;
+        let mut b = (k.wrapping_mul(7).wrapping_add(3) / n) % n;
+        if b == a {
+            b = (a + 1) % n;
+        }
+        (a as usize, b as usize)
+    };
+    // Pass 1: counts.
+    let mut counts = vec![0u64; centres.len()];
+    for k in 0..exchanges {
+        let (a, b) = pair(k);
+        counts[a] += 2;
+        counts[b] += 2;
+    }
+    struct Out {
+        entries: std::io::BufWriter<std::fs::File>,
+        side: std::io::BufWriter<std::fs::File>,
+        side_path: std::path::PathBuf,
+        path: std::path::PathBuf,
+        tree: Tree,
+        signer: NoteSigner,
+        checkpoints: Vec<String>,
+        seqs: HashMap<(usize, &'static str), u64>,
+        disclosures: Vec<u8>,
+        ndisclosures: u64,
+    }
+    let mut outs = Vec::new();
+    for (i, c) in centres.iter().enumerate() {
+        let path = dir.join(format!("{c}.hfxlog"));
+        let side_path = dir.join(format!("{c}.payloads.tmp"));
+        let signer = NoteSigner::from_pkcs8(
+            &crate::log::origin(zone, c),
+            &NoteSigner::generate_pkcs8().map_err(|e| anyhow::anyhow!("{e}"))?,
+        )
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let mut entries = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&path)?);
+        writeln!(
+            entries,
+            "{MAGIC}\ncentre {c}\norigin {}\nvkey {}\nexported_at_ms {}\nentries {}",
+            signer.name(),
+            signer.verifier_key(),
+            crate::now_ms(),
+            counts[i]
+        )?;
+        outs.push(Out {
+            entries,
+            side: std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&side_path)?),
+            side_path,
+            path,
+            tree: Tree::new(),
+            signer,
+            checkpoints: Vec::new(),
+            seqs: HashMap::new(),
+            disclosures: Vec::new(),
+            ndisclosures: 0,
+        });
+    }
+    let t0 = crate::now_ms() - exchanges as i64;
+    let purposes = [
+        hfx_proto::v1::Purpose::IdentityConfirmation,
+        hfx_proto::v1::Purpose::TransferCheck,
+        hfx_proto::v1::Purpose::LoanApplication,
+    ];
+    let append = |o: &mut Out,
+                  peer_i: usize,
+                  dir: &'static str,
+                  mid: &str,
+                  ty: &str,
+                  payload: &[u8],
+                  at: i64|
+     -> anyhow::Result<()> {
+        let mut e = Envelope::draft(dir, &centres[peer_i], mid, "", ty, payload);
+        e.at_ms = at;
+        let s = o.seqs.entry((peer_i, dir)).or_insert(0);
+        *s += 1;
+        e.seq = *s;
+        let bytes = e.entry_bytes();
+        o.entries.write_all(&bytes)?;
+        o.entries.write_all(b"\n")?;
+        o.tree.push(merkle::leaf_hash(&bytes));
+        writeln!(o.side, "{} {}", e.payload_sha256, B64.encode(payload))?;
+        if o.tree.size().is_multiple_of(checkpoint_every) {
+            o.checkpoints.push(
+                Checkpoint::new(o.signer.name(), o.tree.size(), o.tree.root())
+                    .sign(&[&o.signer])
+                    .map_err(|e| anyhow::anyhow!("{e}"))?,
+            );
+        }
+        Ok(())
+    };
+    for k in 0..exchanges {
+        let (a, b) = pair(k);
+        let mid = uuid::Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0000 | k as u128)
+            .hyphenated()
+            .to_string();
+        let purpose = purposes[(k % 3) as usize];
+        let req = hfx_proto::v1::PeerMemberQuery {
+            header: Some(hfx_proto::v1::RequestHeader {
+                message_id: mid.clone(),
+                purpose: purpose as i32,
+                acting_person: format!("{}/clerk/c{}", centres[a], k % 50),
+                ..Default::default()
+            }),
+            person: Some(hfx_proto::v1::PersonKey {
+                id_type: 1,
+                id_number: format!("{:018}", k),
+                name: "张三".into(),
+            }),
+        }
+        .encode_to_vec();
+        let reply = hfx_proto::v1::PeerMemberReply {
+            receipt: Some(hfx_proto::v1::Receipt {
+                centre: centres[b].clone(),
+                log_index: outs[b].tree.size(),
+                sequence: 0,
+                message_id: mid.clone(),
+            }),
+            member: Some(hfx_proto::v1::MemberView {
+                centre: centres[b].clone(),
+                live_account: Some(true),
+                purpose: purpose as i32,
+                ..Default::default()
+            }),
+        }
+        .encode_to_vec();
+        let at = t0 + k as i64;
+        let (req_ty, rep_ty) = (
+            "MemberExchange/QueryMember#request",
+            "MemberExchange/QueryMember#reply",
+        );
+        append(&mut outs[b], a, RECV, &mid, req_ty, &req, at)?;
+        append(&mut outs[b], a, SENT, &mid, rep_ty, &reply, at)?;
+        append(&mut outs[a], b, SENT, &mid, req_ty, &req, at)?;
+        append(&mut outs[a], b, RECV, &mid, rep_ty, &reply, at)?;
+        let pname = crate::member::purpose_name(purpose).to_string();
+        for (side, dir, peer) in [(b, "sent", a), (a, "received", b)] {
+            let d = DisclosureRecord {
+                direction: dir.into(),
+                peer: centres[peer].clone(),
+                purpose: pname.clone(),
+                message_id: mid.clone(),
+                outcome: "disclosed".into(),
+                at_ms: at,
+            };
+            outs[side]
+                .disclosures
+                .extend_from_slice(serde_json::to_string(&d)?.as_bytes());
+            outs[side].disclosures.push(b'\n');
+            outs[side].ndisclosures += 1;
+        }
+        if k % 65_536 == 0 {
+            progress(k, exchanges);
+        }
+    }
+    progress(exchanges, exchanges);
+    let mut paths = Vec::new();
+    for mut o in outs {
+        if o.checkpoints
+            .last()
+            .map(|c| !c.contains(&format!("\n{}\n", o.tree.size())))
+            .unwrap_or(true)
+        {
+            o.checkpoints.push(
+                Checkpoint::new(o.signer.name(), o.tree.size(), o.tree.root())
+                    .sign(&[&o.signer])
+                    .map_err(|e| anyhow::anyhow!("{e}"))?,
+            );
+        }
+        writeln!(o.entries, "checkpoints {}", o.checkpoints.len())?;
+        for c in &o.checkpoints {
+            writeln!(o.entries, "{}", B64.encode(c))?;
+        }
+        writeln!(o.entries, "cosignatures 0\ndisclosures {}", o.ndisclosures)?;
+        o.entries.write_all(&o.disclosures)?;
+        o.side.flush()?;
+        drop(o.side);
+        writeln!(o.entries, "payloads {}", o.tree.size())?;
+        std::io::copy(&mut std::fs::File::open(&o.side_path)?, &mut o.entries)?;
+        writeln!(o.entries, "end")?;
+        o.entries.flush()?;
+        std::fs::remove_file(&o.side_path)?;
+        paths.push(o.path);
+    }
+    Ok(paths)
 }
 
 #[cfg(test)]

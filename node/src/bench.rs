@@ -76,6 +76,8 @@ pub const DEFAULT_DURATION: Duration = Duration::from_secs(10);
 pub const DEFAULT_SOAK: Duration = Duration::from_secs(20);
 /// Default concurrent requests per scenario.
 pub const DEFAULT_CONCURRENCY: usize = 32;
+/// Default concurrent writers of the `log` scenario's capacity point.
+pub const DEFAULT_LOG_WRITERS: usize = 512;
 /// Most HTTP/2 connections a scenario's client opens (workers share them round-robin).
 pub const MAX_CHANNELS: usize = 4;
 
@@ -95,6 +97,8 @@ pub struct BenchOptions {
     pub duration: Option<Duration>,
     /// Concurrent requests (workers) in `baseline`, `query`, `log` and `soak`.
     pub concurrency: usize,
+    /// `log` also runs with this many concurrent writers (the group commit's capacity).
+    pub log_writers: usize,
     /// Members seeded per centre.
     pub members: u64,
     /// Echo payload (`baseline`) and log payload (`log`) in bytes.
@@ -117,6 +121,7 @@ impl BenchOptions {
             scenarios: Vec::new(),
             duration: None,
             concurrency: DEFAULT_CONCURRENCY,
+            log_writers: DEFAULT_LOG_WRITERS,
             members: 2000,
             payload_bytes: 256,
             verify_entries: 2_000_000,
@@ -309,6 +314,9 @@ fn collect_failures(name: &str, v: &Value, out: &mut Vec<String>) {
             "{name}: the logs do not hold every exchange: {}",
             v["log_check"]
         ));
+    }
+    if let Some(inner) = v.get("at_concurrency") {
+        collect_failures(&format!("{name} (at --concurrency)"), inner, out);
     }
 }
 
@@ -542,6 +550,98 @@ fn round(x: f64, digits: i32) -> f64 {
 }
 
 // ---------------------------------------------------------------------------------------------
+// What a process spent: CPU, context switches, bytes written (from /proc).
+
+/// Linux reports CPU time in USER_HZ ticks, 100 per second on every architecture hfx runs on.
+const TICK_US: u64 = 10_000;
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Usage {
+    cpu_ticks: u64,
+    ctx_switches: u64,
+    wchar: u64,
+    write_bytes: u64,
+}
+
+fn usage(pid: u32) -> Usage {
+    let mut u = Usage::default();
+    if let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        && let Some((_, rest)) = stat.rsplit_once(')')
+    {
+        // After the command: state is field 3; utime and stime are fields 14 and 15.
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        let get = |i: usize| {
+            f.get(i - 3)
+                .and_then(|x| x.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        u.cpu_ticks = get(14) + get(15);
+    }
+    if let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) {
+        for t in tasks.flatten() {
+            let st = std::fs::read_to_string(t.path().join("status")).unwrap_or_default();
+            for l in st.lines() {
+                if let Some(v) = l
+                    .strip_prefix("voluntary_ctxt_switches:")
+                    .or_else(|| l.strip_prefix("nonvoluntary_ctxt_switches:"))
+                {
+                    u.ctx_switches += v.trim().parse::<u64>().unwrap_or(0);
+                }
+            }
+        }
+    }
+    if let Ok(io) = std::fs::read_to_string(format!("/proc/{pid}/io")) {
+        for l in io.lines() {
+            if let Some(v) = l.strip_prefix("wchar:") {
+                u.wchar = v.trim().parse().unwrap_or(0);
+            } else if let Some(v) = l.strip_prefix("write_bytes:") {
+                u.write_bytes = v.trim().parse().unwrap_or(0);
+            }
+        }
+    }
+    u
+}
+
+impl Usage {
+    fn since(self, before: Usage) -> Usage {
+        Usage {
+            cpu_ticks: self.cpu_ticks.saturating_sub(before.cpu_ticks),
+            ctx_switches: self.ctx_switches.saturating_sub(before.ctx_switches),
+            wchar: self.wchar.saturating_sub(before.wchar),
+            write_bytes: self.write_bytes.saturating_sub(before.write_bytes),
+        }
+    }
+}
+
+/// Per-operation cost of each named process over a run of `ops` operations.
+fn cost_json(parts: &[(&str, Usage)], ops: u64) -> Value {
+    let ops = ops.max(1) as f64;
+    let mut cpu = serde_json::Map::new();
+    let mut ctx = serde_json::Map::new();
+    let (mut cpu_total, mut ctx_total) = (0u64, 0u64);
+    for (name, u) in parts {
+        cpu.insert(
+            name.to_string(),
+            json!(round((u.cpu_ticks * TICK_US) as f64 / ops, 1)),
+        );
+        ctx.insert(
+            name.to_string(),
+            json!(round(u.ctx_switches as f64 / ops, 2)),
+        );
+        cpu_total += u.cpu_ticks;
+        ctx_total += u.ctx_switches;
+    }
+    if parts.len() > 1 {
+        cpu.insert(
+            "total".into(),
+            json!(round((cpu_total * TICK_US) as f64 / ops, 1)),
+        );
+        ctx.insert("total".into(), json!(round(ctx_total as f64 / ops, 2)));
+    }
+    json!({ "cpu_us_per_op": cpu, "context_switches_per_op": ctx })
+}
+
+// ---------------------------------------------------------------------------------------------
 // baseline: a bare echo over the nodes' TLS configuration.
 
 struct EchoService;
@@ -613,6 +713,8 @@ async fn run_baseline(
     let channels = Arc::new(channels);
     let payload = Arc::new(vec![0x5au8; opts.payload_bytes]);
     let measure = opts.duration.unwrap_or(DEFAULT_DURATION);
+    let me = std::process::id();
+    let usage_before = usage(me);
     ui.say(&format!(
         "baseline: echo over mutual TLS 1.3, {} workers on {} connection(s), {} s",
         opts.concurrency,
@@ -644,6 +746,7 @@ async fn run_baseline(
         },
     )
     .await;
+    let used = usage(me).since(usage_before);
     let _ = stop_tx.send(());
     let _ = tokio::time::timeout(Duration::from_secs(5), serving).await;
     let mut v = load.common_json(opts.concurrency);
@@ -652,6 +755,7 @@ async fn run_baseline(
     v["payload_bytes"] = json!({ "request": opts.payload_bytes, "reply": opts.payload_bytes });
     v["payload"] = json!(format!("{0} B / {0} B", opts.payload_bytes));
     v["store"] = json!("none");
+    v["cost"] = cost_json(&[("bench process (client + server)", used)], load.ok_total);
     v["what"] = json!(
         "tonic unary echo in the bench process; server: tls::server_config + tls::incoming with a node certificate and the nodes' server settings; client: tls::client_config + tls::channel with another node's certificate and the pinned fingerprint"
     );
@@ -731,6 +835,12 @@ async fn run_query(
             .collect::<anyhow::Result<Vec<LocalClient>>>()?,
     );
     let before = (log_size(zone, a).await?, log_size(zone, b).await?);
+    let pids = (
+        zone.pid(a).context("node A has no process")?,
+        zone.pid(b).context("node B has no process")?,
+        std::process::id(),
+    );
+    let usage_before = (usage(pids.0), usage(pids.1), usage(pids.2));
     let reply_bytes = Arc::new(AtomicU64::new(0));
     let replies = Arc::new(AtomicU64::new(0));
     let measure = opts.duration.unwrap_or(DEFAULT_DURATION);
@@ -766,6 +876,11 @@ async fn run_query(
         },
     )
     .await;
+    let used = (
+        usage(pids.0).since(usage_before.0),
+        usage(pids.1).since(usage_before.1),
+        usage(pids.2).since(usage_before.2),
+    );
     let after = (log_size(zone, a).await?, log_size(zone, b).await?);
     let n = replies.load(Ordering::Relaxed).max(1);
     let reply_avg = reply_bytes.load(Ordering::Relaxed) as f64 / n as f64;
@@ -784,6 +899,14 @@ async fn run_query(
     v["centres"] = json!([a, b]);
     v["members_per_centre"] = json!(spec.members_per_centre);
     v["node_log_level"] = json!(spec.log_level);
+    v["cost"] = cost_json(
+        &[
+            ("node A", used.0),
+            ("node B", used.1),
+            ("bench process (clerk client)", used.2),
+        ],
+        load.ok_total,
+    );
     v["log_check"] = json!({
         "queries_answered": load.ok_total,
         "expected_entries_per_node": 2 * load.ok_total,
@@ -837,9 +960,33 @@ async fn stored_query_entries(db: &Path) -> anyhow::Result<(u64, u64)> {
 
 const LOG_PEERS: [&str; 3] = ["320700000000000", "321300000000000", "340600000000000"];
 
+/// The `log` scenario: appends at `--concurrency` writers and at `log_writers` (the group
+/// commit's capacity: a busy node's writer sees every in-flight request of every peer). The
+/// top-level figures are the larger point's; the other sits under `at_concurrency`.
 async fn run_log(dir: &Path, opts: &BenchOptions, ui: &Ui) -> anyhow::Result<Value> {
     std::fs::create_dir_all(dir)?;
-    let db = dir.join("log.db");
+    let mut points = vec![opts.concurrency, opts.log_writers.max(1)];
+    points.sort_unstable();
+    points.dedup();
+    let mut results = Vec::new();
+    for writers in points {
+        results.push(log_point(dir, writers, opts, ui).await?);
+    }
+    let mut top = results.pop().context("no log point")?;
+    if let Some(small) = results.pop() {
+        top["at_concurrency"] = small;
+    }
+    Ok(top)
+}
+
+async fn log_point(
+    dir: &Path,
+    writers: usize,
+    opts: &BenchOptions,
+    ui: &Ui,
+) -> anyhow::Result<Value> {
+    // A fresh store per point, so neither inherits the other's table sizes.
+    let db = dir.join(format!("log-{writers}.db"));
     let url = format!("sqlite://{}", db.display());
     let store = Store::open(&url, LogState::new())
         .await
@@ -847,17 +994,17 @@ async fn run_log(dir: &Path, opts: &BenchOptions, ui: &Ui) -> anyhow::Result<Val
     let measure = opts.duration.unwrap_or(DEFAULT_DURATION);
     let payload_bytes = opts.payload_bytes.max(16);
     ui.say(&format!(
-        "log: {} writers appending {} B payloads to {}, {} s",
-        opts.concurrency,
-        payload_bytes,
+        "log: {writers} writers appending {payload_bytes} B payloads to {}, {} s",
         db.display(),
         measure.as_secs_f64()
     ));
     let entry_bytes = Arc::new(AtomicU64::new(0));
     let (st, eb) = (store.clone(), entry_bytes.clone());
+    let me = std::process::id();
+    let usage_before = usage(me);
     let load = drive(
         "log",
-        opts.concurrency,
+        writers,
         warmup_for(measure),
         measure,
         ui,
@@ -889,11 +1036,13 @@ async fn run_log(dir: &Path, opts: &BenchOptions, ui: &Ui) -> anyhow::Result<Val
         },
     )
     .await;
+    let used = usage(me).since(usage_before);
     let size = store.log().lock().await.size();
     let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM log_entries")
         .fetch_one(store.pool())
         .await?;
-    let mut v = load.common_json(opts.concurrency);
+    store.pool().close().await;
+    let mut v = load.common_json(writers);
     v["unit"] = json!("appends");
     v["payload_bytes"] = json!({
         "payload": payload_bytes,
@@ -905,8 +1054,12 @@ async fn run_log(dir: &Path, opts: &BenchOptions, ui: &Ui) -> anyhow::Result<Val
     ));
     v["store"] = json!("sqlite");
     v["store_detail"] = json!(
-        "SQLite WAL, synchronous=FULL, Store::write (one writer task, group commit; each append = payload row + entry row)"
+        "SQLite WAL, synchronous=FULL, in the bench process through Store::write (one writer task, group commit; each append = a payload row and an entry row)"
     );
+    let ops = load.ok_total.max(1) as f64;
+    v["cost"] = cost_json(&[("bench process (writers + store)", used)], load.ok_total);
+    v["cost"]["bytes_written_per_op"] = json!(round(used.wchar as f64 / ops, 0));
+    v["cost"]["storage_bytes_per_op"] = json!(round(used.write_bytes as f64 / ops, 0));
     v["log_check"] = json!({
         "appends_acknowledged": load.ok_total,
         "tree_size": size,
@@ -1430,15 +1583,40 @@ pub fn table(r: &Value) -> String {
             q["log_check"]["expected_entries_per_node"],
             if q["log_check"]["ok"] == json!(true) { "all stored durably in both nodes" } else { "MISMATCH" },
         ));
+        let qc = &q["cost"]["cpu_us_per_op"];
+        let bc = r["baseline"]["cost"]["cpu_us_per_op"]
+            .as_object()
+            .and_then(|o| o.values().next().cloned())
+            .unwrap_or(Value::Null);
+        out.push_str(&format!(
+            "  CPU per query {} µs (node A {}, node B {}, clerk client {}) vs {} µs per echo call; context switches per query {}\n",
+            qc["total"],
+            qc["node A"],
+            qc["node B"],
+            qc["bench process (clerk client)"],
+            bc,
+            q["cost"]["context_switches_per_op"]["total"],
+        ));
     }
     if let Some(l) = r.get("log") {
         out.push_str(&format!(
-            "log: target ≥ {} appends/s ({}); {} appends acknowledged, {} stored\n",
+            "log: {} writers; target ≥ {} appends/s ({}); {} appends acknowledged, {} stored; {} B written per append\n",
+            l["concurrency"],
             TARGET_LOG_APPENDS,
             met(&l["target"]),
             l["log_check"]["appends_acknowledged"],
             l["log_check"]["rows_stored"],
+            l["cost"]["bytes_written_per_op"],
         ));
+        if let Some(a) = l.get("at_concurrency") {
+            out.push_str(&format!(
+                "  at {} writers: {} appends/s, p50 {} ms, p99 {} ms\n",
+                a["concurrency"],
+                fmt_rate(a["throughput_per_s"].as_f64().unwrap_or(0.0)),
+                fmt_ms(a["latency_us"]["p50"].as_u64()),
+                fmt_ms(a["latency_us"]["p99"].as_u64()),
+            ));
+        }
     }
     if let Some(v) = r.get("verify") {
         out.push_str(&format!(

@@ -753,7 +753,7 @@ pub fn audit_verify(
             );
         } else {
             println!(
-                "{}: centre {}, {} entries, root {}; {} checkpoints and {} cosignatures verified; witnessed up to {}; {} payloads present, {} purged ({:.2} s)",
+                "{}: centre {}, {} entries, root {}; {} checkpoints and {} cosignatures verified; witnessed up to {}; {} payloads present, {} purged ({:.2} s: entries {:.2} s = {:.0}/s, payloads {:.2} s)",
                 f.display(),
                 rep.centre,
                 rep.entries,
@@ -763,7 +763,10 @@ pub fn audit_verify(
                 rep.witnessed_size,
                 rep.payloads_present,
                 rep.payloads_purged,
-                secs
+                secs,
+                rep.entries_seconds,
+                rep.entries as f64 / rep.entries_seconds.max(1e-9),
+                rep.payloads_seconds
             );
             for p in &rep.problems {
                 println!(
@@ -859,11 +862,19 @@ pub fn audit_reconcile(files: &[PathBuf], json: bool) -> anyhow::Result<ExitCode
         files.len() >= 2,
         "reconcile needs the exports of two or more centres"
     );
-    let exports: Vec<_> = files
+    // Streamed: only messages still waiting for their other side are held in memory.
+    let centres: Vec<String> = files
         .iter()
-        .map(|f| load_export(f))
+        .map(|f| crate::audit::export_centre(f))
         .collect::<Result<_, _>>()?;
-    let rep = crate::audit::reconcile(&exports, crate::now_ms());
+    let mut rec = crate::audit::Reconciler::new(centres, crate::now_ms());
+    let bar = progress_bar(files.len() as u64, "reconciling");
+    for f in files {
+        crate::audit::stream_entries(f, &mut |c, l| rec.add(c, l))?;
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    let rep = rec.finish();
     if json {
         println!("{}", serde_json::to_string_pretty(&rep)?);
     } else {
@@ -941,6 +952,37 @@ pub async fn witness_evidence(conn: &Conn, json: bool) -> anyhow::Result<ExitCod
                 e.at_unix_ms, e.kind, e.centre, e.detail, e.reported_by
             );
         }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn audit_synth(out: &Path, entries: u64, centres: usize) -> anyhow::Result<ExitCode> {
+    let zone = hfx_certs::ZoneConfig::parse(crate::launcher::SHIPPED_ZONE)?;
+    let codes: Vec<String> = zone
+        .centres
+        .iter()
+        .take(centres)
+        .map(|c| c.code.clone())
+        .collect();
+    let exchanges = entries / 4;
+    let bar = progress_bar(exchanges, "synthesizing");
+    let t = std::time::Instant::now();
+    let b = bar.clone();
+    let files =
+        crate::audit::synthesize(out, &zone.zone, &codes, exchanges, 100_000, &move |d, _| {
+            b.set_position(d)
+        })?;
+    bar.finish_and_clear();
+    println!(
+        "{} exchanges ({} entries) across {} centres written to {} in {:.1} s:",
+        exchanges,
+        exchanges * 4,
+        codes.len(),
+        out.display(),
+        t.elapsed().as_secs_f64()
+    );
+    for f in files {
+        println!("  {}", f.display());
     }
     Ok(ExitCode::SUCCESS)
 }

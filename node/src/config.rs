@@ -326,3 +326,82 @@ impl NodeConfig {
         self.store.url.clone()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, text: &str) -> PathBuf {
+        for f in [
+            "root.pem", "crl.pem", "cert.pem", "key.pem", "dir.json", "sk.pem",
+        ] {
+            std::fs::write(dir.join(f), "x").unwrap();
+        }
+        let p = dir.join("node.toml");
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    const GOOD: &str = r#"
+centre = "320300000000000"
+[listen]
+peer = "127.0.0.1:7443"
+local = "127.0.0.1:7444"
+[tls]
+root = "root.pem"
+crl = "crl.pem"
+cert = "cert.pem"
+key = "key.pem"
+[directory]
+path = "dir.json"
+[signing]
+key = "sk.pem"
+[store]
+url = "sqlite://node.db"
+[adapter]
+kind = "sqlite"
+path = "core.db"
+"#;
+
+    fn err(text: &str) -> String {
+        let tmp = tempfile::tempdir().unwrap();
+        NodeConfig::load(&write(tmp.path(), text))
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn a_good_config_loads_with_defaults_and_relative_paths() {
+        let tmp = tempfile::tempdir().unwrap();
+        let cfg = NodeConfig::load(&write(tmp.path(), GOOD)).unwrap();
+        assert_eq!(cfg.limits.peer_timeout_ms, 5_000);
+        assert!(cfg.policy.allows("371700000000000", "loan_check"));
+        assert_eq!(
+            cfg.store_url(),
+            format!("sqlite://{}", tmp.path().join("node.db").display())
+        );
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        assert!(err(&GOOD.replace("127.0.0.1:7443", "nowhere")).contains("`listen.peer`"));
+        assert!(err(&GOOD.replace("\"320300000000000\"", "\"3203\"")).contains("`centre`"));
+        assert!(err(&GOOD.replace("root.pem", "missing.pem")).contains("`tls.root`"));
+        assert!(err(&GOOD.replace("sqlite://node.db", "mysql://x")).contains("`store.url`"));
+        assert!(
+            err(&GOOD.replace("kind = \"sqlite\"", "kind = \"oracle\"")).contains("`adapter.kind`")
+        );
+        assert!(
+            err(&GOOD.replace(
+                "kind = \"sqlite\"\npath = \"core.db\"",
+                "kind = \"postgres\""
+            ))
+            .contains("`adapter.url`")
+        );
+        assert!(
+            err(&format!("{GOOD}[policy]\ndefault = [\"gossip\"]\n")).contains("`policy.default`")
+        );
+        let e = err(&GOOD.replace("[listen]", "[listen]\nport = 1"));
+        assert!(e.contains("unknown field") && e.contains("port"), "{e}");
+    }
+}

@@ -101,6 +101,10 @@ enum Cmd {
         #[arg(long, value_name = "N", default_value_t = hfx_node::bench::DEFAULT_CONCURRENCY,
               value_parser = clap::value_parser!(u16).range(1..=4096).map(usize::from))]
         concurrency: usize,
+        /// `log` also measures with this many concurrent writers (the group commit's capacity).
+        #[arg(long, value_name = "N", default_value_t = hfx_node::bench::DEFAULT_LOG_WRITERS,
+              value_parser = clap::value_parser!(u16).range(1..=4096).map(usize::from))]
+        log_writers: usize,
         /// Write the figures as JSON to FILE.
         #[arg(long, value_name = "FILE")]
         json: Option<PathBuf>,
@@ -289,6 +293,17 @@ enum AuditCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Write synthetic, mutually consistent exports of N centres (to measure verify, replay and
+    /// reconcile at scale).
+    Synth {
+        #[arg(long)]
+        out: PathBuf,
+        /// Total log entries across all centres (each exchange adds four).
+        #[arg(long, default_value_t = 1_000_000)]
+        entries: u64,
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(2..=10))]
+        centres: u16,
+    },
     /// Purge payloads older than the retention period (the tree keeps their hashes).
     Purge {
         #[arg(long)]
@@ -406,6 +421,11 @@ fn main() -> std::process::ExitCode {
                 root,
             }) => cli::audit_check_receipt(&file, directory, root),
             Cmd::Audit(AuditCmd::Replay { file, json }) => cli::audit_replay(&file, json),
+            Cmd::Audit(AuditCmd::Synth {
+                out,
+                entries,
+                centres,
+            }) => cli::audit_synth(&out, entries, centres as usize),
             Cmd::Audit(AuditCmd::Reconcile { files, json }) => cli::audit_reconcile(&files, json),
             Cmd::Audit(AuditCmd::Purge {
                 config,
@@ -418,6 +438,7 @@ fn main() -> std::process::ExitCode {
                 scenarios,
                 duration,
                 concurrency,
+                log_writers,
                 json,
                 members,
                 dir,
@@ -428,6 +449,7 @@ fn main() -> std::process::ExitCode {
                 opts.scenarios = scenarios;
                 opts.duration = duration;
                 opts.concurrency = concurrency;
+                opts.log_writers = log_writers;
                 opts.json = json;
                 opts.members = members;
                 opts.dir = dir;

@@ -146,6 +146,13 @@ async fn mariadb_portal_id_type_and_vendor_statuses_map_per_the_code_table() {
         );
     }
 
+    // Only the fixtures carry the vendor extensions: the population is written in standard codes.
+    let ext: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM GRZHXX WHERE GRZHZT IN ('07', '09')")
+        .fetch_one(core.pool())
+        .await
+        .unwrap();
+    assert_eq!(ext, 2);
+
     // The vendor fixtures: 07 reads as sealed, 09 as other; a reserve/release keeps the raw code.
     for (k, zt) in vendor_fixtures(CENTRE) {
         let m = generate(CENTRE, &opts, k).member;
@@ -236,6 +243,15 @@ async fn mariadb_bad_rows_give_typed_errors_naming_the_record() {
         "{e}"
     );
 
+    // Money is never credited onto a corrupt balance.
+    match core
+        .credit_in("case-bad-balance", &m8.account_no, 100, &[])
+        .await
+    {
+        Err(AdapterError::BadRecord { record, .. }) => assert_eq!(record, m8.account_no),
+        other => panic!("want BadRecord, got {other:?}"),
+    }
+
     // Legacy rows: an invalid 15-digit id (30 February), and a valid one found by its upgrade.
     for (grzh, zjlx, zjhm) in [
         ("LEGACY0000000001", "01", "320311850230123"),
@@ -309,7 +325,8 @@ async fn mariadb_bad_rows_give_typed_errors_naming_the_record() {
     assert!(e.contains(contract.as_str()) && e.contains("DKFFRQ"), "{e}");
 
     // Other records are not poisoned.
-    for i in [0, 1, 2, 3, 42] {
+    let passport = (0..crate::N).find(|i| g(*i).id_type == IdType::Passport);
+    for i in [0, 1, 2, 3, 42].into_iter().chain(passport) {
         let m = g(i);
         let got = core
             .member_by_id(m.id_type, &m.id_number)

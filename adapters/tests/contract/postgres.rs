@@ -181,6 +181,15 @@ async fn postgres_bad_rows_give_typed_errors_naming_the_record() {
         .to_string();
     assert!(e.contains(&m9.account_no) && e.contains("negative"), "{e}");
 
+    // Money is never credited onto a corrupt balance.
+    match core
+        .credit_in("case-bad-balance", &m9.account_no, 100, &[])
+        .await
+    {
+        Err(AdapterError::BadRecord { record, .. }) => assert_eq!(record, m9.account_no),
+        other => panic!("want BadRecord, got {other:?}"),
+    }
+
     // Legacy rows: an invalid 15-digit id (30 February), and a valid one found by its upgrade.
     for (pid, id, acct) in [
         (900_001i64, "320311850230123", "LEGACY0000000001"),
@@ -272,7 +281,8 @@ async fn postgres_bad_rows_give_typed_errors_naming_the_record() {
     );
 
     // Other records are not poisoned.
-    for i in [0, 1, 2, 3, 42] {
+    let passport = (0..crate::N).find(|i| g(*i).id_type == IdType::Passport);
+    for i in [0, 1, 2, 3, 42].into_iter().chain(passport) {
         let m = g(i);
         let got = core
             .member_by_id(m.id_type, &m.id_number)
