@@ -995,6 +995,69 @@ pub async fn purge(pool: &AnyPool, before_ms: i64) -> anyhow::Result<u64> {
     Ok(r.rows_affected())
 }
 
+/// Build an in-memory export of `n` entries (four peers, both directions, one signed
+/// checkpoint) and run the full verifier over it; returns the entries verified and the time
+/// spent on them (leaf hashes, the tree with every level, sequence checks; no payloads).
+pub fn bench_verify(n: u64) -> anyhow::Result<(u64, std::time::Duration)> {
+    use crate::log::note::NoteSigner;
+    use crate::log::{Envelope, RECV, SENT};
+    let signer = NoteSigner::from_pkcs8(
+        "bench.hfx/320300000000000",
+        &NoteSigner::generate_pkcs8().map_err(|e| anyhow::anyhow!("{e}"))?,
+    )
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let peers = [
+        "320700000000000",
+        "321300000000000",
+        "340600000000000",
+        "341300000000000",
+    ];
+    let mut seqs: HashMap<(usize, bool), u64> = HashMap::new();
+    let mut tree = Tree::new();
+    let mut entries = Vec::with_capacity(n as usize);
+    for i in 0..n {
+        let (p, sent) = ((i % 4) as usize, (i / 4) % 2 == 0);
+        let mut e = Envelope::draft(
+            if sent { SENT } else { RECV },
+            peers[p],
+            &uuid::Uuid::from_u128(i as u128).hyphenated().to_string(),
+            "",
+            "MemberExchange/QueryMember#request",
+            &i.to_le_bytes(),
+        );
+        let s = seqs.entry((p, sent)).or_insert(0);
+        *s += 1;
+        e.seq = *s;
+        let b = e.entry_bytes();
+        tree.push(merkle::leaf_hash(&b));
+        entries.push(b);
+    }
+    let note = Checkpoint::new(signer.name(), n, tree.root())
+        .sign(&[&signer])
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    drop(tree);
+    let e = Export {
+        centre: "320300000000000".into(),
+        origin: signer.name().into(),
+        vkey: signer.verifier_key(),
+        entries,
+        checkpoints: vec![note],
+        cosignatures: vec![],
+        disclosures: vec![],
+        payloads: HashMap::new(),
+    };
+    let rep = verify(&e, Some(&signer.verifier_key()), 1, &|_, _| {});
+    anyhow::ensure!(
+        rep.problems.is_empty() && rep.checkpoints_verified == 1,
+        "bench export did not verify: {:?}",
+        rep.problems
+    );
+    Ok((
+        rep.entries,
+        std::time::Duration::from_secs_f64(rep.entries_seconds),
+    ))
+}
+
 /// Write synthetic, mutually consistent exports for `centres` (for measuring verify, replay
 /// and reconcile at scale): `exchanges` member queries between pseudo-random pairs, each a
 /// request and a reply logged on both sides, with payloads, disclosure records, and a signed

@@ -1149,10 +1149,21 @@ fn verify_chunks(chunks: &[(Vec<u8>, Vec<u32>)]) -> Verified {
     }
 }
 
+/// Timed passes over the same entries; the fastest is reported (the others were slowed by
+/// whatever else the machine was doing), all are listed.
+const VERIFY_PASSES: usize = 3;
+
 fn verify_entries_direct(n: u64) -> Value {
     let chunks = build_entries(n);
-    let v = verify_chunks(&chunks);
+    let passes: Vec<Verified> = (0..VERIFY_PASSES).map(|_| verify_chunks(&chunks)).collect();
     drop(chunks);
+    let pass_s: Vec<f64> = passes
+        .iter()
+        .map(|p| round((p.leaf_time + p.root_time).as_secs_f64(), 3))
+        .collect();
+    let Some(v) = passes.into_iter().min_by_key(|p| p.leaf_time + p.root_time) else {
+        return json!({ "errors": 1, "error_samples": ["no verify pass ran"] });
+    };
     let total = v.leaf_time + v.root_time;
     let per_s = v.entries as f64 / total.as_secs_f64().max(1e-9);
     let mean = v.bytes as f64 / v.entries.max(1) as f64;
@@ -1167,6 +1178,7 @@ fn verify_entries_direct(n: u64) -> Value {
         "store": "memory",
         "profile": profile(),
         "duration_s": round(total.as_secs_f64(), 3),
+        "passes_s": pass_s,
         "leaf_hash_s": round(v.leaf_time.as_secs_f64(), 3),
         "root_s": round(v.root_time.as_secs_f64(), 3),
         "unit": "entries",
@@ -1184,6 +1196,29 @@ async fn run_verify(n: u64, ui: &Ui) -> anyhow::Result<Value> {
     let mut v = tokio::task::spawn_blocking(move || verify_entries_direct(n))
         .await
         .context("verify task")?;
+    // The full verifier (hfx audit verify's entry pass: leaf hashes, the tree with every
+    // level for historical roots, per-peer sequence checks), best of three.
+    let mut best: Option<(u64, std::time::Duration)> = None;
+    for _ in 0..3 {
+        let r = tokio::task::spawn_blocking(move || crate::audit::bench_verify(n))
+            .await
+            .context("verify task")??;
+        if best.is_none_or(|b| r.1 < b.1) {
+            best = Some(r);
+        }
+    }
+    if let Some((entries, t)) = best {
+        let per_s = entries as f64 / t.as_secs_f64().max(1e-9);
+        v["hash_and_root_only_per_s"] = v["throughput_per_s"].clone();
+        v["method"] = json!(
+            "audit::verify entry pass (leaf hashes, tree with every level, sequence checks); payload hashes excluded"
+        );
+        v["note"] = json!(
+            "hash_and_root_only_per_s is the hashing core alone (leaf hashes + RFC 6962 root)"
+        );
+        v["throughput_per_s"] = json!(round(per_s, 0));
+        v["entries_per_s_per_core"] = json!(round(per_s, 0));
+    }
     let tp = v["throughput_per_s"].as_f64().unwrap_or(0.0);
     v["target"] = json!({
         "entries_per_s_per_core": TARGET_VERIFY_PER_CORE,
@@ -1305,7 +1340,12 @@ async fn soak_load(
             tokio::select! {
                 _ = tick.tick() => {
                     let rss: Vec<Option<u64>> = sample_pids.iter().map(|&p| rss_kb(p)).collect();
-                    series.push(json!({ "t_s": round(t0.elapsed().as_secs_f64(), 1), "rss_kb": rss }));
+                    let fds: Vec<Option<u64>> = sample_pids.iter().map(|&p| open_fds(p)).collect();
+                    series.push(json!({
+                        "t_s": round(t0.elapsed().as_secs_f64(), 1),
+                        "rss_kb": rss,
+                        "fds": fds,
+                    }));
                 }
                 _ = stop_rx.changed() => break,
             }
@@ -1373,6 +1413,7 @@ async fn soak_load(
             .iter()
             .map(|s| s["rss_kb"][k].as_u64())
             .collect::<Vec<_>>();
+        let fds_series: Vec<Option<u64>> = series.iter().map(|s| s["fds"][k].as_u64()).collect();
         let peak = rss_series
             .iter()
             .flatten()
@@ -1392,6 +1433,7 @@ async fn soak_load(
                 "rss_kb": rss_series,
                 "fds_start": fds_start[k],
                 "fds_end": fds_end[k],
+                "fds": fds_series,
                 "log_entries_added": added,
                 "log_entries_expected": expected,
             }),
@@ -1413,6 +1455,9 @@ async fn soak_load(
         }).collect::<serde_json::Map<_, _>>(),
     });
     v["rss_sample_interval_s"] = json!(1);
+    v["fds_note"] = json!(
+        "fds_start is before load (clients connect lazily); the per-second series shows whether descriptors plateau once every connection is open"
+    );
     v["nodes"] = Value::Object(nodes);
     v["log_check"] = json!({ "ok": log_ok, "queries_answered": queries });
     v["target"] = json!({
@@ -1620,9 +1665,10 @@ pub fn table(r: &Value) -> String {
     }
     if let Some(v) = r.get("verify") {
         out.push_str(&format!(
-            "verify: {} entries in {} s ({}), target ≥ {} per core ({})\n",
+            "verify: {} entries in {} s (fastest of {}; {}), target ≥ {} per core ({})\n",
             v["entries"],
             v["duration_s"],
+            VERIFY_PASSES,
             v["method"].as_str().unwrap_or("?"),
             TARGET_VERIFY_PER_CORE,
             met(&v["target"]),
@@ -1647,12 +1693,18 @@ pub fn table(r: &Value) -> String {
                         .map(|x| format!("{:.1}", x as f64 / 1024.0))
                         .unwrap_or_else(|| "?".into())
                 };
+                let fds: Vec<u64> = n["fds"]
+                    .as_array()
+                    .map(|a| a.iter().filter_map(Value::as_u64).collect())
+                    .unwrap_or_default();
                 out.push_str(&format!(
-                    "  node {code}: RSS idle {} MB, peak {} MB, end {} MB; fds {} → {}\n",
+                    "  node {code}: RSS idle {} MB, peak {} MB, end {} MB; fds {} before load, {}..{} during, {} at end\n",
                     mb("idle_rss_kb"),
                     mb("max_rss_kb"),
                     mb("end_rss_kb"),
                     n["fds_start"],
+                    fds.iter().min().map(|x| x.to_string()).unwrap_or_else(|| "?".into()),
+                    fds.iter().max().map(|x| x.to_string()).unwrap_or_else(|| "?".into()),
                     n["fds_end"],
                 ));
             }
