@@ -166,6 +166,7 @@ pub async fn run(
 
     tokio::spawn(reload_loop(node.clone(), stop_rx.clone()));
     tokio::spawn(checkpoint_loop(node.clone(), stop_rx.clone()));
+    tokio::spawn(witness_loop(node.clone(), stop_rx.clone()));
 
     let peer_srv = crate::services::peer_server(node.clone());
     let local_srv = crate::services::local_server(node.clone());
@@ -240,7 +241,22 @@ async fn checkpoint_loop(node: Arc<Node>, mut stop: tokio::sync::watch::Receiver
                 if let Err(e) = node.sign_checkpoint().await {
                     tracing::error!(error = %e, "checkpoint signing failed");
                 }
-                let every = Duration::from_millis(node.cfg.limits.witness_interval_ms);
+            }
+        }
+    }
+}
+
+/// Ask the peers to cosign our newest checkpoint; a slow or down witness delays only this
+/// loop, never checkpoint signing.
+async fn witness_loop(node: Arc<Node>, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let every = Duration::from_millis(node.cfg.limits.witness_interval_ms.max(50));
+    let mut tick = tokio::time::interval(Duration::from_millis(
+        node.cfg.limits.checkpoint_interval_ms.max(50),
+    ));
+    loop {
+        tokio::select! {
+            _ = stop.changed() => return,
+            _ = tick.tick() => {
                 if let Err(e) = node.collector.collect(&node, every).await {
                     tracing::debug!(error = %e, "cosignature collection incomplete");
                 }
