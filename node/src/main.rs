@@ -322,7 +322,27 @@ enum AuditCmd {
     },
 }
 
+/// `hfx audit export ... | head`: a reader that goes away is not a crash. println! panics on
+/// a closed pipe (Rust ignores SIGPIPE, and this crate forbids the unsafe call that would
+/// restore it), so end quietly with the shell's code for SIGPIPE instead.
+fn quiet_on_closed_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if msg.contains("failed printing to stdout") && msg.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        default(info);
+    }));
+}
+
 fn main() -> std::process::ExitCode {
+    quiet_on_closed_pipe();
     hfx_node::tls::install_crypto_provider();
     let args = Cli::parse();
     let rt = match tokio::runtime::Builder::new_multi_thread()
