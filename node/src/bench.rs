@@ -17,7 +17,7 @@
 //! BENCHMARKS.md has the figures and what limits each.
 
 use crate::client::LocalClient;
-use crate::launcher::{Zone, ZoneSpec, prepare, prepare_plans_loaded};
+use crate::launcher::{Zone, ZoneSpec, prepare};
 use crate::log::{Envelope, LogState, RECV, SENT};
 use crate::store::{Store, WriteOp};
 use crate::tls::{ServerTls, TlsFiles};
@@ -242,15 +242,17 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<BenchOutcome> {
             "preparing a 2-centre zone ({} members each)",
             opts.members
         ));
-        prepare(&spec, &|_| {})
+        let prepared = prepare(&spec, &|_| {})
             .await
             .context("preparing the zone")?;
-        let plans = prepare_plans_loaded(&dir)?;
-        let (a, b) = (plans[0].code.clone(), plans[1].code.clone());
+        let (a, b) = (
+            prepared.plans[0].code.clone(),
+            prepared.plans[1].code.clone(),
+        );
         let baseline = run_baseline(&ZoneDir::open(&dir), &a, &b, &opts, &ui).await?;
         collect_failures("baseline", &baseline, &mut failures);
         if wanted.contains(&Scenario::Query) {
-            let mut zone = Zone::new(dir.clone(), plans, opts.binary.clone());
+            let mut zone = Zone::from_prepared(dir.clone(), prepared, opts.binary.clone());
             ui.say("starting 2 node processes");
             zone.start_all().await.context("starting the zone")?;
             let res = run_query(&zone, &a, &b, &spec, &opts, &ui).await;
@@ -1256,12 +1258,11 @@ async fn run_soak(dir: &Path, opts: &BenchOptions, ui: &Ui) -> anyhow::Result<Va
         "soak: preparing a 3-centre zone ({} members each)",
         opts.members
     ));
-    prepare(&spec, &|_| {})
+    let prepared = prepare(&spec, &|_| {})
         .await
         .context("preparing the zone")?;
-    let plans = prepare_plans_loaded(dir)?;
-    let codes: Vec<String> = plans.iter().map(|p| p.code.clone()).collect();
-    let mut zone = Zone::new(dir.to_path_buf(), plans, opts.binary.clone());
+    let codes: Vec<String> = prepared.plans.iter().map(|p| p.code.clone()).collect();
+    let mut zone = Zone::from_prepared(dir.to_path_buf(), prepared, opts.binary.clone());
     zone.start_all().await.context("starting the zone")?;
     let res = soak_load(&zone, &codes, &spec, opts, ui).await;
     zone.stop_all();

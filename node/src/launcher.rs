@@ -583,33 +583,3 @@ impl Drop for Zone {
         }
     }
 }
-
-/// Read back the plans of a zone prepared earlier (from its node configs and zone.toml).
-pub fn prepare_plans_loaded(dir: &Path) -> anyhow::Result<Vec<CentrePlan>> {
-    let zd = ZoneDir::open(dir);
-    let cfg = zd.zone_config().map_err(|e| anyhow::anyhow!("{e}"))?;
-    let mut out = Vec::new();
-    for c in cfg.centres {
-        let config = dir.join("nodes").join(&c.code).join("node.toml");
-        let text = std::fs::read_to_string(&config)
-            .with_context(|| format!("reading {}", config.display()))?;
-        let v: toml::Value = toml::from_str(&text)?;
-        let get = |k: &str| {
-            v.get("listen")
-                .and_then(|l| l.get(k))
-                .and_then(|x| x.as_str())
-                .unwrap_or_default()
-                .to_string()
-        };
-        out.push(CentrePlan {
-            code: c.code,
-            name: c.name,
-            city: c.city,
-            peer_addr: get("peer"),
-            local_addr: get("local"),
-            config,
-            core_system: c.core_system,
-        });
-    }
-    Ok(out)
-}
