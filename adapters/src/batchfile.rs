@@ -152,7 +152,7 @@ fn put_text(out: &mut Vec<u8>, value: &str, width: usize) -> bool {
         out.resize(out.len() + width - value.len(), b' ');
         return false;
     }
-    let clean: std::borrow::Cow<str> = if value.chars().any(char::is_control) {
+    let clean: std::borrow::Cow<'_, str> = if value.chars().any(char::is_control) {
         value
             .chars()
             .map(|c| if c.is_control() { ' ' } else { c })
@@ -421,7 +421,7 @@ fn person_key(zjlx: &str, zjhm: &str) -> (String, String) {
     )
 }
 
-fn parse_member(r: &Rec) -> Result<Member, Problem> {
+fn parse_member(r: &Rec<'_>) -> Result<Member, Problem> {
     let id_type = id_type_of(r.ascii("ZJLX")?)?;
     let zjhm = r.ascii("ZJHM")?;
     let id_number = if id_type == IdType::ResidentId {
@@ -463,7 +463,7 @@ fn parse_member(r: &Rec) -> Result<Member, Problem> {
     })
 }
 
-fn parse_posting(r: &Rec) -> Result<Deposit, Problem> {
+fn parse_posting(r: &Rec<'_>) -> Result<Deposit, Problem> {
     Ok(Deposit {
         date: r.date("RQ")?,
         business_type: business_type_of(r.ascii("YWLX")?)?,
@@ -473,7 +473,7 @@ fn parse_posting(r: &Rec) -> Result<Deposit, Problem> {
     })
 }
 
-fn parse_loan(r: &Rec) -> Result<LoanRecord, Problem> {
+fn parse_loan(r: &Rec<'_>) -> Result<LoanRecord, Problem> {
     let jkr = (id_type_of(r.ascii("JKRZJLX")?)?, r.ascii("JKRZJHM")?);
     let gjr_type = r.ascii("GJRZJLX")?;
     let co_borrower = if gjr_type.is_empty() {

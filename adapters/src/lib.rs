@@ -5,12 +5,11 @@
 //! naming the record, and the exchange answers the peer with a clear status.
 #![forbid(unsafe_code)]
 
+pub use hfx_model::{ids, model, money};
+
 pub mod batchfile;
 pub mod contract;
-pub mod ids;
 pub mod mariadb;
-pub mod model;
-pub mod money;
 pub mod open;
 pub mod postgres;
 pub mod seed;

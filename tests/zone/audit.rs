@@ -5,8 +5,8 @@ use crate::common::{member, query, zone};
 use hfx_adapters::model::AccountStatus;
 use hfx_certs::Role;
 use hfx_node::audit::{self, Export};
-use hfx_node::launcher::Zone;
 use hfx_proto::v1 as pb;
+use hfx_zone::launcher::Zone;
 use std::time::Duration;
 
 async fn export_of(zone: &Zone, code: &str) -> (Vec<u8>, Export) {

@@ -3,7 +3,7 @@
 //! speed (no timed assertions).
 
 use crate::common;
-use hfx_node::bench::{BenchOptions, Scenario, run};
+use hfx_zone::bench::{BenchOptions, Scenario, run};
 use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread")]

@@ -1,7 +1,7 @@
 use hfx_adapters::model::{AccountStatus, IdType, Member};
 use hfx_adapters::seed::{SeedOptions, generate};
-use hfx_node::launcher::{Zone, ZoneSpec, prepare};
 use hfx_proto::v1 as pb;
+use hfx_zone::launcher::{Zone, ZoneSpec, prepare};
 use std::sync::Once;
 
 static INIT: Once = Once::new();

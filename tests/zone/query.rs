@@ -150,7 +150,7 @@ async fn a_peer_that_is_down_gives_unavailable_within_the_deadline() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_purpose_the_policy_refuses_is_permission_denied() {
     let (_tmp, zone) = crate::common::zone_with(3, |spec| {
-        let codes: Vec<String> = hfx_certs::ZoneConfig::parse(hfx_node::launcher::SHIPPED_ZONE)
+        let codes: Vec<String> = hfx_certs::ZoneConfig::parse(hfx_zone::launcher::SHIPPED_ZONE)
             .unwrap()
             .centres
             .iter()

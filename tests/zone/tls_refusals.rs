@@ -179,7 +179,7 @@ async fn every_refusal_fails_the_first_call() {
     );
 
     // A person certificate on the peer API.
-    let (crt, key) = zd.person_paths(&a, Role::Clerk, hfx_node::launcher::CLERK);
+    let (crt, key) = zd.person_paths(&a, Role::Clerk, hfx_zone::launcher::CLERK);
     let e = peer_call(
         channel(config(&zd, &read(crt), &read(key), tls13), &b_addr, &b),
         &b,
@@ -208,7 +208,7 @@ async fn every_refusal_fails_the_first_call() {
     assert_eq!(e.code(), tonic::Code::PermissionDenied, "{e:?}");
 
     // Another centre's person on this centre's local API.
-    let (crt, key) = zd.person_paths(&a, Role::Operator, hfx_node::launcher::OPERATOR);
+    let (crt, key) = zd.person_paths(&a, Role::Operator, hfx_zone::launcher::OPERATOR);
     let other = config(&zd, &read(crt), &read(key), tls13);
     let e = pb::operator_client::OperatorClient::new(channel(other, &local, &b))
         .status(pb::StatusRequest {})

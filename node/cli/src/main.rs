@@ -1,0 +1,487 @@
+//! `hfx`: one binary, subcommands that only parse arguments; the logic lives in `hfx_node`.
+#![forbid(unsafe_code)]
+
+use clap::builder::TypedValueParser as _;
+use clap::{Args, Parser, Subcommand};
+mod cli;
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(name = "hfx", version, about = "hfx — the Huaihai housing-fund exchange", long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run a node.
+    #[command(subcommand)]
+    Node(NodeCmd),
+    /// Start a ten-centre zone on loopback, run a scripted session of queries, print what happened.
+    Demo {
+        /// Folder for the zone (PKI, configs, stores); default: a temporary folder.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Leave the zone up and print how to point the CLI at it.
+        #[arg(long)]
+        keep_running: bool,
+        /// Members seeded into each centre's core system.
+        #[arg(long, default_value_t = 2000)]
+        members: u64,
+        /// How many centres of deploy/zone.toml to run (3..=10).
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(3..=10))]
+        centres: u16,
+    },
+    /// Zone PKI: root, node and person certificates, CRL, directory.
+    #[command(subcommand)]
+    Certs(CertsCmd),
+    /// Fill a core system with the deterministic synthetic population (any of the five kinds).
+    Seed {
+        /// A sqlite core system's database file (created if missing).
+        #[arg(long, conflicts_with = "config", required_unless_present = "config")]
+        core: Option<PathBuf>,
+        /// A node configuration: seed the core system its [adapter] table names.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// 15-digit centre code (decides region codes, account prefixes); default: the config's centre.
+        #[arg(long)]
+        centre: Option<String>,
+        /// How many members.
+        #[arg(long, default_value_t = 10_000)]
+        members: u64,
+        /// First member index (to extend an existing population).
+        #[arg(long, default_value_t = 0)]
+        start: u64,
+        /// Population seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Months of deposit history per member.
+        #[arg(long, default_value_t = 12)]
+        history_months: u32,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Ask another centre about a member (clerk).
+    #[command(subcommand)]
+    Member(MemberCmd),
+    /// The centre's adapter to its core fund system.
+    #[command(subcommand)]
+    Adapter(AdapterCmd),
+    /// The own node's status (operator, auditor or clerk).
+    Status {
+        #[command(flatten)]
+        conn: cli::Conn,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make the own node reload certificates, CRL and directory now (operator).
+    Reload {
+        #[command(flatten)]
+        conn: cli::Conn,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Auditor's tools.
+    #[command(subcommand)]
+    Audit(AuditCmd),
+    /// Witnessing of peers' logs.
+    #[command(subcommand)]
+    Witness(WitnessCmd),
+    /// Measure the zone's speed beside the bare stack's: real nodes on loopback, real TLS,
+    /// durable stores; prints a table and (with --json) writes the figures.
+    Bench {
+        /// Scenarios to run (default: all). `query` also runs `baseline`.
+        #[arg(value_enum)]
+        scenarios: Vec<hfx_zone::bench::Scenario>,
+        /// Seconds each scenario measures (default: 10; the soak 20).
+        #[arg(long, value_name = "S", value_parser = hfx_zone::bench::parse_seconds)]
+        duration: Option<std::time::Duration>,
+        /// Concurrent requests per scenario (workers share up to 4 connections).
+        #[arg(long, value_name = "N", default_value_t = hfx_zone::bench::DEFAULT_CONCURRENCY,
+              value_parser = clap::value_parser!(u16).range(1..=4096).map(usize::from))]
+        concurrency: usize,
+        /// `log` also measures with this many concurrent writers (the group commit's capacity).
+        #[arg(long, value_name = "N", default_value_t = hfx_zone::bench::DEFAULT_LOG_WRITERS,
+              value_parser = clap::value_parser!(u16).range(1..=4096).map(usize::from))]
+        log_writers: usize,
+        /// Write the figures as JSON to FILE.
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
+        /// Members seeded into each centre's core system.
+        #[arg(long, default_value_t = 2000)]
+        members: u64,
+        /// Keep zones and stores in this (empty or new) folder; default: a temporary folder.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum NodeCmd {
+    /// Serve the peer and local APIs until SIGTERM/SIGINT (SIGHUP reloads trust files).
+    Run {
+        /// The node's TOML configuration.
+        #[arg(long, env = "HFX_CONFIG")]
+        config: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum CertsCmd {
+    /// Create a zone root, node certificates, signing keys, CRL and directory from a zone file.
+    Init {
+        /// Zone file, e.g. deploy/zone.toml.
+        #[arg(long)]
+        zone: PathBuf,
+        #[arg(long)]
+        dir: PathBuf,
+        /// Validity of the zone root in days.
+        #[arg(long, default_value_t = 3650)]
+        root_days: i64,
+    },
+    /// Issue a person certificate for the local API.
+    Person {
+        #[arg(long)]
+        dir: PathBuf,
+        #[arg(long)]
+        centre: String,
+        /// clerk, auditor or operator.
+        #[arg(long)]
+        role: String,
+        /// Person id (1-32 of A-Z a-z 0-9 - _).
+        #[arg(long)]
+        id: String,
+        #[arg(long, default_value_t = 365)]
+        days: i64,
+    },
+    /// Revoke a certificate and publish a new CRL.
+    Revoke {
+        #[arg(long)]
+        dir: PathBuf,
+        /// Serial number, hex.
+        #[arg(long, conflicts_with = "cert", required_unless_present = "cert")]
+        serial: Option<String>,
+        /// The certificate file to revoke.
+        #[arg(long)]
+        cert: Option<PathBuf>,
+        #[arg(long, default_value = "unspecified")]
+        reason: String,
+    },
+    /// Rotate a node's TLS certificate: new key and certificate, old one revoked, new directory.
+    Rotate {
+        #[arg(long)]
+        dir: PathBuf,
+        #[arg(long)]
+        centre: String,
+    },
+    /// Publish a new directory version (after editing DIR/zone.toml, or to renew its expiry).
+    Publish {
+        #[arg(long)]
+        dir: PathBuf,
+        /// A new zone file to adopt first.
+        #[arg(long)]
+        zone: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdapterCmd {
+    /// Self-test against the live core system: connectivity, schema, code tables, a sample read.
+    Check {
+        /// The node configuration whose [adapter] table to check.
+        #[arg(long, env = "HFX_CONFIG")]
+        config: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum MemberCmd {
+    /// Query a member at a centre; the answer is cut to the purpose.
+    Query(MemberQuery),
+}
+
+#[derive(Args)]
+struct MemberQuery {
+    #[command(flatten)]
+    conn: cli::Conn,
+    /// Target centre (15 digits).
+    #[arg(long)]
+    centre: String,
+    /// 01 身份证, 02 军官证, 03 护照, 04 外国人永久居留证, 99 其他.
+    #[arg(long, default_value = "01")]
+    id_type: String,
+    #[arg(long)]
+    id_number: String,
+    #[arg(long)]
+    name: String,
+    /// identity_confirmation, duplicate_account_check, transfer_check, loan_application, loan_check.
+    #[arg(long)]
+    purpose: String,
+    /// Reuse a message id (UUIDv7) when retrying.
+    #[arg(long)]
+    message_id: Option<String>,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Subcommand)]
+enum WitnessCmd {
+    /// Evidence of misbehaving logs this node kept as a witness.
+    Evidence {
+        #[command(flatten)]
+        conn: cli::Conn,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCmd {
+    /// Export a centre's log (entries, checkpoints, cosignatures, disclosures, payloads) to a file.
+    Export {
+        #[command(flatten)]
+        conn: cli::Conn,
+        /// Read the node's store directly (offline) using its configuration, instead of the local API.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        #[arg(long)]
+        out: PathBuf,
+        /// Leave payloads out (entries and hashes only).
+        #[arg(long)]
+        no_payloads: bool,
+    },
+    /// Verify exports: roots, checkpoint signatures, cosignatures, sequence gaps, payload hashes.
+    Verify {
+        files: Vec<PathBuf>,
+        /// The signed zone directory (trust/directory.json) for the centres' keys and witness quorum.
+        #[arg(long, requires = "root")]
+        directory: Option<PathBuf>,
+        /// The zone root certificate that signed the directory.
+        #[arg(long, requires = "directory")]
+        root: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write an offline receipt proving one entry's inclusion under a signed checkpoint.
+    Prove {
+        file: PathBuf,
+        #[arg(long)]
+        index: u64,
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Check an offline inclusion receipt.
+    CheckReceipt {
+        file: PathBuf,
+        #[arg(long, requires = "root")]
+        directory: Option<PathBuf>,
+        #[arg(long, requires = "directory")]
+        root: Option<PathBuf>,
+    },
+    /// Rebuild disclosures from the log alone and compare them with the store's records.
+    Replay {
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Reconcile two or more centres' exports: both sides of every exchange present and agreeing.
+    Reconcile {
+        files: Vec<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write synthetic, mutually consistent exports of N centres (to measure verify, replay and
+    /// reconcile at scale).
+    Synth {
+        #[arg(long)]
+        out: PathBuf,
+        /// Total log entries across all centres (each exchange adds four).
+        #[arg(long, default_value_t = 1_000_000)]
+        entries: u64,
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(2..=10))]
+        centres: u16,
+    },
+    /// Purge payloads older than the retention period (the tree keeps their hashes).
+    Purge {
+        #[arg(long)]
+        config: PathBuf,
+        #[arg(long)]
+        older_than_days: u32,
+    },
+    /// The node's disclosure records (who, when, purpose, legal basis, outcome).
+    Disclosures {
+        #[command(flatten)]
+        conn: cli::Conn,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `hfx audit export ... | head`: a reader that goes away is not a crash. println! panics on
+/// a closed pipe (Rust ignores SIGPIPE, and this crate forbids the unsafe call that would
+/// restore it), so end quietly with the shell's code for SIGPIPE instead.
+fn quiet_on_closed_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if msg.contains("failed printing to stdout") && msg.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        default(info);
+    }));
+}
+
+fn main() -> std::process::ExitCode {
+    quiet_on_closed_pipe();
+    hfx_node::tls::install_crypto_provider();
+    let args = Cli::parse();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = rt.block_on(async move {
+        match args.cmd {
+            Cmd::Node(NodeCmd::Run { config }) => cli::node_run(&config).await,
+            Cmd::Demo {
+                dir,
+                keep_running,
+                members,
+                centres,
+            } => cli::demo(dir, keep_running, members, centres as usize).await,
+            Cmd::Certs(CertsCmd::Init {
+                zone,
+                dir,
+                root_days,
+            }) => cli::certs_init(&zone, &dir, root_days),
+            Cmd::Certs(CertsCmd::Person {
+                dir,
+                centre,
+                role,
+                id,
+                days,
+            }) => cli::certs_person(&dir, &centre, &role, &id, days),
+            Cmd::Certs(CertsCmd::Revoke {
+                dir,
+                serial,
+                cert,
+                reason,
+            }) => cli::certs_revoke(&dir, serial, cert, &reason),
+            Cmd::Certs(CertsCmd::Rotate { dir, centre }) => cli::certs_rotate(&dir, &centre),
+            Cmd::Certs(CertsCmd::Publish { dir, zone }) => cli::certs_publish(&dir, zone),
+            Cmd::Seed {
+                core,
+                config,
+                centre,
+                members,
+                start,
+                seed,
+                history_months,
+                json,
+            } => {
+                let target = cli::SeedTarget {
+                    core,
+                    config,
+                    centre,
+                };
+                cli::seed(target, members, start, seed, history_months, json).await
+            }
+            Cmd::Adapter(AdapterCmd::Check { config, json }) => {
+                cli::adapter_check(&config, json).await
+            }
+            Cmd::Member(MemberCmd::Query(q)) => {
+                cli::member_query(
+                    &q.conn,
+                    &q.centre,
+                    &q.id_type,
+                    &q.id_number,
+                    &q.name,
+                    &q.purpose,
+                    q.message_id,
+                    q.json,
+                )
+                .await
+            }
+            Cmd::Status { conn, json } => cli::status(&conn, json).await,
+            Cmd::Reload { conn, json } => cli::reload(&conn, json).await,
+            Cmd::Audit(AuditCmd::Disclosures { conn, limit, json }) => {
+                cli::disclosures(&conn, limit, json).await
+            }
+            Cmd::Audit(AuditCmd::Export {
+                conn,
+                config,
+                out,
+                no_payloads,
+            }) => cli::audit_export(&conn, config, &out, no_payloads).await,
+            Cmd::Audit(AuditCmd::Verify {
+                files,
+                directory,
+                root,
+                json,
+            }) => cli::audit_verify(&files, directory, root, json),
+            Cmd::Audit(AuditCmd::Prove { file, index, out }) => cli::audit_prove(&file, index, out),
+            Cmd::Audit(AuditCmd::CheckReceipt {
+                file,
+                directory,
+                root,
+            }) => cli::audit_check_receipt(&file, directory, root),
+            Cmd::Audit(AuditCmd::Replay { file, json }) => cli::audit_replay(&file, json),
+            Cmd::Audit(AuditCmd::Synth {
+                out,
+                entries,
+                centres,
+            }) => cli::audit_synth(&out, entries, centres as usize),
+            Cmd::Audit(AuditCmd::Reconcile { files, json }) => cli::audit_reconcile(&files, json),
+            Cmd::Audit(AuditCmd::Purge {
+                config,
+                older_than_days,
+            }) => cli::audit_purge(&config, older_than_days).await,
+            Cmd::Witness(WitnessCmd::Evidence { conn, json }) => {
+                cli::witness_evidence(&conn, json).await
+            }
+            Cmd::Bench {
+                scenarios,
+                duration,
+                concurrency,
+                log_writers,
+                json,
+                members,
+                dir,
+            } => {
+                let mut opts = hfx_zone::bench::BenchOptions::new(
+                    std::env::current_exe().map_err(|e| anyhow::anyhow!("locating hfx: {e}"))?,
+                );
+                opts.scenarios = scenarios;
+                opts.duration = duration;
+                opts.concurrency = concurrency;
+                opts.log_writers = log_writers;
+                opts.json = json;
+                opts.members = members;
+                opts.dir = dir;
+                hfx_zone::bench::command(opts).await
+            }
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,545 @@
+//! Cross-centre member queries (DOMAIN.md §4.2, DESIGN.md §3): validation at the edge, the
+//! field set each purpose allows, and the disclosure record both sides keep.
+
+use crate::auth::Caller;
+use crate::error::{HfxError, HfxResult};
+use crate::log::{Envelope, RECV, SENT};
+use crate::node::Node;
+use crate::store::{Val, WriteOp};
+use hfx_adapters::ids::{
+    mask_id, mask_name, validate_centre_code, validate_name, validate_person_id,
+};
+use hfx_adapters::model::{AccountStatus, IdType, Member, YearMonth, business_type, date_to_u32};
+use hfx_adapters::{MemberMatch, find_member};
+use hfx_proto::v1 as pb;
+use prost::Message;
+
+/// A validated person key.
+#[derive(Debug, Clone)]
+pub struct Person {
+    pub id_type: IdType,
+    pub id_number: String,
+    pub name: String,
+}
+
+impl Person {
+    /// Masked for logs and disclosure records: name 张*, id first 6 + last 4.
+    pub fn masked(&self) -> String {
+        format!("{} {}", mask_name(&self.name), mask_id(&self.id_number))
+    }
+}
+
+pub fn id_type_from_pb(v: i32) -> Option<IdType> {
+    match pb::IdType::try_from(v).ok()? {
+        pb::IdType::ResidentId => Some(IdType::ResidentId),
+        pb::IdType::OfficerId => Some(IdType::OfficerId),
+        pb::IdType::Passport => Some(IdType::Passport),
+        pb::IdType::ForeignPermanent => Some(IdType::ForeignPermanent),
+        pb::IdType::Other => Some(IdType::Other),
+        pb::IdType::Unspecified => None,
+    }
+}
+
+pub fn id_type_to_pb(t: IdType) -> pb::IdType {
+    match t {
+        IdType::ResidentId => pb::IdType::ResidentId,
+        IdType::OfficerId => pb::IdType::OfficerId,
+        IdType::Passport => pb::IdType::Passport,
+        IdType::ForeignPermanent => pb::IdType::ForeignPermanent,
+        IdType::Other => pb::IdType::Other,
+    }
+}
+
+/// Validate a person key at the edge; errors name the field (`person.id_number`, ...).
+pub fn validate_person(p: Option<&pb::PersonKey>) -> HfxResult<Person> {
+    let p = p.ok_or_else(|| HfxError::invalid("person", "is required"))?;
+    let id_type = id_type_from_pb(p.id_type).ok_or_else(|| {
+        HfxError::invalid(
+            "person.id_type",
+            format!("{} is not an id type (01, 02, 03, 04, 99)", p.id_type),
+        )
+    })?;
+    let id_number = validate_person_id("person.id_number", id_type, &p.id_number)?;
+    let name = validate_name("person.name", &p.name)?;
+    Ok(Person {
+        id_type,
+        id_number,
+        name,
+    })
+}
+
+pub use hfx_model::purpose::{legal_basis, purpose_from_name, purpose_name};
+
+fn check_purpose(v: i32) -> HfxResult<pb::Purpose> {
+    match pb::Purpose::try_from(v) {
+        Ok(pb::Purpose::Unspecified) | Err(_) => Err(HfxError::invalid(
+            "purpose",
+            format!("{v} is not a purpose"),
+        )),
+        Ok(p) => Ok(p),
+    }
+}
+
+fn check_message_id(field: &str, s: &str) -> HfxResult<String> {
+    let id = uuid::Uuid::parse_str(s)
+        .map_err(|_| HfxError::invalid(field, format!("{s:?} is not a UUID")))?;
+    if id.get_version_num() != 7 {
+        return Err(HfxError::invalid(field, "must be a UUIDv7"));
+    }
+    Ok(id.hyphenated().to_string())
+}
+
+fn status_to_pb(s: AccountStatus) -> pb::AccountStatus {
+    match s {
+        AccountStatus::Normal => pb::AccountStatus::Normal,
+        AccountStatus::Sealed => pb::AccountStatus::Sealed,
+        AccountStatus::ClosedMerged => pb::AccountStatus::ClosedMerged,
+        AccountStatus::ClosedTransferred => pb::AccountStatus::ClosedTransferred,
+        AccountStatus::ClosedWithdrawn => pb::AccountStatus::ClosedWithdrawn,
+        AccountStatus::Frozen => pb::AccountStatus::Frozen,
+        AccountStatus::Other => pb::AccountStatus::Other,
+    }
+}
+
+/// Continuous deposit months ending at the paid-up-to month: (start, end, count).
+async fn continuous_months(node: &Node, m: &Member) -> HfxResult<(YearMonth, YearMonth, u32)> {
+    let end = m.paid_up_to;
+    let from = end.add_months(-119);
+    let deposits = node.core.deposits(&m.account_no, from, end).await?;
+    let months: std::collections::BTreeSet<YearMonth> = deposits
+        .iter()
+        .filter(|d| {
+            d.business_type == business_type::REMITTANCE
+                || d.business_type == business_type::BACK_PAYMENT
+        })
+        .map(|d| d.for_month)
+        .collect();
+    let mut start = end;
+    let mut n = 0;
+    let mut cur = end;
+    while months.contains(&cur) {
+        start = cur;
+        n += 1;
+        cur = cur.add_months(-1);
+    }
+    Ok((start, end, n))
+}
+
+/// Cut the member down to the purpose's field set.
+async fn view_for(
+    node: &Node,
+    purpose: pb::Purpose,
+    m: &Member,
+    person: &Person,
+) -> HfxResult<pb::MemberView> {
+    let live = !m.status.is_closed();
+    let mut v = pb::MemberView {
+        centre: node.centre.clone(),
+        purpose: purpose as i32,
+        ..Default::default()
+    };
+    match purpose {
+        pb::Purpose::IdentityConfirmation => {
+            v.live_account = Some(live);
+            v.name_masked = Some(mask_name(&person.name));
+        }
+        pb::Purpose::DuplicateAccountCheck => {
+            v.live_account = Some(live);
+            v.status = Some(status_to_pb(m.status) as i32);
+            v.opened_month = Some(YearMonth::of(m.opened_on).yyyymm());
+        }
+        pb::Purpose::TransferCheck => {
+            let (_, _, n) = continuous_months(node, m).await?;
+            v.live_account = Some(live);
+            v.account_no = Some(m.account_no.clone());
+            v.status = Some(status_to_pb(m.status) as i32);
+            v.frozen = Some(m.status == AccountStatus::Frozen);
+            v.opened_month = Some(YearMonth::of(m.opened_on).yyyymm());
+            v.paid_up_to_month = Some(m.paid_up_to.yyyymm());
+            v.balance_fen = Some(m.balance_fen);
+            v.six_consecutive_months = Some(n >= 6);
+        }
+        pb::Purpose::LoanApplication => {
+            if m.status.is_closed() {
+                return Err(HfxError::FailedPrecondition(format!(
+                    "account is closed (status {}); a deposit-use certificate is refused for closed accounts",
+                    m.status.code()
+                )));
+            }
+            let (start, end, n) = continuous_months(node, m).await?;
+            let loans = node
+                .core
+                .loans_of(person.id_type, &person.id_number)
+                .await?;
+            v.name_masked = Some(mask_name(&m.name));
+            v.id_number_masked = Some(mask_id(&m.id_number));
+            v.account_no = Some(m.account_no.clone());
+            v.status = Some(status_to_pb(m.status) as i32);
+            v.opened_date = Some(date_to_u32(m.opened_on));
+            v.deposit_base_fen = Some(m.deposit_base_fen);
+            v.employer_rate_bp = Some(m.employer.employer_rate_bp);
+            v.member_rate_bp = Some(m.employer.member_rate_bp);
+            v.monthly_amount_fen = Some(m.member_monthly_fen + m.employer_monthly_fen);
+            v.balance_fen = Some(m.balance_fen);
+            if n > 0 {
+                v.continuous_start_month = Some(start.yyyymm());
+                v.continuous_end_month = Some(end.yyyymm());
+            }
+            v.has_loan = Some(loans.iter().any(|l| l.loan.outstanding_fen > 0));
+            v.loan_count = Some(loans.len() as u32);
+            v.total_borrowed_fen = Some(loans.iter().map(|l| l.loan.contract_amount_fen).sum());
+            v.outstanding_fen = Some(loans.iter().map(|l| l.loan.outstanding_fen).sum());
+            v.employer_name = Some(m.employer.name.clone());
+            v.paid_up_to_month = Some(m.paid_up_to.yyyymm());
+        }
+        pb::Purpose::LoanCheck => {
+            let loans = node
+                .core
+                .loans_of(person.id_type, &person.id_number)
+                .await?;
+            v.has_loan = Some(loans.iter().any(|l| l.loan.outstanding_fen > 0));
+            v.loan_count = Some(loans.len() as u32);
+            v.outstanding_fen = Some(loans.iter().map(|l| l.loan.outstanding_fen).sum());
+        }
+        pb::Purpose::Unspecified => return Err(HfxError::invalid("purpose", "is required")),
+    }
+    Ok(v)
+}
+
+pub const METHOD_QUERY: &str = "MemberExchange/QueryMember";
+
+#[allow(clippy::too_many_arguments)]
+fn disclosure_op(
+    direction: &str,
+    peer: &str,
+    acting: &str,
+    purpose: pb::Purpose,
+    outcome: &str,
+    message_id: &str,
+    subject: &str,
+    log_index: Option<u64>,
+) -> WriteOp {
+    WriteOp::Sql {
+        sql: "INSERT INTO disclosures (at_ms, direction, peer, acting_person, purpose, legal_basis, outcome, message_id, subject_masked, log_index) \
+              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        args: vec![
+            Val::I64(crate::now_ms()),
+            direction.into(),
+            peer.into(),
+            acting.into(),
+            purpose_name(purpose).into(),
+            legal_basis(purpose).into(),
+            outcome.into(),
+            message_id.into(),
+            subject.into(),
+            match log_index {
+                Some(u64::MAX) => Val::RequestIndex,
+                Some(i) => Val::I64(i as i64),
+                None => Val::NullText,
+            },
+        ],
+    }
+}
+
+/// Peer side: another centre asks about a member of ours.
+pub async fn answer_query(
+    node: &Node,
+    peer: &str,
+    req: pb::PeerMemberQuery,
+) -> HfxResult<pb::PeerMemberReply> {
+    let header = req
+        .header
+        .clone()
+        .ok_or_else(|| HfxError::invalid("header", "is required"))?;
+    let message_id = check_message_id("header.message_id", &header.message_id)?;
+    // A retry gets the stored reply, byte for byte.
+    if let Some((_, bytes)) = node.store.inbox_get(peer, &message_id).await? {
+        return pb::PeerMemberReply::decode(bytes.as_slice())
+            .map_err(|e| HfxError::Internal(e.to_string()));
+    }
+    let purpose = check_purpose(header.purpose)?;
+    let acting = header.acting_person.clone();
+    let request_bytes = req.encode_to_vec();
+    let decided = decide(node, peer, purpose, &req).await;
+    let (person, view) = match decided {
+        Ok(x) => x,
+        Err((outcome, err)) => {
+            let ops = vec![
+                WriteOp::LogAppend {
+                    envelope: Envelope::draft(
+                        RECV,
+                        peer,
+                        &message_id,
+                        &header.case_id,
+                        &format!("{METHOD_QUERY}#request"),
+                        &request_bytes,
+                    ),
+                    payload: request_bytes.clone(),
+                },
+                disclosure_op(
+                    "refused",
+                    peer,
+                    &acting,
+                    purpose,
+                    &outcome,
+                    &message_id,
+                    "-",
+                    None,
+                ),
+            ];
+            if let Err(e) = node.store.write(ops).await {
+                tracing::error!(error = %e, "could not record a refused query");
+            }
+            return Err(err);
+        }
+    };
+    // Log request and reply, record the disclosure and the reply for retries, in one commit.
+    // The receipt names the request's log index, known only once appended: the writer
+    // appends the request first, then this reply, in the same transaction.
+    let reply_template = pb::PeerMemberReply {
+        receipt: None,
+        member: Some(view),
+    };
+    let (own, mid) = (node.centre.clone(), message_id.clone());
+    let ops_req = WriteOp::LogAppend {
+        envelope: Envelope::draft(
+            RECV,
+            peer,
+            &message_id,
+            &header.case_id,
+            &format!("{METHOD_QUERY}#request"),
+            &request_bytes,
+        ),
+        payload: request_bytes.clone(),
+    };
+    let appended = node
+        .store
+        .write_exchange(
+            ops_req,
+            peer,
+            &message_id,
+            &header.case_id,
+            METHOD_QUERY,
+            move |a| {
+                let mut r = reply_template.clone();
+                r.receipt = Some(pb::Receipt {
+                    centre: own.clone(),
+                    log_index: a.index,
+                    sequence: a.seq,
+                    message_id: mid.clone(),
+                });
+                r.encode_to_vec()
+            },
+            vec![disclosure_op(
+                "sent",
+                peer,
+                &acting,
+                purpose,
+                "disclosed",
+                &message_id,
+                &person.masked(),
+                Some(u64::MAX),
+            )],
+        )
+        .await?;
+    let reply = pb::PeerMemberReply::decode(appended.as_slice())
+        .map_err(|e| HfxError::Internal(e.to_string()))?;
+    tracing::info!(peer, purpose = purpose_name(purpose), subject = %person.masked(), "member disclosed");
+    Ok(reply)
+}
+
+/// Policy, validation, lookup and minimisation; an error carries the outcome to record.
+async fn decide(
+    node: &Node,
+    peer: &str,
+    purpose: pb::Purpose,
+    req: &pb::PeerMemberQuery,
+) -> Result<(Person, pb::MemberView), (String, HfxError)> {
+    if !node.cfg.policy.allows(peer, purpose_name(purpose)) {
+        let e = HfxError::PurposeNotAllowed {
+            purpose: purpose_name(purpose).into(),
+            centre: peer.into(),
+        };
+        return Err(("refused: purpose not allowed".into(), e));
+    }
+    let person = validate_person(req.person.as_ref())
+        .map_err(|e| (format!("refused: {}", e.reason()), e))?;
+    let found = find_member(
+        node.core.as_ref(),
+        person.id_type,
+        &person.id_number,
+        &person.name,
+    )
+    .await
+    .map_err(|e| {
+        let e = HfxError::from(e);
+        (format!("failed: {}", e.reason()), e)
+    })?;
+    let member = match found {
+        MemberMatch::Found(m) => m,
+        MemberMatch::NotFound => return Err(("not found".into(), HfxError::MemberNotFound)),
+        MemberMatch::NameMismatch => {
+            return Err(("refused: name mismatch".into(), HfxError::NameMismatch));
+        }
+    };
+    let view = view_for(node, purpose, &member, &person)
+        .await
+        .map_err(|e| (format!("refused: {}", e.reason()), e))?;
+    Ok((person, view))
+}
+
+/// Local side: a clerk of ours asks another centre.
+pub async fn ask(
+    node: &Node,
+    caller: &Caller,
+    req: pb::LocalMemberQuery,
+) -> HfxResult<pb::LocalMemberReply> {
+    let centre = validate_centre_code("centre", &req.centre)?;
+    let person = validate_person(req.person.as_ref())?;
+    let purpose = check_purpose(req.purpose)?;
+    let message_id = if req.message_id.is_empty() {
+        uuid::Uuid::now_v7().hyphenated().to_string()
+    } else {
+        check_message_id("message_id", &req.message_id)?
+    };
+    let dir = node.trust.directory();
+    if dir.centre(&centre).is_none() {
+        return Err(HfxError::NotFound(format!(
+            "centre {centre} is not in directory version {}",
+            dir.version
+        )));
+    }
+    let acting = caller.label();
+    let checkpoint_size = node.store.log().lock().await.size();
+    let peer_req = pb::PeerMemberQuery {
+        header: Some(pb::RequestHeader {
+            message_id: message_id.clone(),
+            case_id: String::new(),
+            purpose: purpose as i32,
+            acting_person: acting.clone(),
+            sender_checkpoint_size: checkpoint_size,
+            sent_at_unix_ms: crate::now_ms(),
+        }),
+        person: Some(pb::PersonKey {
+            id_type: id_type_to_pb(person.id_type) as i32,
+            id_number: person.id_number.clone(),
+            name: person.name.clone(),
+        }),
+    };
+    let request_bytes = peer_req.encode_to_vec();
+    let channel = node.peers.channel(&centre)?;
+    let mut client = pb::member_exchange_client::MemberExchangeClient::new(channel);
+    let mut outcome = client.query_member(peer_req.clone()).await;
+    if let Err(s) = &outcome
+        && s.code() == tonic::Code::Unavailable
+    {
+        // One retry with the same message id: the peer answers a duplicate from its inbox.
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        outcome = client.query_member(peer_req).await;
+    }
+    let sent = WriteOp::LogAppend {
+        envelope: Envelope::draft(
+            SENT,
+            &centre,
+            &message_id,
+            "",
+            &format!("{METHOD_QUERY}#request"),
+            &request_bytes,
+        ),
+        payload: request_bytes.clone(),
+    };
+    match outcome {
+        Ok(resp) => {
+            let reply = resp.into_inner();
+            let reply_bytes = reply.encode_to_vec();
+            let ops = vec![
+                sent,
+                WriteOp::LogAppend {
+                    envelope: Envelope::draft(
+                        RECV,
+                        &centre,
+                        &message_id,
+                        "",
+                        &format!("{METHOD_QUERY}#reply"),
+                        &reply_bytes,
+                    ),
+                    payload: reply_bytes,
+                },
+                disclosure_op(
+                    "received",
+                    &centre,
+                    &acting,
+                    purpose,
+                    "received",
+                    &message_id,
+                    &person.masked(),
+                    None,
+                ),
+            ];
+            let appended = node.store.write(ops).await?;
+            let local = appended.get(1).copied();
+            tracing::info!(peer = %centre, purpose = purpose_name(purpose), subject = %person.masked(), "member query answered");
+            Ok(pb::LocalMemberReply {
+                member: reply.member,
+                local_receipt: local.map(|a| pb::Receipt {
+                    centre: node.centre.clone(),
+                    log_index: a.index,
+                    sequence: a.seq,
+                    message_id: message_id.clone(),
+                }),
+                peer_receipt: reply.receipt,
+            })
+        }
+        Err(status) => {
+            let code = status.code();
+            let reason = crate::error::reason_of(&status).unwrap_or_else(|| format!("{code:?}"));
+            let ops = vec![
+                sent,
+                disclosure_op(
+                    "received",
+                    &centre,
+                    &acting,
+                    purpose,
+                    &format!("failed: {reason}"),
+                    &message_id,
+                    &person.masked(),
+                    None,
+                ),
+            ];
+            if let Err(e) = node.store.write(ops).await {
+                tracing::error!(error = %e, "could not record a failed query");
+            }
+            tracing::info!(peer = %centre, reason = %reason, "member query failed");
+            Err(peer_status_to_error(&centre, status))
+        }
+    }
+}
+
+/// Map a peer's answer onto our error, keeping its code and reason.
+pub fn peer_status_to_error(centre: &str, status: tonic::Status) -> HfxError {
+    let reason = crate::error::reason_of(&status);
+    match (status.code(), reason.as_deref()) {
+        (tonic::Code::Unavailable | tonic::Code::DeadlineExceeded | tonic::Code::Cancelled, _) => {
+            HfxError::PeerUnavailable {
+                centre: centre.into(),
+                detail: status.message().to_string(),
+            }
+        }
+        (_, Some("MEMBER_NOT_FOUND")) => HfxError::MemberNotFound,
+        (_, Some("NAME_MISMATCH")) => HfxError::NameMismatch,
+        (code, reason) => {
+            // The peer's message starts with its reason; do not repeat it.
+            let msg = status.message();
+            let msg = reason
+                .and_then(|r| msg.strip_prefix(r))
+                .map(|m| m.trim_start_matches(": "))
+                .unwrap_or(msg);
+            HfxError::FromPeer {
+                centre: centre.into(),
+                code,
+                reason: reason.unwrap_or("PEER_ERROR").to_string(),
+                message: msg.to_string(),
+            }
+        }
+    }
+}
