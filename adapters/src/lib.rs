@@ -1,5 +1,7 @@
 //! The canonical member model, identifier checks, the adapter trait every core fund system is
-//! reached through (DESIGN.md §6), and the adapters themselves.
+//! reached through (DESIGN.md §6), and the adapters themselves: sqlite, postgres, mariadb (the
+//! SQL cores, sharing the one hold/credit state machine in [`hold`]), batchfile and vendorapi.
+//! No seeding and no stand-in servers live here: those are dev and test tools (hfx-standins).
 //!
 //! An adapter never panics on bad data from its core system: it returns an [`AdapterError`]
 //! naming the record, and the exchange answers the peer with a clear status.
@@ -8,12 +10,13 @@
 pub use hfx_model::{ids, model, money};
 
 pub mod batchfile;
-pub mod contract;
+pub mod hold;
 pub mod mariadb;
 pub mod open;
 pub mod postgres;
-pub mod seed;
+pub mod settings;
 pub mod sqlite;
+mod timing;
 pub mod vendorapi;
 
 use model::{Deposit, IdType, Loan, LoanRole, Member, YearMonth};
@@ -39,6 +42,10 @@ pub enum AdapterError {
     Conflict(String),
     #[error("not found: {0}")]
     NotFound(String),
+    /// A transfer case's hold record is in a state the hold state machine does not know
+    /// (neither held, released nor closed): every write of the case is refused.
+    #[error("the hold of case {case_id} is in unknown state {state:?}")]
+    UnknownHoldState { case_id: String, state: String },
     #[error("core system error: {0}")]
     Other(String),
 }

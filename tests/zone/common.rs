@@ -1,6 +1,6 @@
 use hfx_adapters::model::{AccountStatus, IdType, Member};
-use hfx_adapters::seed::{SeedOptions, generate};
 use hfx_proto::v1 as pb;
+use hfx_standins::seed::{SeedOptions, generate};
 use hfx_zone::launcher::{Zone, ZoneSpec, prepare};
 use std::sync::Once;
 
@@ -65,19 +65,40 @@ pub fn reason(s: &tonic::Status) -> String {
     hfx_node::error::reason_of(s).unwrap_or_default()
 }
 
+/// Whether this run is CI's (`CI` set to anything but empty, `0` or `false`).
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "0" && !v.eq_ignore_ascii_case("false"))
+}
+
+/// A database server URL from `var`. Missing, the part that needs it is skipped and says so on
+/// stderr (which .config/nextest.toml shows for these tests), except under CI, where a missing
+/// URL fails the test: a CI run must never go green without the databases.
+pub fn db_url(var: &str, part: &str) -> Option<String> {
+    match std::env::var(var) {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            assert!(
+                !in_ci(),
+                "{var} is not set but CI is: the {part} part cannot be skipped in CI (.ci/run sets it)"
+            );
+            eprintln!("SKIPPED ({part} part): {var} not set");
+            None
+        }
+    }
+}
+
 /// Run a zone on the core systems deploy/zone.toml names; the database-backed ones use the
 /// servers in HFX_TEST_POSTGRES_URL / HFX_TEST_MARIADB_URL (without them those centres fall
-/// back to sqlite, and the caller is told which parts were skipped).
+/// back to sqlite, and the caller is told which parts were skipped; under CI a missing URL
+/// fails instead).
 pub async fn zone_on_zone_core_systems(n: usize) -> (tempfile::TempDir, Zone, Vec<&'static str>) {
     let mut skipped = Vec::new();
-    let pg = std::env::var("HFX_TEST_POSTGRES_URL").ok();
-    let my = std::env::var("HFX_TEST_MARIADB_URL").ok();
+    let pg = db_url("HFX_TEST_POSTGRES_URL", "postgres core system");
+    let my = db_url("HFX_TEST_MARIADB_URL", "mariadb core system");
     if pg.is_none() {
-        eprintln!("SKIPPED (postgres core system part): HFX_TEST_POSTGRES_URL not set");
         skipped.push("postgres");
     }
     if my.is_none() {
-        eprintln!("SKIPPED (mariadb core system part): HFX_TEST_MARIADB_URL not set");
         skipped.push("mariadb");
     }
     let (tmp, zone) = zone_with(n, |s| {
@@ -89,4 +110,43 @@ pub async fn zone_on_zone_core_systems(n: usize) -> (tempfile::TempDir, Zone, Ve
     })
     .await;
     (tmp, zone, skipped)
+}
+
+/// A node's log file, which must exist and hold something: a check that reads a node's log
+/// must never pass on a file that was not written.
+pub fn node_log(zone: &Zone, code: &str) -> String {
+    let path = zone
+        .plan(code)
+        .unwrap_or_else(|| panic!("no centre {code}"))
+        .config
+        .with_file_name("node.log");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{code}: cannot read {}: {e}", path.display()));
+    assert!(
+        !text.trim().is_empty(),
+        "{code}: {} is empty",
+        path.display()
+    );
+    text
+}
+
+/// A channel to `to`'s peer API presenting `as_centre`'s own node certificate, so `to` takes
+/// the calls as that centre's.
+pub fn peer_channel(zone: &Zone, as_centre: &str, to: &str) -> tonic::transport::Channel {
+    let zd = zone.zone_dir();
+    let files = hfx_node::tls::TlsFiles {
+        root: zd.root_cert_path(),
+        crl: zd.crl_path(),
+        cert: zd.node_cert_path(as_centre),
+        key: zd.node_key_path(as_centre),
+    };
+    let cfg = std::sync::Arc::new(hfx_node::tls::client_config(&files).expect("client config"));
+    hfx_node::tls::channel(
+        cfg,
+        zone.plan(to).expect("centre").peer_addr.clone(),
+        hfx_certs::node_dns_name(to),
+        None,
+        std::time::Duration::from_secs(10),
+    )
+    .expect("peer channel")
 }

@@ -4,7 +4,11 @@
 mod audit;
 mod bench;
 mod common;
+mod crash;
+mod demo;
 mod directory;
+mod duplicates;
 mod query;
+mod raw;
 mod store;
 mod tls_refusals;

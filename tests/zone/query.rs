@@ -1,18 +1,25 @@
-use crate::common::{member, query, reason, zone};
+use crate::common::{member, node_log, query, reason, zone, zone_with};
 use hfx_adapters::model::AccountStatus;
 use hfx_certs::Role;
 use hfx_proto::v1 as pb;
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_member_query_crosses_centres_and_both_sides_record_it() {
-    let (_tmp, zone) = zone(3).await;
+async fn a_member_query_crosses_centres_both_sides_record_it_and_no_log_holds_a_full_id() {
+    // At the node's default level: every line that carries a subject is `info`.
+    let (_tmp, mut zone) = zone_with(3, |s| s.log_level = "info".into()).await;
     let [a, b, c] = [0, 1, 2].map(|i| zone.centres[i].code.clone());
     let m = member(&b, AccountStatus::Normal);
     let clerk = zone.client(&a, Role::Clerk).unwrap();
+    // Every person key this test sends, to look for in the logs at the end.
+    let mut sent: Vec<pb::PersonKey> = Vec::new();
+    let mut keep = |q: pb::LocalMemberQuery| {
+        sent.extend(q.person.clone());
+        q
+    };
 
     // Loan application: the full certificate field set, masked personal fields.
     let r = clerk
-        .query_member(query(&b, &m, pb::Purpose::LoanApplication))
+        .query_member(keep(query(&b, &m, pb::Purpose::LoanApplication)))
         .await
         .unwrap();
     let v = r.member.unwrap();
@@ -29,7 +36,7 @@ async fn a_member_query_crosses_centres_and_both_sides_record_it() {
 
     // Identity confirmation: yes/no only, nothing else leaves the centre.
     let r = clerk
-        .query_member(query(&b, &m, pb::Purpose::IdentityConfirmation))
+        .query_member(keep(query(&b, &m, pb::Purpose::IdentityConfirmation)))
         .await
         .unwrap();
     let v = r.member.unwrap();
@@ -39,13 +46,13 @@ async fn a_member_query_crosses_centres_and_both_sides_record_it() {
     // Refusals with stable reasons.
     let mut bad = query(&b, &m, pb::Purpose::IdentityConfirmation);
     bad.person.as_mut().unwrap().name = "冒名顶替".into();
-    let e = clerk.query_member(bad).await.unwrap_err();
+    let e = clerk.query_member(keep(bad)).await.unwrap_err();
     assert_eq!(
         (e.code(), reason(&e).as_str()),
         (tonic::Code::FailedPrecondition, "NAME_MISMATCH")
     );
     let e = clerk
-        .query_member(query(&c, &m, pb::Purpose::IdentityConfirmation))
+        .query_member(keep(query(&c, &m, pb::Purpose::IdentityConfirmation)))
         .await
         .unwrap_err();
     assert_eq!(
@@ -56,7 +63,7 @@ async fn a_member_query_crosses_centres_and_both_sides_record_it() {
     let id = &mut bad.person.as_mut().unwrap().id_number;
     let last = id.pop().unwrap();
     id.push(if last == '3' { '4' } else { '3' });
-    let e = clerk.query_member(bad).await.unwrap_err();
+    let e = clerk.query_member(keep(bad)).await.unwrap_err();
     assert_eq!(e.code(), tonic::Code::InvalidArgument);
     assert!(e.message().contains("person.id_number"), "{}", e.message());
 
@@ -92,45 +99,47 @@ async fn a_member_query_crosses_centres_and_both_sides_record_it() {
             "{d:?}"
         );
     }
-    // Nor do the node logs.
+    // Nor do the node logs, read once every node has stopped and flushed. Each must exist
+    // and hold lines, and the lines that carry a subject must be among them, or the check
+    // below proves nothing.
+    assert_eq!(sent.len(), 5);
+    zone.stop_all();
     for p in &zone.centres {
-        let log = std::fs::read_to_string(p.config.with_file_name("node.log")).unwrap_or_default();
-        assert!(!log.contains(&m.id_number), "full id number in {}", p.code);
+        let log = node_log(&zone, &p.code);
+        let with_subject = log.lines().filter(|l| l.contains("\"subject\"")).count();
+        if p.code != c {
+            assert!(
+                with_subject > 0,
+                "{}: no line carries a subject; its log:\n{log}",
+                p.code
+            );
+        }
+        for k in &sent {
+            assert!(
+                !log.contains(&k.id_number),
+                "full id number {} in {}'s log",
+                k.id_number,
+                p.code
+            );
+            assert!(
+                !log.contains(&k.name),
+                "full name {} in {}'s log",
+                k.name,
+                p.code
+            );
+        }
     }
 }
 
+// How fast it comes is measured by `hfx bench`, not asserted here; a hang is caught by
+// nextest's slow-timeout.
 #[tokio::test(flavor = "multi_thread")]
-async fn a_retried_message_gets_the_stored_reply_and_is_disclosed_once() {
-    let (_tmp, zone) = zone(3).await;
-    let [a, b] = [0, 1].map(|i| zone.centres[i].code.clone());
-    let m = member(&b, AccountStatus::Normal);
-    let clerk = zone.client(&a, Role::Clerk).unwrap();
-    let mut q = query(&b, &m, pb::Purpose::TransferCheck);
-    q.message_id = uuid::Uuid::now_v7().to_string();
-    let r1 = clerk.query_member(q.clone()).await.unwrap();
-    let r2 = clerk.query_member(q).await.unwrap();
-    assert_eq!(
-        r1.peer_receipt, r2.peer_receipt,
-        "a duplicate must get the stored reply"
-    );
-    assert_eq!(r1.member, r2.member);
-    let theirs = zone
-        .client(&b, Role::Auditor)
-        .unwrap()
-        .disclosures(50)
-        .await
-        .unwrap();
-    assert_eq!(theirs.iter().filter(|d| d.direction == "sent").count(), 1);
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn a_peer_that_is_down_gives_unavailable_within_the_deadline() {
+async fn a_peer_that_is_down_gives_unavailable() {
     let (_tmp, mut zone) = zone(3).await;
     let [a, b] = [0, 1].map(|i| zone.centres[i].code.clone());
     let m = member(&b, AccountStatus::Normal);
     zone.stop(&b, std::time::Duration::from_secs(5)).unwrap();
     let clerk = zone.client(&a, Role::Clerk).unwrap();
-    let t = std::time::Instant::now();
     let e = clerk
         .query_member(query(&b, &m, pb::Purpose::IdentityConfirmation))
         .await
@@ -138,12 +147,6 @@ async fn a_peer_that_is_down_gives_unavailable_within_the_deadline() {
     assert_eq!(
         (e.code(), reason(&e).as_str()),
         (tonic::Code::Unavailable, "PEER_UNAVAILABLE")
-    );
-    // Bounded by the configured peer deadline (3 s) plus one retry, never a hang.
-    assert!(
-        t.elapsed() < std::time::Duration::from_secs(20),
-        "took {:?}",
-        t.elapsed()
     );
 }
 

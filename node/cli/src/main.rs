@@ -1,9 +1,9 @@
-//! `hfx`: one binary, subcommands that only parse arguments; the logic lives in `hfx_node`.
-#![forbid(unsafe_code)]
+//! `hfx`: one binary, subcommands that only parse arguments; `commands/` has one file per
+//! command group, and the logic lives in `hfx_node` and `hfx_zone`.
 
 use clap::builder::TypedValueParser as _;
 use clap::{Args, Parser, Subcommand};
-mod cli;
+mod commands;
 use std::path::PathBuf;
 
 #[derive(Parser)]
@@ -71,14 +71,14 @@ enum Cmd {
     /// The own node's status (operator, auditor or clerk).
     Status {
         #[command(flatten)]
-        conn: cli::Conn,
+        conn: commands::Conn,
         #[arg(long)]
         json: bool,
     },
     /// Make the own node reload certificates, CRL and directory now (operator).
     Reload {
         #[command(flatten)]
-        conn: cli::Conn,
+        conn: commands::Conn,
         #[arg(long)]
         json: bool,
     },
@@ -120,6 +120,12 @@ enum Cmd {
 #[derive(Subcommand)]
 enum NodeCmd {
     /// Serve the peer and local APIs until SIGTERM/SIGINT (SIGHUP reloads trust files).
+    ///
+    /// The node binds listen.peer and listen.local itself, unless it inherits them already
+    /// bound, the systemd way (socket activation): LISTEN_FDS=2 with LISTEN_FDNAMES=peer:local
+    /// (fds 3 and 4; without names fd 3 is the peer listener and fd 4 the local one), and
+    /// LISTEN_PID, when set, equal to the node's pid (else they are left alone). `hfx demo`,
+    /// the tests and `hfx bench` start nodes that way, on listeners they bound and kept.
     Run {
         /// The node's TOML configuration.
         #[arg(long, env = "HFX_CONFIG")]
@@ -206,7 +212,7 @@ enum MemberCmd {
 #[derive(Args)]
 struct MemberQuery {
     #[command(flatten)]
-    conn: cli::Conn,
+    conn: commands::Conn,
     /// Target centre (15 digits).
     #[arg(long)]
     centre: String,
@@ -232,7 +238,7 @@ enum WitnessCmd {
     /// Evidence of misbehaving logs this node kept as a witness.
     Evidence {
         #[command(flatten)]
-        conn: cli::Conn,
+        conn: commands::Conn,
         #[arg(long)]
         json: bool,
     },
@@ -243,7 +249,7 @@ enum AuditCmd {
     /// Export a centre's log (entries, checkpoints, cosignatures, disclosures, payloads) to a file.
     Export {
         #[command(flatten)]
-        conn: cli::Conn,
+        conn: commands::Conn,
         /// Read the node's store directly (offline) using its configuration, instead of the local API.
         #[arg(long)]
         config: Option<PathBuf>,
@@ -314,7 +320,7 @@ enum AuditCmd {
     /// The node's disclosure records (who, when, purpose, legal basis, outcome).
     Disclosures {
         #[command(flatten)]
-        conn: cli::Conn,
+        conn: commands::Conn,
         #[arg(long, default_value_t = 50)]
         limit: u32,
         #[arg(long)]
@@ -323,8 +329,8 @@ enum AuditCmd {
 }
 
 /// `hfx audit export ... | head`: a reader that goes away is not a crash. println! panics on
-/// a closed pipe (Rust ignores SIGPIPE, and this crate forbids the unsafe call that would
-/// restore it), so end quietly with the shell's code for SIGPIPE instead.
+/// a closed pipe (Rust ignores SIGPIPE, and this crate keeps unsafe code out of everything
+/// but one descriptor hand-over, so not the call that would restore it), so end quietly with the shell's code for SIGPIPE instead.
 fn quiet_on_closed_pipe() {
     let default = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
@@ -357,33 +363,37 @@ fn main() -> std::process::ExitCode {
     };
     let result = rt.block_on(async move {
         match args.cmd {
-            Cmd::Node(NodeCmd::Run { config }) => cli::node_run(&config).await,
+            Cmd::Node(NodeCmd::Run { config }) => commands::node::node_run(&config).await,
             Cmd::Demo {
                 dir,
                 keep_running,
                 members,
                 centres,
-            } => cli::demo(dir, keep_running, members, centres as usize).await,
+            } => commands::zone::demo(dir, keep_running, members, centres as usize).await,
             Cmd::Certs(CertsCmd::Init {
                 zone,
                 dir,
                 root_days,
-            }) => cli::certs_init(&zone, &dir, root_days),
+            }) => commands::certs::certs_init(&zone, &dir, root_days),
             Cmd::Certs(CertsCmd::Person {
                 dir,
                 centre,
                 role,
                 id,
                 days,
-            }) => cli::certs_person(&dir, &centre, &role, &id, days),
+            }) => commands::certs::certs_person(&dir, &centre, &role, &id, days),
             Cmd::Certs(CertsCmd::Revoke {
                 dir,
                 serial,
                 cert,
                 reason,
-            }) => cli::certs_revoke(&dir, serial, cert, &reason),
-            Cmd::Certs(CertsCmd::Rotate { dir, centre }) => cli::certs_rotate(&dir, &centre),
-            Cmd::Certs(CertsCmd::Publish { dir, zone }) => cli::certs_publish(&dir, zone),
+            }) => commands::certs::certs_revoke(&dir, serial, cert, &reason),
+            Cmd::Certs(CertsCmd::Rotate { dir, centre }) => {
+                commands::certs::certs_rotate(&dir, &centre)
+            }
+            Cmd::Certs(CertsCmd::Publish { dir, zone }) => {
+                commands::certs::certs_publish(&dir, zone)
+            }
             Cmd::Seed {
                 core,
                 config,
@@ -394,18 +404,18 @@ fn main() -> std::process::ExitCode {
                 history_months,
                 json,
             } => {
-                let target = cli::SeedTarget {
+                let target = commands::seed::SeedTarget {
                     core,
                     config,
                     centre,
                 };
-                cli::seed(target, members, start, seed, history_months, json).await
+                commands::seed::seed(target, members, start, seed, history_months, json).await
             }
             Cmd::Adapter(AdapterCmd::Check { config, json }) => {
-                cli::adapter_check(&config, json).await
+                commands::adapter::adapter_check(&config, json).await
             }
             Cmd::Member(MemberCmd::Query(q)) => {
-                cli::member_query(
+                commands::member::member_query(
                     &q.conn,
                     &q.centre,
                     &q.id_type,
@@ -417,42 +427,48 @@ fn main() -> std::process::ExitCode {
                 )
                 .await
             }
-            Cmd::Status { conn, json } => cli::status(&conn, json).await,
-            Cmd::Reload { conn, json } => cli::reload(&conn, json).await,
+            Cmd::Status { conn, json } => commands::status::status(&conn, json).await,
+            Cmd::Reload { conn, json } => commands::status::reload(&conn, json).await,
             Cmd::Audit(AuditCmd::Disclosures { conn, limit, json }) => {
-                cli::disclosures(&conn, limit, json).await
+                commands::audit::disclosures(&conn, limit, json).await
             }
             Cmd::Audit(AuditCmd::Export {
                 conn,
                 config,
                 out,
                 no_payloads,
-            }) => cli::audit_export(&conn, config, &out, no_payloads).await,
+            }) => commands::audit::audit_export(&conn, config, &out, no_payloads).await,
             Cmd::Audit(AuditCmd::Verify {
                 files,
                 directory,
                 root,
                 json,
-            }) => cli::audit_verify(&files, directory, root, json),
-            Cmd::Audit(AuditCmd::Prove { file, index, out }) => cli::audit_prove(&file, index, out),
+            }) => commands::audit::audit_verify(&files, directory, root, json),
+            Cmd::Audit(AuditCmd::Prove { file, index, out }) => {
+                commands::audit::audit_prove(&file, index, out)
+            }
             Cmd::Audit(AuditCmd::CheckReceipt {
                 file,
                 directory,
                 root,
-            }) => cli::audit_check_receipt(&file, directory, root),
-            Cmd::Audit(AuditCmd::Replay { file, json }) => cli::audit_replay(&file, json),
+            }) => commands::audit::audit_check_receipt(&file, directory, root),
+            Cmd::Audit(AuditCmd::Replay { file, json }) => {
+                commands::audit::audit_replay(&file, json)
+            }
             Cmd::Audit(AuditCmd::Synth {
                 out,
                 entries,
                 centres,
-            }) => cli::audit_synth(&out, entries, centres as usize),
-            Cmd::Audit(AuditCmd::Reconcile { files, json }) => cli::audit_reconcile(&files, json),
+            }) => commands::audit::audit_synth(&out, entries, centres as usize),
+            Cmd::Audit(AuditCmd::Reconcile { files, json }) => {
+                commands::audit::audit_reconcile(&files, json)
+            }
             Cmd::Audit(AuditCmd::Purge {
                 config,
                 older_than_days,
-            }) => cli::audit_purge(&config, older_than_days).await,
+            }) => commands::audit::audit_purge(&config, older_than_days).await,
             Cmd::Witness(WitnessCmd::Evidence { conn, json }) => {
-                cli::witness_evidence(&conn, json).await
+                commands::witness::witness_evidence(&conn, json).await
             }
             Cmd::Bench {
                 scenarios,
@@ -463,17 +479,16 @@ fn main() -> std::process::ExitCode {
                 members,
                 dir,
             } => {
-                let mut opts = hfx_zone::bench::BenchOptions::new(
-                    std::env::current_exe().map_err(|e| anyhow::anyhow!("locating hfx: {e}"))?,
-                );
-                opts.scenarios = scenarios;
-                opts.duration = duration;
-                opts.concurrency = concurrency;
-                opts.log_writers = log_writers;
-                opts.json = json;
-                opts.members = members;
-                opts.dir = dir;
-                hfx_zone::bench::command(opts).await
+                commands::bench::bench(commands::bench::BenchArgs {
+                    scenarios,
+                    duration,
+                    concurrency,
+                    log_writers,
+                    json,
+                    members,
+                    dir,
+                })
+                .await
             }
         }
     });

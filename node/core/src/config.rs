@@ -1,6 +1,6 @@
 //! Node configuration: one TOML file per node, validated at start with errors that name the key.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -19,7 +19,7 @@ pub enum ConfigError {
     },
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct NodeConfig {
     /// 15-digit centre code this node serves.
@@ -41,7 +41,7 @@ pub struct NodeConfig {
     pub base: PathBuf,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Listen {
     /// Peer API address (other centres' nodes).
@@ -50,7 +50,7 @@ pub struct Listen {
     pub local: String,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Tls {
     pub root: PathBuf,
@@ -59,21 +59,21 @@ pub struct Tls {
     pub key: PathBuf,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct DirectoryCfg {
     /// The signed zone directory (JSON) distributed by the zone.
     pub path: PathBuf,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Signing {
     /// Ed25519 PKCS#8 PEM key for checkpoints, cosignatures and attestations.
     pub key: PathBuf,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoreCfg {
     /// `sqlite://PATH` (default kind) or `postgres://...`.
@@ -85,7 +85,7 @@ pub type AdapterCfg = hfx_adapters::open::AdapterSettings;
 
 /// Which peers may ask which purposes. `default` applies to every centre of the directory
 /// not listed in `peers`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Policy {
     #[serde(default = "all_purposes")]
@@ -103,13 +103,18 @@ impl Default for Policy {
     }
 }
 
-pub const PURPOSES: [&str; 5] = [
-    "identity_confirmation",
-    "duplicate_account_check",
-    "transfer_check",
-    "loan_application",
-    "loan_check",
-];
+/// The purpose names a policy may list: those of [`hfx_model::purpose::PURPOSES`] (where
+/// purposes are defined, once), in wire order.
+pub const PURPOSES: [&str; hfx_model::purpose::PURPOSES.len()] = {
+    let all = &hfx_model::purpose::PURPOSES;
+    let mut names = [""; hfx_model::purpose::PURPOSES.len()];
+    let mut i = 0;
+    while i < names.len() {
+        names[i] = all[i].name;
+        i += 1;
+    }
+    names
+};
 
 fn all_purposes() -> Vec<String> {
     PURPOSES.iter().map(|s| s.to_string()).collect()
@@ -122,7 +127,7 @@ impl Policy {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Limits {
     /// Deadline of one call to a peer, milliseconds.
@@ -164,7 +169,7 @@ impl Default for Limits {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Logging {
     /// "json" (default) or "text".

@@ -1,5 +1,9 @@
 //! The one place domain errors become `tonic::Status`, each with a stable machine-readable
 //! reason in the `hfx-reason` metadata key (and as the message prefix).
+//!
+//! Errors keep their source. Internal detail (database messages, core system messages,
+//! internal failures) never crosses to the caller: the mapping logs it, once, and sends the
+//! reason with a fixed text.
 
 use tonic::{Code, Status};
 
@@ -30,19 +34,38 @@ pub enum HfxError {
         reason: String,
         message: String,
     },
-    #[error("core system error: {0}")]
-    Adapter(String),
-    #[error("core system unavailable: {0}")]
-    AdapterUnavailable(String),
-    #[error("store error: {0}")]
-    Store(String),
+    #[error("core system error")]
+    Adapter(#[source] hfx_adapters::AdapterError),
+    #[error("core system unavailable")]
+    AdapterUnavailable(#[source] hfx_adapters::AdapterError),
+    #[error("store error")]
+    Store(#[from] crate::store::StoreError),
     #[error("{0}")]
     FailedPrecondition(String),
     #[error("{0}")]
     Unimplemented(String),
-    #[error("internal error: {0}")]
-    Internal(String),
+    #[error("internal error: {context}")]
+    Internal {
+        context: String,
+        #[source]
+        source: Option<BoxError>,
+    },
 }
+
+/// An error's message followed by its sources' (`a: b: c`), for logs and operators.
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        cur = s.source();
+    }
+    out
+}
+
+/// Any error kept as a source.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 impl HfxError {
     pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
@@ -50,6 +73,42 @@ impl HfxError {
             field: field.into(),
             reason: reason.into(),
         }
+    }
+
+    /// An internal failure of ours, described by `context`.
+    pub fn internal(context: impl Into<String>) -> Self {
+        HfxError::Internal {
+            context: context.into(),
+            source: None,
+        }
+    }
+
+    /// An internal failure caused by `source`.
+    pub fn internal_from(
+        context: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        HfxError::Internal {
+            context: context.into(),
+            source: Some(Box::new(source)),
+        }
+    }
+
+    /// Whether the caller may see this error's text: internal detail (database and core
+    /// system messages, internal failures) stays in the node's log.
+    pub fn is_internal(&self) -> bool {
+        matches!(
+            self,
+            HfxError::Adapter(_)
+                | HfxError::AdapterUnavailable(_)
+                | HfxError::Store(_)
+                | HfxError::Internal { .. }
+        )
+    }
+
+    /// The message and its sources, for the node's log.
+    pub fn detail(&self) -> String {
+        chain(self)
     }
 
     /// Stable reason code.
@@ -69,7 +128,7 @@ impl HfxError {
             HfxError::Store(_) => "STORE_ERROR",
             HfxError::FailedPrecondition(_) => "FAILED_PRECONDITION",
             HfxError::Unimplemented(_) => "UNIMPLEMENTED",
-            HfxError::Internal(_) => "INTERNAL",
+            HfxError::Internal { .. } => "INTERNAL",
         }
     }
 
@@ -84,7 +143,7 @@ impl HfxError {
             }
             HfxError::PeerUnavailable { .. } | HfxError::AdapterUnavailable(_) => Code::Unavailable,
             HfxError::FromPeer { code, .. } => *code,
-            HfxError::Adapter(_) | HfxError::Store(_) | HfxError::Internal(_) => Code::Internal,
+            HfxError::Adapter(_) | HfxError::Store(_) | HfxError::Internal { .. } => Code::Internal,
             HfxError::Unimplemented(_) => Code::Unimplemented,
         }
     }
@@ -98,6 +157,17 @@ impl From<HfxError> for Status {
             HfxError::FromPeer { reason, .. } => reason.as_str(),
             other => other.reason(),
         };
+        if e.is_internal() {
+            // Handled here, once: the detail (with its sources) goes to our log; the caller
+            // gets the reason and this error's own fixed text, never a source's.
+            let detail = e.detail();
+            match &e {
+                HfxError::AdapterUnavailable(_) => {
+                    tracing::warn!(reason, error = %detail, "request failed")
+                }
+                _ => tracing::error!(reason, error = %detail, "request failed"),
+            }
+        }
         let mut status = Status::new(e.code(), format!("{reason}: {e}"));
         if let Ok(v) = reason.parse() {
             status.metadata_mut().insert(REASON_KEY, v);
@@ -109,9 +179,9 @@ impl From<HfxError> for Status {
 impl From<hfx_adapters::AdapterError> for HfxError {
     fn from(e: hfx_adapters::AdapterError) -> Self {
         if e.is_unavailable() {
-            HfxError::AdapterUnavailable(e.to_string())
+            HfxError::AdapterUnavailable(e)
         } else {
-            HfxError::Adapter(e.to_string())
+            HfxError::Adapter(e)
         }
     }
 }
@@ -126,12 +196,6 @@ impl From<hfx_adapters::ids::IdError> for HfxError {
     }
 }
 
-impl From<sqlx::Error> for HfxError {
-    fn from(e: sqlx::Error) -> Self {
-        HfxError::Store(e.to_string())
-    }
-}
-
 /// The stable reason of a Status produced by [`HfxError`], if any.
 pub fn reason_of(status: &Status) -> Option<String> {
     status
@@ -142,9 +206,3 @@ pub fn reason_of(status: &Status) -> Option<String> {
 }
 
 pub type HfxResult<T> = Result<T, HfxError>;
-
-impl From<crate::store::StoreError> for HfxError {
-    fn from(e: crate::store::StoreError) -> Self {
-        HfxError::Store(e.to_string())
-    }
-}

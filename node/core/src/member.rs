@@ -5,7 +5,8 @@ use crate::auth::Caller;
 use crate::error::{HfxError, HfxResult};
 use crate::log::{Envelope, RECV, SENT};
 use crate::node::Node;
-use crate::store::{Val, WriteOp};
+use crate::store::WriteOp;
+use crate::store::disclosures::{LogLink, NewDisclosure};
 use hfx_adapters::ids::{
     mask_id, mask_name, validate_centre_code, validate_name, validate_person_id,
 };
@@ -70,14 +71,11 @@ pub fn validate_person(p: Option<&pb::PersonKey>) -> HfxResult<Person> {
 
 pub use hfx_model::purpose::{legal_basis, purpose_from_name, purpose_name};
 
+/// A purpose a request may name (see [`hfx_model::purpose`]).
 fn check_purpose(v: i32) -> HfxResult<pb::Purpose> {
-    match pb::Purpose::try_from(v) {
-        Ok(pb::Purpose::Unspecified) | Err(_) => Err(HfxError::invalid(
-            "purpose",
-            format!("{v} is not a purpose"),
-        )),
-        Ok(p) => Ok(p),
-    }
+    hfx_model::purpose::Purpose::from_i32(v)
+        .map(|p| p.wire)
+        .ok_or_else(|| HfxError::invalid("purpose", format!("{v} is not a purpose")))
 }
 
 fn check_message_id(field: &str, s: &str) -> HfxResult<String> {
@@ -206,8 +204,9 @@ async fn view_for(
     Ok(v)
 }
 
-pub const METHOD_QUERY: &str = "MemberExchange/QueryMember";
+pub use hfx_tlog::methods::METHOD_QUERY;
 
+/// The disclosure record of one query, as both sides keep it.
 #[allow(clippy::too_many_arguments)]
 fn disclosure_op(
     direction: &str,
@@ -217,28 +216,20 @@ fn disclosure_op(
     outcome: &str,
     message_id: &str,
     subject: &str,
-    log_index: Option<u64>,
+    log_index: LogLink,
 ) -> WriteOp {
-    WriteOp::Sql {
-        sql: "INSERT INTO disclosures (at_ms, direction, peer, acting_person, purpose, legal_basis, outcome, message_id, subject_masked, log_index) \
-              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        args: vec![
-            Val::I64(crate::now_ms()),
-            direction.into(),
-            peer.into(),
-            acting.into(),
-            purpose_name(purpose).into(),
-            legal_basis(purpose).into(),
-            outcome.into(),
-            message_id.into(),
-            subject.into(),
-            match log_index {
-                Some(u64::MAX) => Val::RequestIndex,
-                Some(i) => Val::I64(i as i64),
-                None => Val::NullText,
-            },
-        ],
+    NewDisclosure {
+        direction,
+        peer,
+        acting_person: acting,
+        purpose: purpose_name(purpose),
+        legal_basis: legal_basis(purpose),
+        outcome,
+        message_id,
+        subject_masked: subject,
+        log_index,
     }
+    .op()
 }
 
 /// Peer side: another centre asks about a member of ours.
@@ -255,7 +246,7 @@ pub async fn answer_query(
     // A retry gets the stored reply, byte for byte.
     if let Some((_, bytes)) = node.store.inbox_get(peer, &message_id).await? {
         return pb::PeerMemberReply::decode(bytes.as_slice())
-            .map_err(|e| HfxError::Internal(e.to_string()));
+            .map_err(|e| HfxError::internal_from("stored reply", e));
     }
     let purpose = check_purpose(header.purpose)?;
     let acting = header.acting_person.clone();
@@ -284,7 +275,7 @@ pub async fn answer_query(
                     &outcome,
                     &message_id,
                     "-",
-                    None,
+                    LogLink::None,
                 ),
             ];
             if let Err(e) = node.store.write(ops).await {
@@ -338,12 +329,12 @@ pub async fn answer_query(
                 "disclosed",
                 &message_id,
                 &person.masked(),
-                Some(u64::MAX),
+                LogLink::ExchangeRequest,
             )],
         )
         .await?;
     let reply = pb::PeerMemberReply::decode(appended.as_slice())
-        .map_err(|e| HfxError::Internal(e.to_string()))?;
+        .map_err(|e| HfxError::internal_from("reply", e))?;
     tracing::info!(peer, purpose = purpose_name(purpose), subject = %person.masked(), "member disclosed");
     Ok(reply)
 }
@@ -402,13 +393,7 @@ pub async fn ask(
     } else {
         check_message_id("message_id", &req.message_id)?
     };
-    let dir = node.trust.directory();
-    if dir.centre(&centre).is_none() {
-        return Err(HfxError::NotFound(format!(
-            "centre {centre} is not in directory version {}",
-            dir.version
-        )));
-    }
+    crate::directory::lookup(&node.trust.directory(), &centre)?;
     let acting = caller.label();
     let checkpoint_size = node.store.log().lock().await.size();
     let peer_req = pb::PeerMemberQuery {
@@ -473,7 +458,7 @@ pub async fn ask(
                     "received",
                     &message_id,
                     &person.masked(),
-                    None,
+                    LogLink::None,
                 ),
             ];
             let appended = node.store.write(ops).await?;
@@ -503,7 +488,7 @@ pub async fn ask(
                     &format!("failed: {reason}"),
                     &message_id,
                     &person.masked(),
-                    None,
+                    LogLink::None,
                 ),
             ];
             if let Err(e) = node.store.write(ops).await {

@@ -37,12 +37,7 @@ impl Peers {
             return Ok(ch.clone());
         }
         let dir = self.trust.directory();
-        let entry = dir.centre(centre).ok_or_else(|| {
-            HfxError::NotFound(format!(
-                "centre {centre} is not in directory version {}",
-                dir.version
-            ))
-        })?;
+        let entry = crate::directory::lookup(&dir, centre)?;
         let ch = crate::tls::channel(
             self.trust.client_config(),
             entry.endpoint.clone(),
@@ -50,7 +45,7 @@ impl Peers {
             Some(entry.tls_fingerprint.clone()),
             self.timeout,
         )
-        .map_err(|e| HfxError::Internal(e.to_string()))?;
+        .map_err(|e| HfxError::internal_from(format!("channel to {centre}"), e))?;
         cache.insert(centre.to_string(), (generation, ch.clone()));
         Ok(ch)
     }

@@ -18,7 +18,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio_rustls::{TlsAcceptor, TlsConnector};
 
 /// Install the process-wide rustls crypto provider (ring). Safe to call more than once.
@@ -32,17 +32,27 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
-    #[error("{path}: {detail}")]
-    File { path: PathBuf, detail: String },
-    #[error("tls configuration: {0}")]
-    Config(String),
+    #[error("{path}")]
+    File {
+        path: PathBuf,
+        #[source]
+        source: crate::error::BoxError,
+    },
+    #[error("{path}: no certificate in file")]
+    NoCertificate { path: PathBuf },
+    #[error("tls configuration")]
+    Config(#[source] crate::error::BoxError),
 }
 
-fn file_err(path: &Path, detail: impl ToString) -> TlsError {
+fn file_err(path: &Path, source: impl std::error::Error + Send + Sync + 'static) -> TlsError {
     TlsError::File {
         path: path.to_path_buf(),
-        detail: detail.to_string(),
+        source: Box::new(source),
     }
+}
+
+fn config_err(source: impl std::error::Error + Send + Sync + 'static) -> TlsError {
+    TlsError::Config(Box::new(source))
 }
 
 pub fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
@@ -51,7 +61,9 @@ pub fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError>
         .collect::<Result<_, _>>()
         .map_err(|e| file_err(path, e))?;
     if certs.is_empty() {
-        return Err(file_err(path, "no certificate in file"));
+        return Err(TlsError::NoCertificate {
+            path: path.to_path_buf(),
+        });
     }
     Ok(certs)
 }
@@ -102,13 +114,13 @@ pub fn server_config(files: &TlsFiles) -> Result<ServerConfig, TlsError> {
     let verifier = WebPkiClientVerifier::builder_with_provider(m.roots, provider())
         .with_crls(m.crls)
         .build()
-        .map_err(|e| TlsError::Config(e.to_string()))?;
+        .map_err(config_err)?;
     let mut cfg = ServerConfig::builder_with_provider(provider())
         .with_protocol_versions(&[&rustls::version::TLS13])
-        .map_err(|e| TlsError::Config(e.to_string()))?
+        .map_err(config_err)?
         .with_client_cert_verifier(verifier)
         .with_single_cert(m.chain, m.key)
-        .map_err(|e| TlsError::Config(e.to_string()))?;
+        .map_err(config_err)?;
     cfg.alpn_protocols = vec![b"h2".to_vec()];
     Ok(cfg)
 }
@@ -130,13 +142,13 @@ pub fn client_config_from(
     let verifier = rustls::client::WebPkiServerVerifier::builder_with_provider(roots, provider())
         .with_crls(crls)
         .build()
-        .map_err(|e| TlsError::Config(e.to_string()))?;
+        .map_err(config_err)?;
     let mut cfg = ClientConfig::builder_with_provider(provider())
         .with_protocol_versions(versions)
-        .map_err(|e| TlsError::Config(e.to_string()))?
+        .map_err(config_err)?
         .with_webpki_verifier(verifier)
         .with_client_auth_cert(chain, key)
-        .map_err(|e| TlsError::Config(e.to_string()))?;
+        .map_err(config_err)?;
     cfg.alpn_protocols = vec![b"h2".to_vec()];
     Ok(cfg)
 }
@@ -149,10 +161,12 @@ pub struct TlsConnectInfo {
     pub peer_certs: Arc<Vec<CertificateDer<'static>>>,
 }
 
-/// A server-side TLS connection as tonic sees it.
+/// A server-side TLS connection as tonic sees it. It holds its listener's connection permit
+/// until it is dropped, so the cap counts live connections, not handshakes.
 pub struct TlsConn {
     inner: tokio_rustls::server::TlsStream<TcpStream>,
     info: TlsConnectInfo,
+    _permit: OwnedSemaphorePermit,
 }
 
 impl tonic::transport::server::Connected for TlsConn {
@@ -220,7 +234,8 @@ impl ServerTls {
     }
 }
 
-/// Most connections a listener serves at once.
+/// Most connections a listener holds at once (handshaking or live); the accept loop waits
+/// for a permit before it accepts another.
 pub const MAX_CONNECTIONS: usize = 4096;
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -254,7 +269,6 @@ pub fn incoming(
             let Some(cfg) = tls.get() else { continue };
             let tx = tx.clone();
             tokio::spawn(async move {
-                let _permit = permit;
                 let acceptor = TlsAcceptor::from(cfg);
                 let stream =
                     match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
@@ -278,11 +292,12 @@ pub fn incoming(
                     remote_addr: Some(remote),
                     peer_certs: Arc::new(certs),
                 };
-                // The permit is held for the handshake only; hyper bounds live connections.
+                // The connection carries its permit: it is released when the connection closes.
                 let _ = tx
                     .send(Ok(TlsConn {
                         inner: stream,
                         info,
+                        _permit: permit,
                     }))
                     .await;
             });
@@ -332,7 +347,7 @@ pub fn channel(
     request_timeout: Duration,
 ) -> Result<tonic::transport::Channel, TlsError> {
     let endpoint = tonic::transport::Endpoint::from_shared(format!("http://{server_name}"))
-        .map_err(|e| TlsError::Config(e.to_string()))?
+        .map_err(config_err)?
         .connect_timeout(Duration::from_secs(3))
         .timeout(request_timeout)
         .http2_keep_alive_interval(Duration::from_secs(30))

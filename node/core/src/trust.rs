@@ -1,18 +1,19 @@
-//! What a node trusts right now: the signed zone directory (last good one kept), its TLS
-//! configurations, and the CRL. Reloaded on SIGHUP, on the operator's `Reload` call, and when
-//! the files change.
+//! What a node trusts right now: the signed zone directory (last good one kept; see
+//! [`crate::directory`]), its TLS configurations, and the CRL. Reloaded on SIGHUP, on the
+//! operator's `Reload` call, and when the files change.
 
 use crate::config::NodeConfig;
+use crate::directory::DirectoryInForce;
 use crate::tls::{ServerTls, TlsFiles, client_config, server_config};
-use hfx_certs::{Directory, SignedDirectory};
+use hfx_certs::Directory;
 use rustls::ClientConfig;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::SystemTime;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TrustError {
-    #[error("{0}")]
+    #[error(transparent)]
     Tls(#[from] crate::tls::TlsError),
     #[error("directory {path}: {detail}")]
     Directory { path: PathBuf, detail: String },
@@ -20,10 +21,8 @@ pub enum TrustError {
 
 pub struct Trust {
     files: TlsFiles,
-    directory_path: PathBuf,
-    last_good_path: PathBuf,
     root_key: RwLock<Vec<u8>>,
-    directory: RwLock<Arc<Directory>>,
+    directory: DirectoryInForce,
     client: RwLock<Arc<ClientConfig>>,
     /// Bumped whenever the client configuration or directory changes: peer channels rebuild.
     generation: std::sync::atomic::AtomicU64,
@@ -40,25 +39,14 @@ pub struct ReloadReport {
 }
 
 fn read_root_key(files: &TlsFiles) -> Result<Vec<u8>, TrustError> {
-    let pem = std::fs::read_to_string(&files.root).map_err(|e| crate::tls::TlsError::File {
+    let file_err = |source: crate::error::BoxError| crate::tls::TlsError::File {
         path: files.root.clone(),
-        detail: e.to_string(),
-    })?;
+        source,
+    };
+    let pem = std::fs::read_to_string(&files.root).map_err(|e| file_err(Box::new(e)))?;
     hfx_certs::pki::root_public_key(&pem)
-        .map_err(|e| crate::tls::TlsError::File {
-            path: files.root.clone(),
-            detail: e.to_string(),
-        })
+        .map_err(|e| file_err(e.into()))
         .map_err(TrustError::from)
-}
-
-fn load_directory(path: &PathBuf, root_key: &[u8]) -> Result<(Directory, String), String> {
-    let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
-    let signed = SignedDirectory::from_json(&text).map_err(|e| e.to_string())?;
-    let dir = signed
-        .verify(root_key, hfx_certs::zonedir::now_unix())
-        .map_err(|e| e.to_string())?;
-    Ok((dir, text))
 }
 
 impl Trust {
@@ -69,30 +57,12 @@ impl Trust {
         let last_good_path = cfg
             .base
             .join(format!("directory.last-good.{}.json", cfg.centre));
-        let last_good = load_directory(&last_good_path, &root_key)
-            .ok()
-            .map(|(d, _)| d);
-        let directory = match (load_directory(&directory_path, &root_key), last_good) {
-            (Ok((d, _)), Some(good)) if good.check_successor(&d).is_err() && good != d => {
-                tracing::warn!(path = %directory_path.display(), offered = d.version, version = good.version, "directory file is not newer than the last good one; serving on the last good one");
-                good
-            }
-            (Ok((d, text)), _) => {
-                let _ = hfx_certs::zonedir::write_atomic(&last_good_path, text.as_bytes());
-                d
-            }
-            (Err(e), Some(good)) => {
-                tracing::warn!(path = %directory_path.display(), error = %e, version = good.version, "directory refused; serving on the last good one");
-                good
-            }
-            (Err(e), None) => {
-                return Err(TrustError::Directory {
-                    path: directory_path,
-                    detail: e,
-                });
-            }
-        };
-        if directory.centre(&cfg.centre).is_none() {
+        let directory = DirectoryInForce::load(directory_path.clone(), last_good_path, &root_key)
+            .map_err(|detail| TrustError::Directory {
+            path: directory_path.clone(),
+            detail,
+        })?;
+        if directory.current().centre(&cfg.centre).is_none() {
             return Err(TrustError::Directory {
                 path: directory_path,
                 detail: format!("centre {} is not in the directory", cfg.centre),
@@ -103,22 +73,18 @@ impl Trust {
             local_tls: ServerTls::new(server_config(&files)?),
             client: RwLock::new(Arc::new(client_config(&files)?)),
             root_key: RwLock::new(root_key),
-            directory: RwLock::new(Arc::new(directory)),
+            directory,
             generation: 0.into(),
             stamps: std::sync::Mutex::new(Vec::new()),
             files,
-            directory_path,
-            last_good_path,
         };
         trust.changed();
         Ok(trust)
     }
 
+    /// The directory in force.
     pub fn directory(&self) -> Arc<Directory> {
-        self.directory
-            .read()
-            .map(|g| g.clone())
-            .unwrap_or_else(|p| p.into_inner().clone())
+        self.directory.current()
     }
 
     pub fn client_config(&self) -> Arc<ClientConfig> {
@@ -132,13 +98,13 @@ impl Trust {
         self.generation.load(std::sync::atomic::Ordering::Acquire)
     }
 
-    fn watched(&self) -> [&PathBuf; 5] {
+    fn watched(&self) -> [&Path; 5] {
         [
             &self.files.root,
             &self.files.crl,
             &self.files.cert,
             &self.files.key,
-            &self.directory_path,
+            self.directory.path(),
         ]
     }
 
@@ -165,10 +131,11 @@ impl Trust {
     /// one kept; bad TLS files leave the current TLS configuration in place.
     pub fn reload(&self) -> ReloadReport {
         let tls = (|| -> Result<(), String> {
-            let root_key = read_root_key(&self.files).map_err(|e| e.to_string())?;
-            let peer = server_config(&self.files).map_err(|e| e.to_string())?;
-            let local = server_config(&self.files).map_err(|e| e.to_string())?;
-            let client = client_config(&self.files).map_err(|e| e.to_string())?;
+            let text = |e: &dyn std::error::Error| crate::error::chain(e);
+            let root_key = read_root_key(&self.files).map_err(|e| text(&e))?;
+            let peer = server_config(&self.files).map_err(|e| text(&e))?;
+            let local = server_config(&self.files).map_err(|e| text(&e))?;
+            let client = client_config(&self.files).map_err(|e| text(&e))?;
             self.peer_tls.swap(peer);
             self.local_tls.swap(local);
             if let Ok(mut g) = self.client.write() {
@@ -180,30 +147,7 @@ impl Trust {
             Ok(())
         })();
         let root_key = self.root_key.read().map(|g| g.clone()).unwrap_or_default();
-        let directory = match load_directory(&self.directory_path, &root_key) {
-            Err(e) => Err(e),
-            Ok((next, text)) => {
-                let current = self.directory();
-                if next == *current {
-                    Ok(current.version)
-                } else {
-                    match current.check_successor(&next) {
-                        Err(e) => Err(e.to_string()),
-                        Ok(()) => {
-                            let v = next.version;
-                            let _ = hfx_certs::zonedir::write_atomic(
-                                &self.last_good_path,
-                                text.as_bytes(),
-                            );
-                            if let Ok(mut g) = self.directory.write() {
-                                *g = Arc::new(next);
-                            }
-                            Ok(v)
-                        }
-                    }
-                }
-            }
-        };
+        let directory = self.directory.reload(&root_key);
         self.generation
             .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         match &directory {

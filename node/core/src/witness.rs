@@ -11,9 +11,10 @@ use crate::error::{HfxError, HfxResult};
 use crate::log::merkle::{self, Hash};
 use crate::log::note::{Checkpoint, NoteVerifier, cosign as cosign_note, verify_cosignature};
 use crate::node::Node;
+use crate::store::StoreError;
+use crate::store::witness::Evidence;
 use base64::Engine;
 use hfx_proto::v1 as pb;
-use sqlx::Row;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -22,20 +23,7 @@ const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STA
 
 /// The checkpoint-signing key the directory lists for `centre`.
 pub fn verifier_for(node: &Node, centre: &str) -> HfxResult<NoteVerifier> {
-    let dir = node.trust.directory();
-    let entry = dir.centre(centre).ok_or_else(|| {
-        HfxError::NotFound(format!(
-            "centre {centre} is not in directory version {}",
-            dir.version
-        ))
-    })?;
-    let pk = B64
-        .decode(&entry.signing_key)
-        .ok()
-        .and_then(|v| <[u8; 32]>::try_from(v.as_slice()).ok())
-        .ok_or_else(|| HfxError::Internal(format!("directory: bad signing key for {centre}")))?;
-    NoteVerifier::new(&crate::log::origin(&dir.zone, centre), pk)
-        .map_err(|e| HfxError::Internal(e.to_string()))
+    crate::directory::checkpoint_verifier(&node.trust.directory(), centre)
 }
 
 fn note_body(note: &str) -> &str {
@@ -60,26 +48,8 @@ pub fn open_checkpoint(node: &Node, centre: &str, note: &str) -> HfxResult<Check
     Ok(cp)
 }
 
-struct Held {
-    size: u64,
-    root: Hash,
-    note: String,
-}
-
-async fn held(node: &Node, centre: &str) -> HfxResult<Option<Held>> {
-    let row = sqlx::query("SELECT size, root, note FROM witness_state WHERE centre = $1")
-        .bind(centre)
-        .fetch_optional(node.store.pool())
-        .await?;
-    let Some(row) = row else { return Ok(None) };
-    let root: Vec<u8> = row.try_get("root")?;
-    Ok(Some(Held {
-        size: row.try_get::<i64, _>("size")? as u64,
-        root: merkle::hash_from_slice(&root).map_err(|e| HfxError::Internal(e.to_string()))?,
-        note: row.try_get("note")?,
-    }))
-}
-
+/// Keep evidence against `centre`'s log. Logged here; a store failure is logged too, and
+/// does not change the answer (the refusal stands).
 #[allow(clippy::too_many_arguments)]
 async fn record_evidence(
     node: &Node,
@@ -92,21 +62,18 @@ async fn record_evidence(
     reported_by: &str,
 ) {
     tracing::error!(%centre, kind, detail, reported_by, "witness: misbehaving log, evidence kept");
-    let res = sqlx::query(
-        "INSERT INTO witness_evidence (at_ms, centre, kind, detail, old_note, new_note, proof, reported_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-    )
-    .bind(crate::now_ms())
-    .bind(centre)
-    .bind(kind)
-    .bind(detail)
-    .bind(old_note)
-    .bind(new_note)
-    .bind(proof.concat())
-    .bind(reported_by)
-    .execute(node.store.pool())
-    .await;
-    if let Err(e) = res {
-        tracing::error!(error = %e, "could not store witness evidence");
+    let evidence = Evidence {
+        at_ms: crate::now_ms(),
+        centre: centre.to_string(),
+        kind: kind.to_string(),
+        detail: detail.to_string(),
+        old_note: old_note.to_string(),
+        new_note: new_note.to_string(),
+        proof: proof.concat(),
+        reported_by: reported_by.to_string(),
+    };
+    if let Err(e) = node.store.add_evidence(&evidence).await {
+        tracing::error!(error = %HfxError::from(e).detail(), "could not store witness evidence");
     }
 }
 
@@ -122,7 +89,7 @@ pub async fn cosign(node: &Node, peer: &str, req: pb::CosignRequest) -> HfxResul
         .collect::<Result<_, _>>()
         .map_err(|e| HfxError::invalid("proof", e.to_string()))?;
     let _guard = node.witness_lock.lock().await;
-    let prior = held(node, peer).await?;
+    let prior = node.store.witness_held(peer).await?;
     match &prior {
         None => {}
         Some(h) if cp.size < h.size => {
@@ -171,14 +138,13 @@ pub async fn cosign(node: &Node, peer: &str, req: pb::CosignRequest) -> HfxResul
     }
     // A checkpoint of the same size that another witness showed us, with another root, proves
     // a fork by itself: refuse, and keep both notes.
-    let seen: Vec<(Vec<u8>, String, String)> = sqlx::query_as(
-        "SELECT root, note, reporter FROM witness_seen WHERE centre = $1 AND size = $2",
-    )
-    .bind(peer)
-    .bind(cp.size as i64)
-    .fetch_all(node.store.pool())
-    .await?;
-    for (root, seen_note, reporter) in seen {
+    let seen = node.store.witness_seen(peer, cp.size).await?;
+    for crate::store::witness::Seen {
+        root,
+        note: seen_note,
+        reporter,
+    } in seen
+    {
         if root.as_slice() != cp.root.as_slice() {
             let detail = format!(
                 "fork: {peer} signed two checkpoints of size {} with different roots (one shown to us, one to {reporter})",
@@ -203,37 +169,32 @@ pub async fn cosign(node: &Node, peer: &str, req: pb::CosignRequest) -> HfxResul
         }
     }
     // Check and store atomically: only replace exactly what we checked against.
-    let now = crate::now_ms();
     let stored = match &prior {
-        None => sqlx::query("INSERT INTO witness_state (centre, size, root, note, at_ms) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (centre) DO NOTHING")
-            .bind(peer)
-            .bind(cp.size as i64)
-            .bind(cp.root.to_vec())
-            .bind(&note)
-            .bind(now)
-            .execute(node.store.pool())
-            .await?
-            .rows_affected(),
-        Some(h) if h.size == cp.size => 1,
-        Some(h) => sqlx::query("UPDATE witness_state SET size = $1, root = $2, note = $3, at_ms = $4 WHERE centre = $5 AND size = $6 AND root = $7")
-            .bind(cp.size as i64)
-            .bind(cp.root.to_vec())
-            .bind(&note)
-            .bind(now)
-            .bind(peer)
-            .bind(h.size as i64)
-            .bind(h.root.to_vec())
-            .execute(node.store.pool())
-            .await?
-            .rows_affected(),
+        Some(h) if h.size == cp.size => Ok(()),
+        _ => {
+            node.store
+                .witness_swap(
+                    peer,
+                    prior.as_ref().map(|h| (h.size, &h.root)),
+                    cp.size,
+                    &cp.root,
+                    &note,
+                )
+                .await
+        }
     };
-    if stored != 1 {
-        return Err(HfxError::FailedPrecondition(
-            "a concurrent checkpoint was cosigned first; retry".into(),
-        ));
+    match stored {
+        Ok(()) => {}
+        Err(StoreError::Conflict) => {
+            return Err(HfxError::FailedPrecondition(
+                "a concurrent checkpoint was cosigned first; retry".into(),
+            ));
+        }
+        Err(e) => return Err(e.into()),
     }
+    let now = crate::now_ms();
     let line = cosign_note(&node.signer, note_body(&note), (now / 1000) as u64)
-        .map_err(|e| HfxError::Internal(e.to_string()))?;
+        .map_err(|e| HfxError::internal_from("cosigning", e))?;
     if prior.as_ref().map(|h| h.size) != Some(cp.size) {
         gossip_out(node, peer, &note);
     }
@@ -256,16 +217,10 @@ pub async fn gossip_in(
     let _guard = node.witness_lock.lock().await;
     // Remember what others were shown, so a later contradicting checkpoint offered to us for
     // cosigning is caught even if it arrives after the gossip.
-    sqlx::query("INSERT INTO witness_seen (centre, size, root, note, reporter, at_ms) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (centre, size, root) DO NOTHING")
-        .bind(&origin)
-        .bind(cp.size as i64)
-        .bind(cp.root.to_vec())
-        .bind(&note)
-        .bind(reporter)
-        .bind(crate::now_ms())
-        .execute(node.store.pool())
+    node.store
+        .witness_remember_seen(&origin, cp.size, &cp.root, &note, reporter)
         .await?;
-    let Some(h) = held(node, &origin).await? else {
+    let Some(h) = node.store.witness_held(&origin).await? else {
         return Ok(pb::GossipReply {
             consistent: true,
             detail: "no checkpoint of that centre cosigned here".into(),
@@ -392,11 +347,7 @@ impl Default for Collector {
 
 impl Collector {
     pub async fn collect(&self, node: &Node, min_interval: Duration) -> HfxResult<()> {
-        let Some((size, note)) = node
-            .latest_checkpoint()
-            .await
-            .map_err(|e| HfxError::Store(e.to_string()))?
-        else {
+        let Some((size, note)) = node.latest_checkpoint().await? else {
             return Ok(());
         };
         let dir = node.trust.directory();
@@ -404,12 +355,10 @@ impl Collector {
             if c.code == node.centre {
                 continue;
             }
-            let have: Option<i64> =
-                sqlx::query_scalar("SELECT MAX(size) FROM log_cosignatures WHERE witness = $1")
-                    .bind(crate::log::origin(&dir.zone, &c.code))
-                    .fetch_one(node.store.pool())
-                    .await?;
-            let have = have.unwrap_or(0) as u64;
+            let have = node
+                .store
+                .cosigned_size(&crate::log::origin(&dir.zone, &c.code))
+                .await?;
             if have >= size {
                 continue;
             }
@@ -429,7 +378,7 @@ impl Collector {
                 let log = node.store.log().lock().await;
                 log.tree()
                     .consistency_proof(have, size)
-                    .map_err(|e| HfxError::Internal(e.to_string()))?
+                    .map_err(|e| HfxError::internal_from("consistency proof", e))?
             };
             let req = pb::CosignRequest {
                 header: None,
@@ -450,13 +399,8 @@ impl Collector {
                         tracing::warn!(witness = %c.code, error = %e, "cosignature does not verify; ignored");
                         continue;
                     }
-                    sqlx::query("INSERT INTO log_cosignatures (size, witness, witness_key, line, at_ms) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (size, witness) DO NOTHING")
-                        .bind(size as i64)
-                        .bind(&witness)
-                        .bind(B64.encode(wv.public_key()))
-                        .bind(line)
-                        .bind(crate::now_ms())
-                        .execute(node.store.pool())
+                    node.store
+                        .add_cosignature(size, &witness, &B64.encode(wv.public_key()), &line)
                         .await?;
                 }
                 Err(s) => {
@@ -466,30 +410,4 @@ impl Collector {
         }
         Ok(())
     }
-}
-
-/// Largest checkpoint size with at least `quorum` cosignatures.
-pub async fn witnessed_size(node: &Node, quorum: u32) -> HfxResult<u64> {
-    let rows: Vec<(i64, i64)> = sqlx::query_as(
-        "SELECT size, COUNT(*) FROM log_cosignatures GROUP BY size ORDER BY size DESC",
-    )
-    .fetch_all(node.store.pool())
-    .await?;
-    // A cosignature of size s also vouches for every smaller checkpoint (it was checked
-    // consistent), so count witnesses that reached at least s.
-    let mut best = 0u64;
-    let mut sizes: Vec<u64> = rows.iter().map(|r| r.0 as u64).collect();
-    sizes.sort_unstable();
-    for s in sizes {
-        let n: i64 = sqlx::query_scalar(
-            "SELECT COUNT(DISTINCT witness) FROM log_cosignatures WHERE size >= $1",
-        )
-        .bind(s as i64)
-        .fetch_one(node.store.pool())
-        .await?;
-        if n as u32 >= quorum.max(1) {
-            best = s;
-        }
-    }
-    Ok(best)
 }

@@ -13,8 +13,36 @@ pub use hfx_tlog::{merkle, note};
 
 use merkle::{Hash, Tree};
 use sha2::{Digest, Sha256};
-use sqlx::{AnyPool, Row};
 use std::collections::HashMap;
+
+/// What a job's log appends were assigned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Appended {
+    pub index: u64,
+    pub seq: u64,
+}
+
+/// One stored entry, as the store reads it back to rebuild the tree.
+#[derive(Debug, Clone)]
+pub struct StoredEntry {
+    pub index: u64,
+    pub peer: String,
+    pub dir: String,
+    pub seq: u64,
+    pub leaf_hash: Vec<u8>,
+    pub entry: Vec<u8>,
+}
+
+/// Why a stored log cannot be served.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("exchange log has a gap: expected index {expected}, found {found}")]
+    Gap { expected: u64, found: u64 },
+    #[error("exchange log entry {0}: stored leaf hash does not match the entry")]
+    LeafMismatch(u64),
+    #[error("stored log does not extend the last signed checkpoint (size {0}): refusing to run")]
+    NotExtendingCheckpoint(u64),
+}
 
 /// One appended row, as the writer stores it.
 pub struct StagedRow {
@@ -70,7 +98,7 @@ impl Staged {
         mut envelope: Envelope,
         payload: &[u8],
         base_seqs: &HashMap<(String, String), u64>,
-    ) -> (crate::store::Appended, StagedRow) {
+    ) -> (Appended, StagedRow) {
         let key = (envelope.peer.clone(), envelope.dir.clone());
         let prev_staged = self.seqs.get(&key).copied();
         let last = prev_staged
@@ -86,7 +114,7 @@ impl Staged {
         self.leaves.push(leaf_hash);
         let payload_hash: Hash = Sha256::digest(payload).into();
         (
-            crate::store::Appended { index, seq },
+            Appended { index, seq },
             StagedRow {
                 envelope,
                 entry_bytes,
@@ -140,60 +168,37 @@ impl LogState {
         }
     }
 
-    /// Rebuild the tree from the stored entries; refuses a gap in indexes or a leaf hash that
+    /// Rebuild the tree from the stored entries (in index order) and check it extends the
+    /// newest signed checkpoint `(size, root)`; refuses a gap in indexes or a leaf hash that
     /// does not match its entry.
-    pub async fn load(&mut self, pool: &AnyPool) -> Result<(), String> {
-        let rows = sqlx::query(
-            "SELECT idx, peer, dir, seq, leaf_hash, entry FROM log_entries ORDER BY idx",
-        )
-        .fetch_all(pool)
-        .await
-        .map_err(|e| e.to_string())?;
+    pub fn rebuild(
+        entries: impl IntoIterator<Item = StoredEntry>,
+        last_checkpoint: Option<(u64, Vec<u8>)>,
+    ) -> Result<Self, LoadError> {
         let mut tree = Tree::new();
         let mut seqs: HashMap<(String, String), u64> = HashMap::new();
-        for row in rows {
-            let idx: i64 = row.try_get("idx").map_err(|e| e.to_string())?;
-            if idx as u64 != tree.size() {
-                return Err(format!(
-                    "exchange log has a gap: expected index {}, found {idx}",
-                    tree.size()
-                ));
+        for row in entries {
+            if row.index != tree.size() {
+                return Err(LoadError::Gap {
+                    expected: tree.size(),
+                    found: row.index,
+                });
             }
-            let entry: Vec<u8> = row.try_get("entry").map_err(|e| e.to_string())?;
-            let stored: Vec<u8> = row.try_get("leaf_hash").map_err(|e| e.to_string())?;
-            let leaf = merkle::leaf_hash(&entry);
-            if stored.as_slice() != leaf.as_slice() {
-                return Err(format!(
-                    "exchange log entry {idx}: stored leaf hash does not match the entry"
-                ));
+            let leaf = merkle::leaf_hash(&row.entry);
+            if row.leaf_hash.as_slice() != leaf.as_slice() {
+                return Err(LoadError::LeafMismatch(row.index));
             }
             tree.push(leaf);
-            let peer: String = row.try_get("peer").map_err(|e| e.to_string())?;
-            let dir: String = row.try_get("dir").map_err(|e| e.to_string())?;
-            let seq: i64 = row.try_get("seq").map_err(|e| e.to_string())?;
-            let e = seqs.entry((peer, dir)).or_insert(0);
-            *e = (*e).max(seq as u64);
+            let e = seqs.entry((row.peer, row.dir)).or_insert(0);
+            *e = (*e).max(row.seq);
         }
         // The newest signed checkpoint must be a prefix of what we hold.
-        if let Some(row) =
-            sqlx::query("SELECT size, root FROM log_checkpoints ORDER BY size DESC LIMIT 1")
-                .fetch_optional(pool)
-                .await
-                .map_err(|e| e.to_string())?
-        {
-            let size: i64 = row.try_get("size").map_err(|e| e.to_string())?;
-            let root: Vec<u8> = row.try_get("root").map_err(|e| e.to_string())?;
-            match tree.root_at(size as u64) {
+        if let Some((size, root)) = last_checkpoint {
+            match tree.root_at(size) {
                 Some(r) if r.as_slice() == root.as_slice() => {}
-                _ => {
-                    return Err(format!(
-                        "stored log does not extend the last signed checkpoint (size {size}): refusing to run"
-                    ));
-                }
+                _ => return Err(LoadError::NotExtendingCheckpoint(size)),
             }
         }
-        self.tree = tree;
-        self.seqs = seqs;
-        Ok(())
+        Ok(Self { tree, seqs })
     }
 }

@@ -1,0 +1,55 @@
+//! Where a core system lives: the node config's `[adapter]` table. Plain data; [`crate::open`]
+//! turns it into an adapter, and the stand-ins (hfx-standins) produce it for the systems they host.
+
+use crate::AdapterError;
+use std::path::PathBuf;
+
+/// Where a core system lives. Which fields a kind needs is checked by [`crate::open::open`], with
+/// an error naming the `adapter.*` key.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdapterSettings {
+    /// postgres, mariadb, sqlite, batchfile or vendorapi.
+    pub kind: String,
+    /// sqlite: the database file; batchfile: the exchange folder (export/, inbox/, outbox/).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathBuf>,
+    /// postgres / mariadb: connection URL; vendorapi: base URL of the vendor's API.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// vendorapi: API client id / secret for token auth.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
+    /// Deadline of one call to the core system, milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u64>,
+}
+
+pub const KINDS: [&str; 5] = ["postgres", "mariadb", "sqlite", "batchfile", "vendorapi"];
+
+impl AdapterSettings {
+    /// The per-call deadline, if the settings give one.
+    pub fn timeout(&self) -> Option<std::time::Duration> {
+        self.timeout_ms.map(std::time::Duration::from_millis)
+    }
+
+    /// Field `key` of this kind, or an error naming `adapter.<key>`.
+    pub fn need<'a, T>(&self, v: &'a Option<T>, key: &str) -> Result<&'a T, AdapterError> {
+        v.as_ref().ok_or_else(|| {
+            AdapterError::Other(format!(
+                "adapter.{key} is required for adapter kind {}",
+                self.kind
+            ))
+        })
+    }
+
+    /// The error for a kind that is not one of [`KINDS`].
+    pub fn unknown_kind(&self) -> AdapterError {
+        AdapterError::Other(format!(
+            "adapter.kind {:?} is not one of {KINDS:?}",
+            self.kind
+        ))
+    }
+}

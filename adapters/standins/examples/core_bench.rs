@@ -1,0 +1,184 @@
+//! Seed a big population into a fresh core system of any kind and time member lookups.
+//!
+//! ```text
+//! cargo run --release -p hfx-standins --example core_bench -- sqlite /tmp/corebench 1000000 2000
+//! cargo run --release -p hfx-standins --example core_bench -- batchfile /tmp/corebench 1000000 2000
+//! cargo run --release -p hfx-standins --example core_bench -- vendorapi /tmp/corebench 1000000 2000
+//! cargo run --release -p hfx-standins --example core_bench -- postgres postgres://postgres@127.0.0.1:5432/postgres 1000000 2000
+//! cargo run --release -p hfx-standins --example core_bench -- mariadb mysql://root@127.0.0.1:3306 1000000 2000
+//! ```
+//! Arguments: kind, server URL (a scratch folder for sqlite, batchfile, vendorapi), members, lookups (default 2000), then `--keep` to keep the
+//! database. Prints the seeding rate and p50 / p99 / max latency of `member_by_id`, `loans_of`
+//! and `deposits` (one client, sequential calls, random members).
+
+use hfx_adapters::CoreSystem;
+use hfx_standins::seed::{SeedOptions, generate};
+use hfx_standins::seeding::Seed;
+use std::time::{Duration, Instant};
+
+const CENTRE: &str = "320300000000000";
+
+fn pct(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn report(what: &str, mut v: Vec<Duration>) {
+    v.sort();
+    println!(
+        "{what:<14} n={:<6} p50={:>8.3} ms  p99={:>8.3} ms  max={:>8.3} ms",
+        v.len(),
+        pct(&v, 0.50).as_secs_f64() * 1e3,
+        pct(&v, 0.99).as_secs_f64() * 1e3,
+        v.last().copied().unwrap_or_default().as_secs_f64() * 1e3
+    );
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (Some(kind), Some(server)) = (args.first(), args.get(1)) else {
+        eprintln!(
+            "usage: core_bench postgres|mariadb|sqlite|batchfile|vendorapi SERVER_URL_OR_DIR [MEMBERS] [LOOKUPS] [--keep]"
+        );
+        std::process::exit(2);
+    };
+    let n: u64 = args
+        .get(2)
+        .map(|s| s.parse())
+        .transpose()?
+        .unwrap_or(100_000);
+    let lookups: u64 = args.get(3).map(|s| s.parse()).transpose()?.unwrap_or(2_000);
+    let keep = args.iter().any(|a| a == "--keep");
+    let opts = SeedOptions {
+        seed: 1,
+        ..SeedOptions::default()
+    };
+    let name = format!("hfx_bench_{kind}_{}", std::process::id());
+    let progress = |done: u64| {
+        if done.is_multiple_of(100_000) {
+            eprintln!("  seeded {done}");
+        }
+    };
+
+    let t = Instant::now();
+    let (core, seed_time): (Box<dyn CoreSystem>, Duration) = match kind.as_str() {
+        "postgres" => {
+            let url = hfx_standins::db::postgres::create_database(server, &name).await?;
+            let core =
+                hfx_adapters::postgres::PostgresCore::open(&url, Some(Duration::from_secs(30)))
+                    .await?;
+            let t = Instant::now();
+            core.seed(CENTRE, &opts, 0, n, &progress).await?;
+            let d = t.elapsed();
+            println!("members in core: {}", core.member_count().await?);
+            (Box::new(core), d)
+        }
+        "mariadb" => {
+            let url = hfx_standins::db::mariadb::create_database(server, &name).await?;
+            let core =
+                hfx_adapters::mariadb::MariadbCore::open(&url, Some(Duration::from_secs(30)))
+                    .await?;
+            let t = Instant::now();
+            core.seed(CENTRE, &opts, 0, n, &progress).await?;
+            let d = t.elapsed();
+            println!("members in core: {}", core.member_count().await?);
+            (Box::new(core), d)
+        }
+        "sqlite" | "batchfile" | "vendorapi" => {
+            let dir = std::path::Path::new(server).join(&name);
+            std::fs::create_dir_all(&dir)?;
+            let t = Instant::now();
+            let core: Box<dyn CoreSystem> = match kind.as_str() {
+                "sqlite" => {
+                    let core = hfx_adapters::sqlite::SqliteCore::open(&dir.join("core.db")).await?;
+                    core.seed(CENTRE, &opts, 0, n, &progress).await?;
+                    Box::new(core)
+                }
+                "batchfile" => {
+                    let core = hfx_adapters::batchfile::BatchfileCore::open(
+                        &dir,
+                        Some(Duration::from_secs(600)),
+                    )
+                    .await?;
+                    core.seed(CENTRE, &opts, 0, n, &progress).await?;
+                    Box::new(core)
+                }
+                _ => {
+                    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+                    let standin = hfx_standins::vendor::spawn_standin(
+                        listener,
+                        &dir,
+                        hfx_standins::vendor::Faults::default(),
+                    )
+                    .await?;
+                    let core = standin.core(Some(Duration::from_secs(600)))?;
+                    core.seed(CENTRE, &opts, 0, n, &progress).await?;
+                    // The stand-in must outlive the lookups.
+                    Box::leak(Box::new(standin));
+                    Box::new(core)
+                }
+            };
+            (core, t.elapsed())
+        }
+        other => return Err(format!("unknown kind {other}").into()),
+    };
+    println!(
+        "seeded {n} members ({} months of history, {} employers) in {:.1} s: {:.0} members/s (setup {:.1} s)",
+        opts.history_months,
+        opts.employers,
+        seed_time.as_secs_f64(),
+        n as f64 / seed_time.as_secs_f64(),
+        (t.elapsed() - seed_time).as_secs_f64()
+    );
+
+    // Random members (a fixed LCG, so runs are comparable).
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut pick = || {
+        x = x
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (x >> 17) % n
+    };
+    let (mut by_id, mut loans, mut deps) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..lookups {
+        let m = generate(CENTRE, &opts, pick()).member;
+        let t = Instant::now();
+        let got = core.member_by_id(m.id_type, &m.id_number).await?;
+        by_id.push(t.elapsed());
+        if got.as_ref().map(|g| &g.account_no) != Some(&m.account_no) {
+            return Err(format!("member {} not found", m.account_no).into());
+        }
+        let t = Instant::now();
+        core.loans_of(m.id_type, &m.id_number).await?;
+        loans.push(t.elapsed());
+        let t = Instant::now();
+        core.deposits(&m.account_no, m.paid_up_to.add_months(-11), m.paid_up_to)
+            .await?;
+        deps.push(t.elapsed());
+    }
+    report("member_by_id", by_id);
+    report("loans_of", loans);
+    report("deposits(12m)", deps);
+    let t = Instant::now();
+    let checks = core.check().await;
+    println!(
+        "check() in {:.0} ms: {}",
+        t.elapsed().as_secs_f64() * 1e3,
+        checks.iter().all(|c| c.ok)
+    );
+    drop(core);
+    if !keep {
+        match kind.as_str() {
+            "postgres" => hfx_standins::db::postgres::drop_database(server, &name).await?,
+            "mariadb" => hfx_standins::db::mariadb::drop_database(server, &name).await?,
+            _ => std::fs::remove_dir_all(std::path::Path::new(server).join(&name))?,
+        }
+    } else {
+        println!("kept database {name}");
+    }
+    Ok(())
+}

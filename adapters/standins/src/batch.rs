@@ -1,0 +1,506 @@
+//! The legacy batch core's batch run, as a stand-in: it applies the inbox/ instructions to the
+//! core's master data (`core/master.db`, a sqlite core, so the holds run the shared state
+//! machine), re-exports, then writes the outbox/ results. The adapter side is
+//! `hfx_adapters::batchfile`; both speak `hfx_adapters::batchfile::format`.
+
+use crate::model::Deposit;
+use crate::money::parse_yuan;
+use futures::TryStreamExt;
+use hfx_adapters::batchfile::format::{
+    CONTROL_FILE, ControlEntry, DATA_FILES, LOANS_FILE, MEMBERS_FILE, Op, POSTING_LAYOUT,
+    POSTINGS_FILE, REQ_HEADER, RES_HEADER, Rec, blocking, entry_of, fixed_money, jg, parse_control,
+    parse_kv, parse_posting, put_date_text, put_money_text, put_num, put_text, record_width,
+    render_control, render_kv, write_atomic,
+};
+use hfx_adapters::sqlite::SqliteCore;
+use hfx_adapters::{AdapterError, CoreSystem};
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, SystemTime};
+use tokio::io::AsyncWriteExt;
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// One export at a time per exchange folder (in this process).
+fn export_lock(root: &Path) -> Arc<tokio::sync::Mutex<()>> {
+    static LOCKS: OnceLock<Mutex<HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>> = OnceLock::new();
+    let key = std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf());
+    lock(LOCKS.get_or_init(Default::default))
+        .entry(key)
+        .or_default()
+        .clone()
+}
+
+/// What one batch run did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunReport {
+    /// Instructions answered (a result written to outbox/).
+    pub answered: usize,
+    /// Instructions left in inbox/ for the next run (the master data was unavailable).
+    pub deferred: usize,
+    /// Whether the export was written.
+    pub exported: bool,
+}
+
+/// The stand-in for the legacy core's batch run: applies inbox/ instructions to the core's master
+/// data (`core/master.db`, private to the stand-in), re-exports, then writes outbox/ results.
+pub struct BatchRunner {
+    root: PathBuf,
+    master: SqliteCore,
+}
+
+/// A batch run in the background; stops when dropped.
+pub struct RunnerTask(tokio::task::JoinHandle<()>);
+
+impl Drop for RunnerTask {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl BatchRunner {
+    /// Open the stand-in core at `root` (creating its folders and master database).
+    pub async fn open(root: &Path) -> Result<Self, AdapterError> {
+        for sub in ["export", "inbox", "outbox", "core"] {
+            tokio::fs::create_dir_all(root.join(sub))
+                .await
+                .map_err(|e| {
+                    AdapterError::Unavailable(format!("{}: {e}", root.join(sub).display()))
+                })?;
+        }
+        let master = SqliteCore::open(&root.join("core").join("master.db")).await?;
+        Ok(Self {
+            root: root.to_path_buf(),
+            master,
+        })
+    }
+
+    /// The core's master data.
+    pub fn master(&self) -> &SqliteCore {
+        &self.master
+    }
+
+    /// Run `run_once` every `interval` in the background.
+    pub fn spawn(self: Arc<Self>, interval: Duration) -> RunnerTask {
+        RunnerTask(tokio::spawn(async move {
+            loop {
+                if let Err(e) = self.run_once().await {
+                    tracing::warn!(error = %e, "batch core run failed");
+                }
+                tokio::time::sleep(interval).await;
+            }
+        }))
+    }
+
+    /// One batch run: answer every instruction in inbox/, export if anything changed (or there
+    /// is no export yet), then write the results and remove the answered instructions.
+    pub async fn run_once(&self) -> Result<RunReport, AdapterError> {
+        let inbox = self.root.join("inbox");
+        let ib = inbox.clone();
+        let mut reqs = blocking(move || -> std::io::Result<Vec<(SystemTime, String)>> {
+            let mut v = Vec::new();
+            for e in std::fs::read_dir(&ib)? {
+                let e = e?;
+                let name = e.file_name().to_string_lossy().to_string();
+                if name.starts_with('.') || !name.ends_with(".req") {
+                    continue;
+                }
+                v.push((e.metadata()?.modified()?, name));
+            }
+            Ok(v)
+        })
+        .await?
+        .map_err(|e| AdapterError::Unavailable(format!("{}: {e}", inbox.display())))?;
+        reqs.sort();
+        let mut report = RunReport::default();
+        let mut results = Vec::new();
+        for (_, name) in reqs {
+            let data = match tokio::fs::read(inbox.join(&name)).await {
+                Ok(d) => d,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(AdapterError::Unavailable(format!("inbox/{name}: {e}"))),
+            };
+            match self.apply(&data).await {
+                Some(fields) => results.push((name, fields)),
+                None => report.deferred += 1,
+            }
+        }
+        let no_export = !tokio::fs::try_exists(self.root.join("export").join(CONTROL_FILE))
+            .await
+            .unwrap_or(false);
+        let mut seq = None;
+        if !results.is_empty() || no_export {
+            seq = Some(self.export().await?);
+            report.exported = true;
+        }
+        let outbox = self.root.join("outbox");
+        for (name, mut fields) in results {
+            // The export that holds this result's effect (the adapter waits to have loaded it).
+            if let Some(seq) = seq {
+                fields.push(("DCSEQ", seq.to_string()));
+            }
+            let res_name = format!("{}.res", name.trim_end_matches(".req"));
+            let body = render_kv(
+                RES_HEADER,
+                &fields
+                    .iter()
+                    .map(|(k, v)| (*k, v.clone()))
+                    .collect::<Vec<_>>(),
+                &[],
+            );
+            let (ob, ib, rn, n) = (
+                outbox.clone(),
+                inbox.clone(),
+                res_name.clone(),
+                name.clone(),
+            );
+            blocking(move || -> std::io::Result<()> {
+                write_atomic(&ob, &rn, &body)?;
+                std::fs::remove_file(ib.join(&n))
+            })
+            .await?
+            .map_err(|e| AdapterError::Unavailable(format!("outbox/{res_name}: {e}")))?;
+            report.answered += 1;
+        }
+        Ok(report)
+    }
+
+    /// Apply one instruction to the master data; `None` leaves it for the next run.
+    async fn apply(&self, data: &[u8]) -> Option<Vec<(&'static str, String)>> {
+        let req = match parse_kv(REQ_HEADER, data) {
+            Ok(r) => r,
+            Err(e) => {
+                return Some(vec![
+                    ("JG", jg::MALFORMED.into()),
+                    ("XX", format!("malformed instruction: {e}")),
+                ]);
+            }
+        };
+        let case = req.fields.get("AJBH").cloned().unwrap_or_default();
+        let op = req.fields.get("CZ").and_then(|c| Op::from_code(c));
+        let mut out = vec![
+            ("AJBH", case.clone()),
+            ("CZ", req.fields.get("CZ").cloned().unwrap_or_default()),
+        ];
+        let grzh = req.fields.get("GRZH").cloned().unwrap_or_default();
+        let result = match op {
+            None => Err(AdapterError::Other(format!(
+                "unknown operation {:?}",
+                req.fields.get("CZ")
+            ))),
+            Some(_) if case.is_empty() => {
+                Err(AdapterError::Other("instruction has no AJBH".into()))
+            }
+            Some(Op::Reserve) => self.master.reserve(&case, &grzh).await.map(|r| {
+                out.push(("GRZH", r.account_no));
+                out.push(("BJ", fixed_money(r.principal_fen).unwrap_or_default()));
+                out.push(("LX", fixed_money(r.interest_fen).unwrap_or_default()));
+            }),
+            Some(Op::Release) => self.master.release(&case).await,
+            Some(Op::Close) => self.master.close_out(&case).await,
+            Some(Op::Credit) => {
+                let je = req.get("JE").map_err(AdapterError::Other).and_then(|s| {
+                    parse_yuan(s.trim_start_matches('+'))
+                        .ok_or_else(|| AdapterError::Other(format!("JE {s:?} is not an amount")))
+                });
+                let history: Result<Vec<Deposit>, AdapterError> = req
+                    .records
+                    .iter()
+                    .enumerate()
+                    .map(|(i, r)| {
+                        let rec = Rec {
+                            bytes: r,
+                            layout: POSTING_LAYOUT,
+                        };
+                        if r.len() != record_width(POSTING_LAYOUT) {
+                            return Err(AdapterError::Other(format!(
+                                "MX record {} is {} bytes",
+                                i + 1,
+                                r.len()
+                            )));
+                        }
+                        parse_posting(&rec)
+                            .map_err(|p| AdapterError::Other(format!("MX record {}: {p:?}", i + 1)))
+                    })
+                    .collect();
+                match (je, history) {
+                    (Ok(je), Ok(h)) => {
+                        self.master.credit_in(&case, &grzh, je, &h).await.map(|()| {
+                            out.push(("GRZH", grzh.clone()));
+                            out.push(("JE", fixed_money(je).unwrap_or_default()));
+                        })
+                    }
+                    (Err(e), _) | (_, Err(e)) => Err(e),
+                }
+            }
+        };
+        let (code, msg) = match result {
+            Ok(()) => (jg::OK, "OK".to_string()),
+            Err(
+                ref e @ AdapterError::UnknownHoldState {
+                    ref case_id,
+                    ref state,
+                },
+            ) => {
+                out.push(("YLAJBH", case_id.clone()));
+                out.push(("ZT", state.clone()));
+                (jg::UNKNOWN_HOLD_STATE, e.to_string())
+            }
+            Err(AdapterError::Unavailable(e)) => {
+                tracing::warn!(case, error = %e, "batch core master data unavailable; instruction deferred");
+                return None;
+            }
+            Err(AdapterError::NotFound(m)) if m.starts_with("reservation") => {
+                (jg::NO_RESERVATION, m)
+            }
+            Err(AdapterError::NotFound(m)) => (jg::NO_ACCOUNT, m),
+            Err(AdapterError::Conflict(m)) => (jg::CONFLICT, m),
+            Err(e @ (AdapterError::BadRecord { .. } | AdapterError::UnknownCode { .. })) => {
+                (jg::BAD_DATA, e.to_string())
+            }
+            Err(AdapterError::Other(m)) => (jg::OTHER, m),
+        };
+        out.push(("JG", code.into()));
+        out.push(("XX", msg));
+        Some(out)
+    }
+
+    /// Export the master data: remove control.txt, write the three data files (each atomically),
+    /// then write control.txt with their counts and checksums. Returns the export's sequence
+    /// number.
+    pub async fn export(&self) -> Result<u64, AdapterError> {
+        let lock = export_lock(&self.root);
+        let _guard = lock.lock().await;
+        let dir = self.root.join("export");
+        let io = |what: &str, e: std::io::Error| {
+            AdapterError::Unavailable(format!("{}/{what}: {e}", dir.display()))
+        };
+        let prev_seq = tokio::fs::read(dir.join(CONTROL_FILE))
+            .await
+            .ok()
+            .and_then(|c| parse_control(&c).ok())
+            .map(|c| c.seq);
+        let seq = match prev_seq {
+            Some(s) => s + 1,
+            None => SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map(|d| d.as_millis() as u64)
+                .unwrap_or(1),
+        };
+        match tokio::fs::remove_file(dir.join(CONTROL_FILE)).await {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io(CONTROL_FILE, e)),
+        }
+        let pool = self.master.pool();
+        let mut entries = Vec::new();
+
+        let mut w = ExportWriter::create(&dir, MEMBERS_FILE)
+            .await
+            .map_err(|e| io(MEMBERS_FILE, e))?;
+        let mut rows = sqlx::query(
+            "SELECT g.*, w.dwmc, w.tyshxydm, w.dwjcbl, w.grjcbl FROM grxx g LEFT JOIN dwxx w ON w.dwzh = g.dwzh ORDER BY g.grzh",
+        )
+        .fetch(pool);
+        while let Some(row) = rows.try_next().await? {
+            let s = |c: &str| {
+                row.try_get::<Option<String>, _>(c)
+                    .ok()
+                    .flatten()
+                    .unwrap_or_default()
+            };
+            let n = |c: &str| row.try_get::<Option<i64>, _>(c).ok().flatten().unwrap_or(0);
+            let r = w.record();
+            put_text(r, &s("grzh"), 20);
+            put_text(r, &s("xingming"), 60);
+            put_text(r, &s("zjlx"), 2);
+            put_text(r, &s("zjhm"), 20);
+            put_text(r, &s("xingbie"), 1);
+            put_date_text(r, Some(&s("csrq")));
+            put_text(r, &s("sjhm"), 15);
+            put_text(r, &s("dwzh"), 20);
+            put_text(r, &s("dwmc"), 120);
+            put_text(r, &s("tyshxydm"), 18);
+            put_num(r, n("dwjcbl"), 5);
+            put_num(r, n("grjcbl"), 5);
+            for c in [
+                "grjcjs",
+                "gryjce",
+                "dwyjce",
+                "grzhye",
+                "grzhsnjzye",
+                "grzhdngjye",
+            ] {
+                put_money_text(r, &s(c));
+            }
+            put_text(r, &s("grzhzt"), 2);
+            put_date_text(r, Some(&s("khrq")));
+            put_date_text(r, Some(&s("xhrq")));
+            put_text(r, &s("xhyy"), 2);
+            put_text(r, &s("jzny"), 6);
+            w.end_record().await.map_err(|e| io(MEMBERS_FILE, e))?;
+        }
+        drop(rows);
+        entries.push((
+            MEMBERS_FILE,
+            w.finish().await.map_err(|e| io(MEMBERS_FILE, e))?,
+        ));
+
+        let mut w = ExportWriter::create(&dir, POSTINGS_FILE)
+            .await
+            .map_err(|e| io(POSTINGS_FILE, e))?;
+        let mut rows = sqlx::query(
+            "SELECT grzh, rq, ywlx, fse, lx, hjny FROM grmx ORDER BY grzh, hjny, rq, rowid",
+        )
+        .fetch(pool);
+        while let Some(row) = rows.try_next().await? {
+            let s = |c: &str| {
+                row.try_get::<Option<String>, _>(c)
+                    .ok()
+                    .flatten()
+                    .unwrap_or_default()
+            };
+            let r = w.record();
+            put_text(r, &s("grzh"), 20);
+            put_date_text(r, Some(&s("rq")));
+            put_text(r, &s("ywlx"), 2);
+            put_money_text(r, &s("fse"));
+            put_money_text(r, &s("lx"));
+            put_text(r, &s("hjny"), 6);
+            w.end_record().await.map_err(|e| io(POSTINGS_FILE, e))?;
+        }
+        drop(rows);
+        entries.push((
+            POSTINGS_FILE,
+            w.finish().await.map_err(|e| io(POSTINGS_FILE, e))?,
+        ));
+
+        let mut w = ExportWriter::create(&dir, LOANS_FILE)
+            .await
+            .map_err(|e| io(LOANS_FILE, e))?;
+        let mut rows = sqlx::query("SELECT * FROM dkxx ORDER BY jkhtbh").fetch(pool);
+        while let Some(row) = rows.try_next().await? {
+            let s = |c: &str| {
+                row.try_get::<Option<String>, _>(c)
+                    .ok()
+                    .flatten()
+                    .unwrap_or_default()
+            };
+            let r = w.record();
+            put_text(r, &s("jkhtbh"), 30);
+            put_text(r, &s("dkzh"), 30);
+            put_text(r, &s("jkr_zjlx"), 2);
+            put_text(r, &s("jkr_zjhm"), 20);
+            put_text(r, &s("gjr_zjlx"), 2);
+            put_text(r, &s("gjr_zjhm"), 20);
+            put_money_text(r, &s("htdkje"));
+            put_date_text(r, Some(&s("dkffrq")));
+            put_money_text(r, &s("dkye"));
+            put_money_text(r, &s("yqbjze"));
+            put_num(
+                r,
+                row.try_get::<Option<i64>, _>("ljyqqs")
+                    .ok()
+                    .flatten()
+                    .unwrap_or(0),
+                4,
+            );
+            put_date_text(r, Some(&s("dkjqrq")));
+            put_text(r, &s("dkzt"), 1);
+            w.end_record().await.map_err(|e| io(LOANS_FILE, e))?;
+        }
+        drop(rows);
+        entries.push((LOANS_FILE, w.finish().await.map_err(|e| io(LOANS_FILE, e))?));
+
+        let time = chrono::Local::now().format("%Y%m%d%H%M%S").to_string();
+        let control = render_control(seq, &time, &entries);
+        let d = dir.clone();
+        blocking(move || write_atomic(&d, CONTROL_FILE, control.as_bytes()))
+            .await?
+            .map_err(|e| io(CONTROL_FILE, e))?;
+        Ok(seq)
+    }
+}
+
+/// Re-seal the export at `root` as the core's export step does last: write control.txt from the
+/// data files as they are now. (Tests use it to play a core that exported a bad record itself.)
+pub async fn seal_export(root: &Path) -> Result<(), AdapterError> {
+    let dir = root.join("export");
+    let lock = export_lock(root);
+    let _guard = lock.lock().await;
+    blocking(move || -> std::io::Result<()> {
+        let prev = std::fs::read(dir.join(CONTROL_FILE))
+            .ok()
+            .and_then(|c| parse_control(&c).ok())
+            .map_or(0, |c| c.seq);
+        let mut entries = Vec::new();
+        for f in DATA_FILES {
+            let data = std::fs::read(dir.join(f))?;
+            entries.push((f, entry_of(&data)));
+        }
+        let time = chrono::Local::now().format("%Y%m%d%H%M%S").to_string();
+        write_atomic(
+            &dir,
+            CONTROL_FILE,
+            render_control(prev + 1, &time, &entries).as_bytes(),
+        )
+    })
+    .await?
+    .map_err(|e| AdapterError::Unavailable(format!("{}: {e}", root.display())))
+}
+
+/// Streams one export file to a temporary name, hashing as it goes, and renames it into place.
+struct ExportWriter {
+    dir: PathBuf,
+    name: &'static str,
+    tmp: PathBuf,
+    file: tokio::io::BufWriter<tokio::fs::File>,
+    hasher: Sha256,
+    line: Vec<u8>,
+    records: usize,
+    bytes: u64,
+}
+
+impl ExportWriter {
+    async fn create(dir: &Path, name: &'static str) -> std::io::Result<Self> {
+        let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+        let file = tokio::fs::File::create(&tmp).await?;
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            name,
+            tmp,
+            file: tokio::io::BufWriter::with_capacity(1 << 20, file),
+            hasher: Sha256::new(),
+            line: Vec::with_capacity(512),
+            records: 0,
+            bytes: 0,
+        })
+    }
+    fn record(&mut self) -> &mut Vec<u8> {
+        self.line.clear();
+        &mut self.line
+    }
+    async fn end_record(&mut self) -> std::io::Result<()> {
+        self.line.push(b'\n');
+        self.hasher.update(&self.line);
+        self.file.write_all(&self.line).await?;
+        self.records += 1;
+        self.bytes += self.line.len() as u64;
+        Ok(())
+    }
+    async fn finish(mut self) -> std::io::Result<ControlEntry> {
+        self.file.flush().await?;
+        self.file.get_ref().sync_all().await?;
+        tokio::fs::rename(&self.tmp, self.dir.join(self.name)).await?;
+        Ok(ControlEntry {
+            records: self.records,
+            bytes: self.bytes,
+            sha256: hex::encode(self.hasher.finalize()),
+        })
+    }
+}

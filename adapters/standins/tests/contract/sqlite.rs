@@ -1,0 +1,77 @@
+use hfx_adapters::CoreSystem;
+use hfx_adapters::sqlite::SqliteCore;
+use hfx_standins::seeding::Seed;
+
+const CENTRE: &str = "340600000000000";
+
+async fn seeded() -> (tempfile::TempDir, SqliteCore) {
+    let dir = tempfile::tempdir().unwrap();
+    let core = SqliteCore::open(&dir.path().join("core.db")).await.unwrap();
+    core.seed(CENTRE, &crate::opts(), 0, crate::N, &|_| {})
+        .await
+        .unwrap();
+    (dir, core)
+}
+
+#[tokio::test]
+async fn sqlite_contract() {
+    let (_d, core) = seeded().await;
+    hfx_standins::contract::run_all(&core, CENTRE, &crate::opts(), crate::N)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn sqlite_bad_rows_give_typed_errors_naming_the_record() {
+    let (_d, core) = seeded().await;
+    let m = hfx_standins::seed::generate(CENTRE, &crate::opts(), 5).member;
+    let other = hfx_standins::seed::generate(CENTRE, &crate::opts(), 6).member;
+    // an impossible date, an unknown status code, an invalid legacy id
+    sqlx::query("UPDATE grxx SET khrq = '2021-02-30' WHERE grzh = ?1")
+        .bind(&m.account_no)
+        .execute(core.pool())
+        .await
+        .unwrap();
+    sqlx::query("UPDATE grxx SET grzhzt = '42' WHERE grzh = ?1")
+        .bind(&other.account_no)
+        .execute(core.pool())
+        .await
+        .unwrap();
+    let e = core
+        .member_by_id(m.id_type, &m.id_number)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains(&m.account_no) && e.contains("khrq"), "{e}");
+    let e = core
+        .member_by_id(other.id_type, &other.id_number)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("42") && e.contains(&other.account_no), "{e}");
+    // other records are not poisoned
+    let fine = hfx_standins::seed::generate(CENTRE, &crate::opts(), 7).member;
+    assert!(
+        core.member_by_id(fine.id_type, &fine.id_number)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let checks = core.check().await;
+    assert!(
+        checks.iter().any(|c| c.name == "code tables" && !c.ok),
+        "{checks:?}"
+    );
+}
+
+#[tokio::test]
+async fn sqlite_unknown_hold_state_is_refused() {
+    let (_d, core) = seeded().await;
+    let h = hfx_standins::contract::planted_hold(CENTRE, &crate::opts(), crate::N);
+    hfx_standins::contract::plant_in_sqlite(core.pool(), &h)
+        .await
+        .unwrap();
+    hfx_standins::contract::unknown_hold_state_is_refused(&core, CENTRE, &crate::opts(), crate::N)
+        .await
+        .unwrap();
+}

@@ -1,0 +1,394 @@
+//! `hfx audit`: the auditor's tools (export, verify, prove, check-receipt, replay, reconcile,
+//! synth, purge, disclosures).
+
+use super::{Conn, init_cli_logging, progress_bar, status_error};
+use anyhow::Context;
+use hfx_certs::Role;
+use hfx_proto::v1 as pb;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+pub async fn disclosures(conn: &Conn, limit: u32, json: bool) -> anyhow::Result<ExitCode> {
+    init_cli_logging();
+    let client = conn.client(Role::Auditor)?;
+    let list = client.disclosures(limit).await.map_err(status_error)?;
+    for d in &list {
+        let purpose = pb::Purpose::try_from(d.purpose)
+            .map(hfx_node::member::purpose_name)
+            .unwrap_or("?");
+        if json {
+            println!(
+                "{}",
+                serde_json::json!({"at_unix_ms": d.at_unix_ms, "direction": d.direction, "peer": d.peer_centre, "acting_person": d.acting_person, "purpose": purpose, "legal_basis": d.legal_basis, "outcome": d.outcome, "message_id": d.message_id, "subject": d.subject_masked})
+            );
+        } else {
+            let at = chrono::DateTime::from_timestamp_millis(d.at_unix_ms)
+                .map(|t| t.to_rfc3339())
+                .unwrap_or_default();
+            println!(
+                "{at} {:<8} {} {:<24} {:<28} {} [{}]",
+                d.direction, d.peer_centre, purpose, d.acting_person, d.outcome, d.subject_masked
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Export via the own node's local API (auditor certificate) or offline from a node's files.
+pub async fn audit_export(
+    conn: &Conn,
+    config: Option<PathBuf>,
+    out: &Path,
+    no_payloads: bool,
+) -> anyhow::Result<ExitCode> {
+    init_cli_logging();
+    let tmp = out.with_extension("partial");
+    let mut file = std::io::BufWriter::new(
+        std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?,
+    );
+    let n = match config {
+        Some(cfg_path) => {
+            let cfg = hfx_node::config::NodeConfig::load(&cfg_path)?;
+            let store = hfx_node::store::Store::open_offline(&cfg.store_url())
+                .await
+                .context("opening the store")?;
+            let sk_pem = std::fs::read_to_string(cfg.resolve(&cfg.signing.key))?;
+            let sk = hfx_certs::SigningKeyPair::from_pem(&sk_pem)?;
+            let zone = {
+                let text = std::fs::read_to_string(cfg.resolve(&cfg.directory.path))?;
+                let signed = hfx_certs::SignedDirectory::from_json(&text)?;
+                let d: hfx_certs::Directory = serde_json::from_str(&signed.payload)?;
+                d.zone
+            };
+            let signer = hfx_node::log::note::NoteSigner::from_pkcs8(
+                &hfx_node::log::origin(&zone, &cfg.centre),
+                sk.pkcs8(),
+            )
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let header = hfx_tlog::audit::ExportHeader {
+                centre: cfg.centre.clone(),
+                origin: signer.name().to_string(),
+                vkey: signer.verifier_key(),
+            };
+            let bar = progress_bar(0, "exporting");
+            let b = bar.clone();
+            let n = store
+                .export(&header, !no_payloads, &mut file, &move |d, t| {
+                    b.set_length(t);
+                    b.set_position(d);
+                })
+                .await?;
+            bar.finish_and_clear();
+            n
+        }
+        None => {
+            let client = conn.client(Role::Auditor)?;
+            let mut c = pb::audit_client::AuditClient::new(client.channel());
+            let mut stream = c
+                .export_log(pb::ExportRequest { from_index: 0 })
+                .await
+                .map_err(status_error)?
+                .into_inner();
+            let mut bytes = 0u64;
+            let bar = indicatif::ProgressBar::new_spinner();
+            use std::io::Write;
+            while let Some(chunk) = stream.message().await.map_err(status_error)? {
+                bytes += chunk.jsonl.len() as u64;
+                file.write_all(&chunk.jsonl)?;
+                bar.set_message(format!("{bytes} bytes"));
+            }
+            bar.finish_and_clear();
+            0
+        }
+    };
+    use std::io::Write;
+    file.flush()?;
+    file.get_ref().sync_all()?;
+    drop(file);
+    std::fs::rename(&tmp, out)?;
+    // Read back to count and to refuse a truncated download.
+    let export = hfx_tlog::audit::parse(
+        &mut std::io::BufReader::new(std::fs::File::open(out)?),
+        &|_, _| {},
+    )
+    .with_context(|| format!("{} is not a complete export", out.display()))?;
+    let _ = n;
+    println!(
+        "exported {} entries, {} checkpoints, {} cosignatures of {} to {}",
+        export.entries.len(),
+        export.checkpoints.len(),
+        export.cosignatures.len(),
+        export.centre,
+        out.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn load_export(path: &Path) -> anyhow::Result<hfx_tlog::audit::Export> {
+    let f = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let bar = progress_bar(len, "reading");
+    let mut r = std::io::BufReader::with_capacity(1 << 20, bar.wrap_read(f));
+    let e = hfx_tlog::audit::parse(&mut r, &|_, _| {})
+        .with_context(|| format!("{}", path.display()))?;
+    bar.finish_and_clear();
+    Ok(e)
+}
+
+/// The directory's key for a centre (as a note verifier key) and the witness quorum.
+fn trusted(
+    directory: Option<&Path>,
+    root: Option<&Path>,
+    centre: &str,
+) -> anyhow::Result<(Option<String>, u32)> {
+    let (Some(dpath), Some(rpath)) = (directory, root) else {
+        return Ok((None, 1));
+    };
+    let root_pem =
+        std::fs::read_to_string(rpath).with_context(|| format!("reading {}", rpath.display()))?;
+    let pk = hfx_certs::pki::root_public_key(&root_pem)?;
+    let signed = hfx_certs::SignedDirectory::from_json(&std::fs::read_to_string(dpath)?)?;
+    // An audit may look at old logs: the signature must hold, the expiry need not.
+    let dir = signed.verify(&pk, 0)?;
+    let entry = dir
+        .centre(centre)
+        .with_context(|| format!("centre {centre} is not in the directory"))?;
+    use base64::Engine;
+    let key: [u8; 32] = base64::engine::general_purpose::STANDARD
+        .decode(&entry.signing_key)?
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("directory signing key is not 32 bytes"))?;
+    let v = hfx_node::log::note::NoteVerifier::new(&hfx_node::log::origin(&dir.zone, centre), key)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok((Some(v.verifier_key()), dir.witness_quorum))
+}
+
+pub fn audit_verify(
+    files: &[PathBuf],
+    directory: Option<PathBuf>,
+    root: Option<PathBuf>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let mut all_ok = true;
+    for f in files {
+        let e = load_export(f)?;
+        let (vkey, quorum) = trusted(directory.as_deref(), root.as_deref(), &e.centre)?;
+        let bar = progress_bar(e.entries.len() as u64, "verifying");
+        let t = std::time::Instant::now();
+        let b = bar.clone();
+        let rep =
+            hfx_tlog::audit::verify(&e, vkey.as_deref(), quorum, &move |d, _| b.set_position(d));
+        bar.finish_and_clear();
+        let secs = t.elapsed().as_secs_f64();
+        let serious: Vec<_> = rep
+            .problems
+            .iter()
+            .filter(|p| p.kind != "untrusted_key")
+            .collect();
+        all_ok &= serious.is_empty();
+        if json {
+            println!(
+                "{}",
+                serde_json::json!({"file": f, "report": rep, "seconds": secs})
+            );
+        } else {
+            println!(
+                "{}: centre {}, {} entries, root {}; {} checkpoints and {} cosignatures verified; witnessed up to {}; {} payloads present, {} purged ({:.2} s: entries {:.2} s = {:.0}/s, payloads {:.2} s)",
+                f.display(),
+                rep.centre,
+                rep.entries,
+                rep.root,
+                rep.checkpoints_verified,
+                rep.cosignatures_verified,
+                rep.witnessed_size,
+                rep.payloads_present,
+                rep.payloads_purged,
+                secs,
+                rep.entries_seconds,
+                rep.entries as f64 / rep.entries_seconds.max(1e-9),
+                rep.payloads_seconds
+            );
+            for p in &rep.problems {
+                println!(
+                    "  {} {}: {}",
+                    p.kind,
+                    p.at.map(|a| format!("at {a}")).unwrap_or_default(),
+                    p.detail
+                );
+            }
+            println!("  {}", if serious.is_empty() { "OK" } else { "FAILED" });
+        }
+    }
+    Ok(if all_ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+pub fn audit_prove(file: &Path, index: u64, out: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    let e = load_export(file)?;
+    let receipt = hfx_tlog::audit::prove(&e, index)?;
+    hfx_tlog::audit::check_receipt(&receipt, None)?;
+    let text = serde_json::to_string_pretty(&receipt)?;
+    match out {
+        Some(p) => {
+            hfx_certs::zonedir::write_atomic(&p, text.as_bytes())?;
+            println!(
+                "receipt for entry {index} against checkpoint {} written to {}",
+                receipt.tree_size,
+                p.display()
+            );
+        }
+        None => println!("{text}"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn audit_check_receipt(
+    file: &Path,
+    directory: Option<PathBuf>,
+    root: Option<PathBuf>,
+) -> anyhow::Result<ExitCode> {
+    let r: hfx_tlog::audit::InclusionReceipt =
+        serde_json::from_str(&std::fs::read_to_string(file)?)?;
+    let (vkey, _) = trusted(directory.as_deref(), root.as_deref(), &r.centre)?;
+    let cp = hfx_tlog::audit::check_receipt(&r, vkey.as_deref())?;
+    println!(
+        "entry {} is in {}'s log at size {} (root {}){}",
+        r.index,
+        r.centre,
+        cp.size,
+        hex::encode(cp.root),
+        if vkey.is_none() {
+            "; key taken from the receipt (give --directory and --root to check it)"
+        } else {
+            ""
+        }
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn audit_replay(file: &Path, json: bool) -> anyhow::Result<ExitCode> {
+    let e = load_export(file)?;
+    let rep = hfx_tlog::audit::replay(&e);
+    if json {
+        println!("{}", serde_json::to_string_pretty(&rep)?);
+    } else {
+        println!(
+            "{}: {} disclosures rebuilt from the log, {} in the store, {} with purged payloads",
+            rep.centre, rep.rebuilt, rep.store_records, rep.undecodable
+        );
+        for d in &rep.differences {
+            println!("  {}: {}", d.kind, d.detail);
+        }
+        println!(
+            "  {}",
+            if rep.differences.is_empty() {
+                "log and store agree"
+            } else {
+                "DIFFERENCES"
+            }
+        );
+    }
+    Ok(if rep.differences.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+pub fn audit_reconcile(files: &[PathBuf], json: bool) -> anyhow::Result<ExitCode> {
+    anyhow::ensure!(
+        files.len() >= 2,
+        "reconcile needs the exports of two or more centres"
+    );
+    // Streamed: only messages still waiting for their other side are held in memory.
+    let centres: Vec<String> = files
+        .iter()
+        .map(|f| hfx_tlog::audit::export_centre(f))
+        .collect::<Result<_, _>>()?;
+    let mut rec = hfx_tlog::audit::Reconciler::new(centres, hfx_node::now_ms());
+    let bar = progress_bar(files.len() as u64, "reconciling");
+    for f in files {
+        hfx_tlog::audit::stream_entries(f, &mut |c, l| rec.add(c, l))?;
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    let rep = rec.finish();
+    if json {
+        println!("{}", serde_json::to_string_pretty(&rep)?);
+    } else {
+        println!(
+            "centres {}: {} messages matched on both sides, {} with centres not in this set",
+            rep.centres.join(", "),
+            rep.matched,
+            rep.not_exported
+        );
+        for b in &rep.breaks {
+            println!(
+                "  {} {} → {} message {} ({}){} age {} s",
+                b.kind,
+                b.from,
+                b.to,
+                b.message_id,
+                b.msg_type,
+                if b.case_id.is_empty() {
+                    String::new()
+                } else {
+                    format!(" case {}", b.case_id)
+                },
+                b.age_seconds
+            );
+        }
+        println!("  {} break(s)", rep.breaks.len());
+    }
+    Ok(if rep.breaks.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+pub async fn audit_purge(config: &Path, older_than_days: u32) -> anyhow::Result<ExitCode> {
+    init_cli_logging();
+    let cfg = hfx_node::config::NodeConfig::load(config)?;
+    let store = hfx_node::store::Store::open_offline(&cfg.store_url()).await?;
+    let before = hfx_node::now_ms() - older_than_days as i64 * 86_400_000;
+    let n = store.purge(before).await?;
+    println!(
+        "purged {n} payloads older than {older_than_days} days; the log's hashes are kept, so it still verifies"
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn audit_synth(out: &Path, entries: u64, centres: usize) -> anyhow::Result<ExitCode> {
+    let zone = hfx_certs::ZoneConfig::parse(hfx_zone::launcher::SHIPPED_ZONE)?;
+    let codes: Vec<String> = zone
+        .centres
+        .iter()
+        .take(centres)
+        .map(|c| c.code.clone())
+        .collect();
+    let exchanges = entries / 4;
+    let bar = progress_bar(exchanges, "synthesizing");
+    let t = std::time::Instant::now();
+    let b = bar.clone();
+    let files =
+        hfx_tlog::audit::synthesize(out, &zone.zone, &codes, exchanges, 100_000, &move |d, _| {
+            b.set_position(d)
+        })?;
+    bar.finish_and_clear();
+    println!(
+        "{} exchanges ({} entries) across {} centres written to {} in {:.1} s:",
+        exchanges,
+        exchanges * 4,
+        codes.len(),
+        out.display(),
+        t.elapsed().as_secs_f64()
+    );
+    for f in files {
+        println!("  {}", f.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}

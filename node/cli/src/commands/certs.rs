@@ -1,0 +1,100 @@
+//! `hfx certs`: the zone PKI (root, node and person certificates, CRL, directory).
+
+use anyhow::Context;
+use hfx_certs::{Role, Validity, ZoneDir};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+pub fn certs_init(zone: &Path, dir: &Path, root_days: i64) -> anyhow::Result<ExitCode> {
+    let text =
+        std::fs::read_to_string(zone).with_context(|| format!("reading {}", zone.display()))?;
+    let zd = ZoneDir::open(dir);
+    zd.init(&text, root_days)?;
+    let cfg = zd.zone_config()?;
+    println!("zone {} created in {}", cfg.zone, dir.display());
+    println!(
+        "  root:       {}  (keep root/root.key.pem offline)",
+        zd.root_cert_path().display()
+    );
+    println!(
+        "  directory:  {} (version 1, {} centres)",
+        zd.directory_path().display(),
+        cfg.centres.len()
+    );
+    println!("  crl:        {}", zd.crl_path().display());
+    for c in cfg.centres {
+        println!(
+            "  node {} {}: {}",
+            c.code,
+            c.city,
+            zd.centre_dir(&c.code).display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn certs_person(
+    dir: &Path,
+    centre: &str,
+    role: &str,
+    id: &str,
+    days: i64,
+) -> anyhow::Result<ExitCode> {
+    let role: Role = role
+        .parse()
+        .map_err(|e: String| anyhow::anyhow!("--role: {e}"))?;
+    let (crt, key, serial) =
+        ZoneDir::open(dir).issue_person(centre, role, id, Validity::days(days))?;
+    println!(
+        "{role} {id} of {centre}: {} (key {}), serial {serial}",
+        crt.display(),
+        key.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn certs_revoke(
+    dir: &Path,
+    serial: Option<String>,
+    cert: Option<PathBuf>,
+    reason: &str,
+) -> anyhow::Result<ExitCode> {
+    let zd = ZoneDir::open(dir);
+    let serial = match (serial, cert) {
+        (Some(s), _) => {
+            zd.revoke(&s, reason)?;
+            s
+        }
+        (None, Some(c)) => zd.revoke_cert_file(&c, reason)?,
+        (None, None) => anyhow::bail!("give --serial or --cert"),
+    };
+    println!(
+        "revoked {serial}; new CRL at {} (nodes pick it up within seconds, or on SIGHUP)",
+        zd.crl_path().display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn certs_rotate(dir: &Path, centre: &str) -> anyhow::Result<ExitCode> {
+    let zd = ZoneDir::open(dir);
+    let serial = zd.rotate_node(centre)?;
+    println!("node {centre}: new certificate {serial}; old one revoked; directory re-published");
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn certs_publish(dir: &Path, zone: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    let zd = ZoneDir::open(dir);
+    let d = match zone {
+        Some(z) => zd.update_zone(
+            &std::fs::read_to_string(&z).with_context(|| format!("reading {}", z.display()))?,
+        )?,
+        None => zd.publish_directory()?,
+    };
+    println!(
+        "directory version {} published ({} centres), expires at unix {}",
+        d.version,
+        d.centres.len(),
+        d.expires_at_unix
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,161 @@
+//! The auditor's side of the log tables: the export (read from the store, written in the
+//! format `hfx_tlog::audit` defines, so the format lives in one place) and the retention purge
+//! of old payloads. Parsing, verifying, proving, replaying and reconciling an export need no
+//! store and live in `hfx_tlog::audit`.
+
+use super::{Store, StoreError, Val, WriteOp};
+use hfx_tlog::audit::{self as format, DisclosureRecord, ExportHeader};
+use sqlx::Row;
+use std::io::Write;
+
+/// Why an export stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("store has a gap in the log at index {0}")]
+    Gap(u64),
+    #[error("writing the export")]
+    Write(#[from] std::io::Error),
+}
+
+impl From<sqlx::Error> for ExportError {
+    fn from(e: sqlx::Error) -> Self {
+        ExportError::Store(StoreError::Db(e))
+    }
+}
+
+/// Entries read per query.
+const PAGE: i64 = 50_000;
+
+impl Store {
+    /// Write the export of this store's log (entries, checkpoints, cosignatures, disclosure
+    /// records and, if `with_payloads`, the payloads) to `out`, calling `progress(done,
+    /// total)` after each page of entries. Returns the number of entries exported.
+    pub async fn export(
+        &self,
+        header: &ExportHeader,
+        with_payloads: bool,
+        out: &mut (dyn Write + Send),
+        progress: &(dyn Fn(u64, u64) + Send + Sync),
+    ) -> Result<u64, ExportError> {
+        let pool = &self.pool;
+        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM log_entries")
+            .fetch_one(pool)
+            .await?;
+        format::write_header(out, header, hfx_tlog::now_ms(), total as u64)?;
+        let mut next: i64 = 0;
+        while next < total {
+            let rows = sqlx::query(
+                "SELECT idx, entry FROM log_entries WHERE idx >= $1 AND idx < $2 ORDER BY idx",
+            )
+            .bind(next)
+            .bind(next + PAGE)
+            .fetch_all(pool)
+            .await?;
+            for r in rows {
+                let idx: i64 = r.try_get("idx")?;
+                if idx != next {
+                    return Err(ExportError::Gap(next as u64));
+                }
+                let entry: Vec<u8> = r.try_get("entry")?;
+                format::write_entry(out, &entry)?;
+                next += 1;
+            }
+            progress(next as u64, total as u64);
+        }
+        let cps = sqlx::query("SELECT note FROM log_checkpoints WHERE size <= $1 ORDER BY size")
+            .bind(total)
+            .fetch_all(pool)
+            .await?;
+        format::write_count(out, "checkpoints", cps.len() as u64)?;
+        for r in &cps {
+            let note: String = r.try_get("note")?;
+            format::write_checkpoint(out, &note)?;
+        }
+        let cos = sqlx::query(
+            "SELECT size, witness, witness_key, line FROM log_cosignatures WHERE size <= $1 ORDER BY size, witness",
+        )
+        .bind(total)
+        .fetch_all(pool)
+        .await?;
+        format::write_count(out, "cosignatures", cos.len() as u64)?;
+        for r in &cos {
+            let size: i64 = r.try_get("size")?;
+            let witness: String = r.try_get("witness")?;
+            let key: String = r.try_get("witness_key")?;
+            let line: String = r.try_get("line")?;
+            format::write_cosignature(out, size, &witness, &key, &line)?;
+        }
+        let dis = sqlx::query(
+            "SELECT at_ms, direction, peer, purpose, message_id, outcome FROM disclosures ORDER BY id",
+        )
+        .fetch_all(pool)
+        .await?;
+        format::write_count(out, "disclosures", dis.len() as u64)?;
+        for r in &dis {
+            let d = DisclosureRecord {
+                direction: r.try_get("direction")?,
+                peer: r.try_get("peer")?,
+                purpose: r.try_get("purpose")?,
+                message_id: r.try_get("message_id")?,
+                outcome: r.try_get("outcome")?,
+                at_ms: r.try_get("at_ms")?,
+            };
+            format::write_disclosure(out, &d)?;
+        }
+        if with_payloads {
+            let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM log_payloads")
+                .fetch_one(pool)
+                .await?;
+            format::write_count(out, "payloads", n as u64)?;
+            let rows = sqlx::query("SELECT hash, data FROM log_payloads ORDER BY hash")
+                .fetch_all(pool)
+                .await?;
+            for r in rows {
+                let hash: Vec<u8> = r.try_get("hash")?;
+                let data: Option<Vec<u8>> = r.try_get("data")?;
+                format::write_payload(out, &hash, data.as_deref())?;
+            }
+        } else {
+            format::write_count(out, "payloads", 0)?;
+        }
+        format::write_end(out)?;
+        Ok(total as u64)
+    }
+
+    /// Purge the payloads of entries older than `before_ms` (retention): the tree keeps their
+    /// hashes, so verification still passes. Returns how many payloads were purged.
+    ///
+    /// The purge goes through the writer like every write. The writer reports no row counts,
+    /// so the payloads are counted first, and count and purge are both bounded to the entries
+    /// that exist at that moment (entries appended in between are not touched). A payload,
+    /// once purged, is never stored again (appends insert payloads `ON CONFLICT DO NOTHING`),
+    /// so the count is exact unless two purges of the same store run at the same time.
+    pub async fn purge(&self, before_ms: i64) -> Result<u64, StoreError> {
+        let last: Option<i64> = sqlx::query_scalar("SELECT MAX(idx) FROM log_entries")
+            .fetch_one(&self.pool)
+            .await?;
+        let Some(last) = last else { return Ok(0) };
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM log_payloads WHERE data IS NOT NULL AND hash IN (SELECT payload_hash FROM log_entries WHERE at_ms < $1 AND idx <= $2)",
+        )
+        .bind(before_ms)
+        .bind(last)
+        .fetch_one(&self.pool)
+        .await?;
+        if n == 0 {
+            return Ok(0);
+        }
+        self.write(vec![WriteOp::Sql {
+            sql: "UPDATE log_payloads SET data = NULL, purged_at_ms = $1 WHERE data IS NOT NULL AND hash IN (SELECT payload_hash FROM log_entries WHERE at_ms < $2 AND idx <= $3)",
+            args: vec![
+                Val::I64(hfx_tlog::now_ms()),
+                Val::I64(before_ms),
+                Val::I64(last),
+            ],
+        }])
+        .await?;
+        Ok(n as u64)
+    }
+}

@@ -1,0 +1,101 @@
+//! The schema: append-only migrations, one SQLite and one PostgreSQL text per version.
+
+use super::{StoreError, StoreKind};
+use sqlx::{AnyPool, Executor};
+
+/// Migrations: (version, SQLite text, PostgreSQL text). Append only; never edit a shipped one.
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        r#"
+CREATE TABLE disclosures (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, at_ms BIGINT NOT NULL, direction TEXT NOT NULL,
+  peer TEXT NOT NULL, acting_person TEXT NOT NULL, purpose TEXT NOT NULL, legal_basis TEXT NOT NULL,
+  outcome TEXT NOT NULL, message_id TEXT NOT NULL, subject_masked TEXT NOT NULL, log_index BIGINT);
+CREATE TABLE inbox (
+  peer TEXT NOT NULL, message_id TEXT NOT NULL, method TEXT NOT NULL, reply BLOB NOT NULL,
+  created_ms BIGINT NOT NULL, PRIMARY KEY (peer, message_id));
+CREATE TABLE log_entries (
+  idx BIGINT PRIMARY KEY, at_ms BIGINT NOT NULL, dir TEXT NOT NULL, peer TEXT NOT NULL, seq BIGINT NOT NULL,
+  message_id TEXT NOT NULL, case_id TEXT NOT NULL, msg_type TEXT NOT NULL, leaf_hash BLOB NOT NULL,
+  entry BLOB NOT NULL, payload_hash BLOB NOT NULL);
+CREATE UNIQUE INDEX log_entries_seq ON log_entries (peer, dir, seq);
+CREATE INDEX log_entries_msg ON log_entries (message_id);
+CREATE TABLE log_payloads (hash BLOB PRIMARY KEY, data BLOB, purged_at_ms BIGINT);
+CREATE TABLE log_checkpoints (size BIGINT PRIMARY KEY, root BLOB NOT NULL, note TEXT NOT NULL, at_ms BIGINT NOT NULL);
+CREATE TRIGGER log_entries_no_update BEFORE UPDATE ON log_entries BEGIN SELECT RAISE(ABORT, 'exchange log entries are append-only'); END;
+CREATE TRIGGER log_entries_no_delete BEFORE DELETE ON log_entries BEGIN SELECT RAISE(ABORT, 'exchange log entries are append-only'); END;
+CREATE TRIGGER log_checkpoints_no_update BEFORE UPDATE ON log_checkpoints BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;
+CREATE TRIGGER log_checkpoints_no_delete BEFORE DELETE ON log_checkpoints BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;
+"#,
+        r#"
+CREATE TABLE disclosures (
+  id BIGSERIAL PRIMARY KEY, at_ms BIGINT NOT NULL, direction TEXT NOT NULL,
+  peer TEXT NOT NULL, acting_person TEXT NOT NULL, purpose TEXT NOT NULL, legal_basis TEXT NOT NULL,
+  outcome TEXT NOT NULL, message_id TEXT NOT NULL, subject_masked TEXT NOT NULL, log_index BIGINT);
+CREATE TABLE inbox (
+  peer TEXT NOT NULL, message_id TEXT NOT NULL, method TEXT NOT NULL, reply BYTEA NOT NULL,
+  created_ms BIGINT NOT NULL, PRIMARY KEY (peer, message_id));
+CREATE TABLE log_entries (
+  idx BIGINT PRIMARY KEY, at_ms BIGINT NOT NULL, dir TEXT NOT NULL, peer TEXT NOT NULL, seq BIGINT NOT NULL,
+  message_id TEXT NOT NULL, case_id TEXT NOT NULL, msg_type TEXT NOT NULL, leaf_hash BYTEA NOT NULL,
+  entry BYTEA NOT NULL, payload_hash BYTEA NOT NULL);
+CREATE UNIQUE INDEX log_entries_seq ON log_entries (peer, dir, seq);
+CREATE INDEX log_entries_msg ON log_entries (message_id);
+CREATE TABLE log_payloads (hash BYTEA PRIMARY KEY, data BYTEA, purged_at_ms BIGINT);
+CREATE TABLE log_checkpoints (size BIGINT PRIMARY KEY, root BYTEA NOT NULL, note TEXT NOT NULL, at_ms BIGINT NOT NULL);
+CREATE FUNCTION hfx_append_only() RETURNS trigger AS $$
+BEGIN RAISE EXCEPTION '% rows are append-only', TG_TABLE_NAME; END; $$ LANGUAGE plpgsql;
+CREATE TRIGGER log_entries_append_only BEFORE UPDATE OR DELETE ON log_entries FOR EACH ROW EXECUTE FUNCTION hfx_append_only();
+CREATE TRIGGER log_checkpoints_append_only BEFORE UPDATE OR DELETE ON log_checkpoints FOR EACH ROW EXECUTE FUNCTION hfx_append_only();
+"#,
+    ),
+    (
+        2,
+        r#"
+CREATE TABLE log_cosignatures (size BIGINT NOT NULL, witness TEXT NOT NULL, witness_key TEXT NOT NULL, line TEXT NOT NULL, at_ms BIGINT NOT NULL, PRIMARY KEY (size, witness));
+CREATE TABLE witness_state (centre TEXT PRIMARY KEY, size BIGINT NOT NULL, root BLOB NOT NULL, note TEXT NOT NULL, at_ms BIGINT NOT NULL);
+CREATE TABLE witness_seen (centre TEXT NOT NULL, size BIGINT NOT NULL, root BLOB NOT NULL, note TEXT NOT NULL, reporter TEXT NOT NULL, at_ms BIGINT NOT NULL, PRIMARY KEY (centre, size, root));
+CREATE TABLE witness_evidence (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, at_ms BIGINT NOT NULL, centre TEXT NOT NULL, kind TEXT NOT NULL,
+  detail TEXT NOT NULL, old_note TEXT NOT NULL, new_note TEXT NOT NULL, proof BLOB NOT NULL, reported_by TEXT NOT NULL);
+CREATE TRIGGER witness_evidence_no_update BEFORE UPDATE ON witness_evidence BEGIN SELECT RAISE(ABORT, 'evidence is append-only'); END;
+CREATE TRIGGER witness_evidence_no_delete BEFORE DELETE ON witness_evidence BEGIN SELECT RAISE(ABORT, 'evidence is append-only'); END;
+"#,
+        r#"
+CREATE TABLE log_cosignatures (size BIGINT NOT NULL, witness TEXT NOT NULL, witness_key TEXT NOT NULL, line TEXT NOT NULL, at_ms BIGINT NOT NULL, PRIMARY KEY (size, witness));
+CREATE TABLE witness_state (centre TEXT PRIMARY KEY, size BIGINT NOT NULL, root BYTEA NOT NULL, note TEXT NOT NULL, at_ms BIGINT NOT NULL);
+CREATE TABLE witness_seen (centre TEXT NOT NULL, size BIGINT NOT NULL, root BYTEA NOT NULL, note TEXT NOT NULL, reporter TEXT NOT NULL, at_ms BIGINT NOT NULL, PRIMARY KEY (centre, size, root));
+CREATE TABLE witness_evidence (
+  id BIGSERIAL PRIMARY KEY, at_ms BIGINT NOT NULL, centre TEXT NOT NULL, kind TEXT NOT NULL,
+  detail TEXT NOT NULL, old_note TEXT NOT NULL, new_note TEXT NOT NULL, proof BYTEA NOT NULL, reported_by TEXT NOT NULL);
+CREATE TRIGGER witness_evidence_append_only BEFORE UPDATE OR DELETE ON witness_evidence FOR EACH ROW EXECUTE FUNCTION hfx_append_only();
+"#,
+    ),
+];
+
+pub(super) async fn migrate(pool: &AnyPool, kind: StoreKind) -> Result<(), StoreError> {
+    pool.execute("CREATE TABLE IF NOT EXISTS hfx_schema (version BIGINT PRIMARY KEY, applied_ms BIGINT NOT NULL)")
+        .await?;
+    let done: Vec<i64> = sqlx::query_scalar("SELECT version FROM hfx_schema")
+        .fetch_all(pool)
+        .await?;
+    for (version, lite, pg) in MIGRATIONS {
+        if done.contains(version) {
+            continue;
+        }
+        let mut tx = pool.begin().await?;
+        let text = if kind == StoreKind::Sqlite { lite } else { pg };
+        sqlx::raw_sql(sqlx::AssertSqlSafe(*text))
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO hfx_schema (version, applied_ms) VALUES ($1, $2)")
+            .bind(*version)
+            .bind(crate::now_ms())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        tracing::info!(version, store = kind.as_str(), "store migrated");
+    }
+    Ok(())
+}

@@ -1,0 +1,124 @@
+use super::*;
+use crate::log::{Envelope, SENT};
+use crate::store::disclosures::{LogLink, NewDisclosure};
+
+async fn temp_store() -> (tempfile::TempDir, Store, String) {
+    let tmp = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", tmp.path().join("node.db").display());
+    let store = Store::open(&url, LogState::new()).await.unwrap();
+    (tmp, store, url)
+}
+
+fn append(i: usize) -> WriteOp {
+    let payload = format!("payload {i}").into_bytes();
+    WriteOp::LogAppend {
+        envelope: Envelope::draft(
+            SENT,
+            "320300000000000",
+            &format!("m{i}"),
+            "",
+            "T/x",
+            &payload,
+        ),
+        payload,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn witness_state_is_replaced_only_by_compare_and_swap() {
+    let (_tmp, store, _) = temp_store().await;
+    let (a, b) = ([1u8; 32], [2u8; 32]);
+    let c = "320700000000000";
+    store.witness_swap(c, None, 5, &a, "n5").await.unwrap();
+    // Someone stored first: an insert expecting nothing conflicts.
+    assert!(matches!(
+        store.witness_swap(c, None, 6, &b, "n6").await,
+        Err(StoreError::Conflict)
+    ));
+    // Expecting the wrong prior state conflicts, and changes nothing.
+    assert!(matches!(
+        store.witness_swap(c, Some((5, &b)), 6, &b, "n6").await,
+        Err(StoreError::Conflict)
+    ));
+    let held = store.witness_held(c).await.unwrap().unwrap();
+    assert_eq!((held.size, held.root, held.note.as_str()), (5, a, "n5"));
+    store
+        .witness_swap(c, Some((5, &a)), 6, &b, "n6")
+        .await
+        .unwrap();
+    let held = store.witness_held(c).await.unwrap().unwrap();
+    assert_eq!((held.size, held.root), (6, b));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_disclosure_in_an_exchange_points_at_its_request_entry() {
+    let (_tmp, store, _) = temp_store().await;
+    store.write(vec![append(0)]).await.unwrap();
+    let d = NewDisclosure {
+        direction: "sent",
+        peer: "320300000000000",
+        acting_person: "p",
+        purpose: "transfer_check",
+        legal_basis: "l",
+        outcome: "disclosed",
+        message_id: "m1",
+        subject_masked: "s",
+        log_index: LogLink::ExchangeRequest,
+    };
+    store
+        .write_exchange(
+            append(1),
+            "320300000000000",
+            "m1",
+            "",
+            "T/x",
+            |_| b"r".to_vec(),
+            vec![d.op()],
+        )
+        .await
+        .unwrap();
+    let idx: Option<i64> = sqlx::query_scalar("SELECT log_index FROM disclosures")
+        .fetch_one(&store.pool)
+        .await
+        .unwrap();
+    assert_eq!(idx, Some(1), "the request entry's index, not a placeholder");
+    assert_eq!(store.disclosure_count().await.unwrap(), 1);
+    assert_eq!(store.disclosures(10).await.unwrap()[0].outcome, "disclosed");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_offline_handle_reads_but_never_appends() {
+    let (_tmp, store, url) = temp_store().await;
+    store.write(vec![append(0), append(1)]).await.unwrap();
+    let off = Store::open_offline(&url).await.unwrap();
+    assert_eq!(off.entry_count().await.unwrap(), 2);
+    assert_eq!(
+        off.entry_counts_by_dir("T/").await.unwrap(),
+        vec![(SENT.to_string(), 2)]
+    );
+    assert!(
+        off.entry_counts_by_dir("T_").await.unwrap().is_empty(),
+        "_ is no wildcard"
+    );
+    assert!(matches!(
+        off.write(vec![append(2)]).await,
+        Err(StoreError::Offline)
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_database_error_does_not_reach_the_caller() {
+    let (_tmp, store, _) = temp_store().await;
+    let e = store
+        .write(vec![WriteOp::Sql {
+            sql: "INSERT INTO no_such_table VALUES (1)",
+            args: vec![],
+        }])
+        .await
+        .unwrap_err();
+    let e = crate::error::HfxError::from(e);
+    assert!(e.detail().contains("no_such_table"), "{}", e.detail());
+    let status = tonic::Status::from(e);
+    assert_eq!(status.code(), tonic::Code::Internal);
+    assert_eq!(status.message(), "STORE_ERROR: store error");
+}

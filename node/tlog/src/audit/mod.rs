@@ -1,0 +1,61 @@
+//! The auditor's tools (DESIGN.md §5): export a node's log, verify an export (roots,
+//! signatures, cosignatures, sequence gaps, payload hashes), prove one entry's inclusion,
+//! replay disclosures from the log alone and compare them with the store, and reconcile the
+//! exports of several centres.
+//!
+//! Export format (`hfx-log-export 1`, line oriented so an auditor can read it with any tool):
+//! ```text
+//! hfx-log-export 1
+//! centre <code>
+//! origin <checkpoint origin>
+//! vkey <the centre's note verifier key>
+//! exported_at_ms <ms>
+//! entries <N>
+//! <entry JSON>            × N   (line i is leaf i; the leaf hash is SHA-256(0x00 ‖ line))
+//! checkpoints <K>
+//! <base64 signed note>    × K   (ascending size)
+//! cosignatures <C>
+//! <size> <witness origin> <witness key base64> <base64 signature line>   × C
+//! disclosures <D>
+//! <disclosure JSON>       × D   (what the store says happened)
+//! payloads <P>
+//! <sha256 hex> <base64 payload | ->   × P   ("-": purged under the retention rules)
+//! end
+//! ```
+//!
+//! Nothing here touches a database: the node's store reads its tables and writes them out
+//! with the `write_*` functions here, so this format is defined in one place.
+
+mod export;
+mod prove;
+mod reconcile;
+mod replay;
+mod synth;
+mod verify;
+
+#[cfg(test)]
+mod tests;
+
+pub use export::{
+    DisclosureRecord, EntryFields, Export, ExportHeader, MAGIC, entry_fields, export_centre, parse,
+    stream_entries, write_checkpoint, write_cosignature, write_count, write_disclosure, write_end,
+    write_entry, write_header, write_payload,
+};
+pub use prove::{InclusionReceipt, check_receipt, prove};
+pub use reconcile::{Break, ReconcileReport, Reconciler, reconcile};
+pub use replay::{ReplayReport, replay};
+pub use synth::synthesize;
+pub use verify::{VerifyReport, bench_verify, verify};
+
+use serde::Serialize;
+
+const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+
+/// One problem found, with what and where.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Problem {
+    pub kind: String,
+    /// Entry index or checkpoint size the problem is at.
+    pub at: Option<u64>,
+    pub detail: String,
+}

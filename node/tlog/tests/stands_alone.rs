@@ -1,0 +1,34 @@
+//! The log library stands alone: an auditor's tool or an attestation verifier that links
+//! hfx-tlog pulls in no async runtime, no database driver, no gRPC stack and none of the node.
+//! (The RFC 6962 and signed-note vector tests run in this crate's unit tests, from
+//! `node/tlog/testdata` inside the repository.)
+
+use std::process::Command;
+
+/// Crates that must not be among hfx-tlog's normal dependencies (`cargo tree --prefix none`
+/// prints `name vX.Y.Z ...`, so a trailing space pins the whole name).
+const FORBIDDEN: &[&str] = &["tokio ", "sqlx", "hfx-node", "tonic ", "hfx-adapters"];
+
+#[test]
+fn hfx_tlog_depends_on_no_runtime_database_grpc_or_node() {
+    let out = Command::new(env!("CARGO"))
+        .args(["tree", "-p", "hfx-tlog", "-e", "normal", "--prefix", "none"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("running cargo tree");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "cargo tree failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.lines().any(|l| l.starts_with("hfx-tlog ")),
+        "cargo tree did not list hfx-tlog itself:\n{stdout}"
+    );
+    let bad: Vec<&str> = stdout
+        .lines()
+        .filter(|l| FORBIDDEN.iter().any(|f| l.starts_with(f)))
+        .collect();
+    assert!(bad.is_empty(), "hfx-tlog pulls in {bad:?}");
+}

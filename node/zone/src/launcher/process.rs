@@ -1,0 +1,268 @@
+//! The node processes of a zone: started on listeners the launcher bound, stopped, killed.
+
+use super::plan::{CentrePlan, Listeners, Prepared};
+use super::{AUDITOR, CLERK, CoreHosts, OPERATOR};
+use anyhow::Context;
+use hfx_certs::{Role, ZoneDir};
+use std::collections::BTreeMap;
+use std::os::fd::{AsRawFd, RawFd};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running (or prepared) zone.
+pub struct Zone {
+    pub dir: PathBuf,
+    pub centres: Vec<CentrePlan>,
+    procs: BTreeMap<String, Child>,
+    binary: PathBuf,
+    /// Listeners bound by `prepare`, per centre, until its node is first started.
+    listeners: BTreeMap<String, Listeners>,
+    /// Core systems the launcher hosts for this zone (kept alive as long as the zone).
+    pub hosts: CoreHosts,
+}
+
+impl Zone {
+    pub fn new(dir: PathBuf, centres: Vec<CentrePlan>, binary: PathBuf) -> Self {
+        Self {
+            dir,
+            centres,
+            procs: BTreeMap::new(),
+            binary,
+            listeners: BTreeMap::new(),
+            hosts: CoreHosts::default(),
+        }
+    }
+
+    /// A zone from `prepare`'s result, keeping the core systems it hosts and the listeners
+    /// its nodes will serve on.
+    pub fn from_prepared(dir: PathBuf, prepared: Prepared, binary: PathBuf) -> Self {
+        let mut z = Self::new(dir, prepared.plans, binary);
+        z.hosts = prepared.hosts;
+        z.listeners = prepared.listeners;
+        z
+    }
+
+    /// Stop every node and drop the databases created for the zone.
+    pub async fn shutdown(&mut self) {
+        self.stop_all();
+        self.hosts.cleanup().await;
+    }
+
+    pub fn zone_dir(&self) -> ZoneDir {
+        ZoneDir::open(&self.dir)
+    }
+
+    pub fn plan(&self, code: &str) -> Option<&CentrePlan> {
+        self.centres.iter().find(|c| c.code == code)
+    }
+
+    /// Start one centre's node process (stdout/stderr to `nodes/CODE/node.log`).
+    ///
+    /// The node serves on listeners it inherits (LISTEN_FDS=2, LISTEN_FDNAMES=peer:local, fds
+    /// 3 and 4): on its first start the ones `prepare` bound, later the same addresses bound
+    /// again. The launcher keeps no copy once the node has them, so a node that is stopped or
+    /// killed refuses connections, as a down node does, instead of leaving its peers waiting
+    /// in a backlog nobody accepts from.
+    pub fn spawn(&mut self, code: &str) -> anyhow::Result<()> {
+        let plan = self
+            .plan(code)
+            .with_context(|| format!("no centre {code} in this zone"))?
+            .clone();
+        let listeners = match self.listeners.remove(code) {
+            Some(l) => l,
+            None => Listeners::bind_again(&plan).with_context(|| {
+                format!(
+                    "binding {} and {} for node {code}",
+                    plan.peer_addr, plan.local_addr
+                )
+            })?,
+        };
+        let log_path = plan.config.with_file_name("node.log");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)?;
+        let mut cmd = Command::new(&self.binary);
+        cmd.args(["node", "run", "--config"])
+            .arg(&plan.config)
+            .env("LISTEN_FDS", "2")
+            .env("LISTEN_FDNAMES", "peer:local")
+            .env_remove("LISTEN_PID")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log);
+        hand_over(
+            &mut cmd,
+            listeners.peer.as_raw_fd(),
+            listeners.local.as_raw_fd(),
+        );
+        let child = cmd
+            .spawn()
+            .with_context(|| format!("starting {}", self.binary.display()))?;
+        // The child has its own descriptors now.
+        drop(listeners);
+        self.procs.insert(code.to_string(), child);
+        Ok(())
+    }
+
+    /// Start every node and wait until each answers on its local API.
+    pub async fn start_all(&mut self) -> anyhow::Result<()> {
+        let codes: Vec<String> = self.centres.iter().map(|c| c.code.clone()).collect();
+        for c in &codes {
+            self.spawn(c)?;
+        }
+        for c in &codes {
+            self.wait_ready(c, Duration::from_secs(60)).await?;
+        }
+        Ok(())
+    }
+
+    /// Poll the node's Operator.Status until it answers.
+    pub async fn wait_ready(&mut self, code: &str, timeout: Duration) -> anyhow::Result<()> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(child) = self.procs.get_mut(code)
+                && let Some(status) = child.try_wait()?
+            {
+                let log = self
+                    .plan(code)
+                    .map(|p| p.config.with_file_name("node.log"))
+                    .unwrap_or_default();
+                let tail = std::fs::read_to_string(&log).unwrap_or_default();
+                let tail: Vec<&str> = tail.lines().rev().take(5).collect();
+                anyhow::bail!(
+                    "node {code} exited with {status} during start; last log lines:\n{}",
+                    tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+                );
+            }
+            let client =
+                hfx_node::client::LocalClient::for_zone(&self.dir, code, Role::Operator, OPERATOR);
+            if let Ok(client) = client
+                && client.status().await.is_ok()
+            {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                anyhow::bail!("node {code} not ready after {timeout:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Stop one node gracefully (SIGTERM), killing it after `grace`.
+    pub fn stop(&mut self, code: &str, grace: Duration) -> anyhow::Result<()> {
+        if let Some(mut child) = self.procs.remove(code) {
+            terminate(&mut child, grace);
+        }
+        Ok(())
+    }
+
+    /// Kill a node at once (SIGKILL), as a crash would.
+    pub fn kill(&mut self, code: &str) {
+        if let Some(mut child) = self.procs.remove(code) {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    pub fn pid(&self, code: &str) -> Option<u32> {
+        self.procs.get(code).map(|c| c.id())
+    }
+
+    pub fn running(&self) -> Vec<String> {
+        self.procs.keys().cloned().collect()
+    }
+
+    /// Stop every node.
+    pub fn stop_all(&mut self) {
+        let codes: Vec<String> = self.procs.keys().cloned().collect();
+        for c in &codes {
+            if let Some(child) = self.procs.get_mut(c) {
+                signal(child, libc::SIGTERM);
+            }
+        }
+        for c in codes {
+            if let Some(mut child) = self.procs.remove(&c) {
+                terminate(&mut child, Duration::from_secs(10));
+            }
+        }
+    }
+
+    pub fn client(&self, code: &str, role: Role) -> anyhow::Result<hfx_node::client::LocalClient> {
+        let person = match role {
+            Role::Clerk => CLERK,
+            Role::Auditor => AUDITOR,
+            Role::Operator => OPERATOR,
+        };
+        hfx_node::client::LocalClient::for_zone(&self.dir, code, role, person)
+    }
+}
+
+/// The first descriptor of the systemd protocol; the peer listener goes there, the local one
+/// in the next.
+const LISTEN_FDS_START: RawFd = 3;
+
+/// Have the child find `peer` at fd 3 and `local` at fd 4, open across exec.
+#[allow(unsafe_code)]
+fn hand_over(cmd: &mut Command, peer: RawFd, local: RawFd) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the closure runs in the child between fork and exec, where only
+    // async-signal-safe calls are allowed: it calls fcntl and dup2 only, allocates nothing
+    // and touches no lock. `peer` and `local` are open in the parent until `spawn` returns,
+    // so they are open in the child. Both are first copied to fds >= 5 (close-on-exec), so
+    // that moving one to 3 or 4 cannot overwrite the other; dup2 leaves 3 and 4 without
+    // close-on-exec, so exactly those two cross the exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            let high = LISTEN_FDS_START + 2;
+            let p = libc::fcntl(peer, libc::F_DUPFD_CLOEXEC, high);
+            if p < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            let l = libc::fcntl(local, libc::F_DUPFD_CLOEXEC, high);
+            if l < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            if libc::dup2(p, LISTEN_FDS_START) < 0 || libc::dup2(l, LISTEN_FDS_START + 1) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+fn signal(child: &Child, sig: i32) {
+    let Ok(pid) = i32::try_from(child.id()) else {
+        return;
+    };
+    // Signals go through kill(1): the launcher's one unsafe block is the descriptor hand-over.
+    let _ = Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(pid.to_string())
+        .status();
+}
+
+// Synchronous on purpose: it also runs from `Drop`, where no runtime may be left.
+#[allow(clippy::disallowed_methods)]
+fn terminate(child: &mut Child, grace: Duration) {
+    signal(child, libc::SIGTERM);
+    let deadline = Instant::now() + grace;
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+impl Drop for Zone {
+    fn drop(&mut self) {
+        for (_, mut child) in std::mem::take(&mut self.procs) {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
