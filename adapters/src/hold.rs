@@ -19,10 +19,10 @@
 //!
 //! Every write is one transaction that locks the account row first, then reads the case's rows,
 //! so concurrent calls for one case or one account serialise. A dialect supplies only its
-//! statements ([`HoldDialect`]).
+//! statements ([`HoldDialect`]); [`HoldStore`] runs them.
 
 use crate::model::{AccountStatus, Deposit, YearMonth, business_type};
-use crate::money::parse_yuan;
+use crate::money::{format_yuan, parse_yuan};
 use crate::{AdapterError, Reservation};
 use chrono::NaiveDate;
 
@@ -99,11 +99,16 @@ pub struct Posting<'a> {
     pub case_id: &'a str,
 }
 
-/// The statements one SQL dialect supplies to the state machine. Every method but
-/// [`HoldDialect::case_account`] runs inside the transaction `begin` opened.
+/// A transaction of dialect `D`.
+pub type Tx<D> = sqlx::Transaction<'static, <D as HoldDialect>::DB>;
+
+/// What one SQL dialect supplies to the state machine: its pool, its code table, the statements
+/// that differ only in their text (consts), and the ones whose binds or conversions differ
+/// (methods). Every statement but [`HoldDialect::CASE_ACCOUNT`] runs inside the transaction
+/// [`HoldStore::begin`] opened. [`HoldStore`] runs the statements, for every dialect at once.
 #[async_trait::async_trait]
 pub trait HoldDialect: Send + Sync {
-    type Tx: Send;
+    type DB: sqlx::Database;
     /// The balance column, for messages about a corrupt balance.
     const BALANCE: &'static str;
     /// The account status code table, for [`AdapterError::UnknownCode`].
@@ -113,71 +118,53 @@ pub trait HoldDialect: Send + Sync {
     /// The raw status of a normal account (named when a credit is refused).
     const NORMAL: &'static str;
 
+    /// The account a case holds: binds the case id; selects the account number.
+    const CASE_ACCOUNT: &'static str;
+    /// A hold on an account that is neither released nor closed: binds the account number;
+    /// selects the case id and the raw state.
+    const LIVE_HOLD_ON: &'static str;
+    /// Insert a `held` record, affecting no row when the case already has one: binds case id,
+    /// account number, previous raw status, principal and interest (yuan text).
+    const INSERT_HOLD: &'static str;
+    /// Binds the state's text and the case id.
+    const SET_HOLD_STATE: &'static str;
+    /// Binds the raw status and the account number.
+    const SET_ACCOUNT_STATUS: &'static str;
+    /// The account the case was credited to: binds the case id.
+    const CREDITED_TO: &'static str;
+    /// Record the case's credit, affecting no row when the case already has one: binds case id,
+    /// account number and amount (yuan text).
+    const INSERT_CREDIT: &'static str;
+
     /// The canonical status of a raw status code; `None` for a code the table lacks.
     fn account_status(raw: &str) -> Option<AccountStatus>;
 
-    async fn begin(&self) -> Result<Self::Tx, AdapterError>;
-    async fn commit(&self, tx: Self::Tx) -> Result<(), AdapterError>;
-    /// The account a case holds (a read outside any transaction: the account is locked next).
-    async fn case_account(&self, case_id: &str) -> Result<Option<String>, AdapterError>;
+    fn pool(&self) -> &sqlx::Pool<Self::DB>;
+
     /// Lock the account row (where the dialect can) and read it.
     async fn lock_account(
         &self,
-        tx: &mut Self::Tx,
+        tx: &mut Tx<Self>,
         account_no: &str,
     ) -> Result<Option<AccountRow>, AdapterError>;
     /// The case's hold record, locked where the dialect can.
     async fn hold(
         &self,
-        tx: &mut Self::Tx,
+        tx: &mut Tx<Self>,
         case_id: &str,
     ) -> Result<Option<HoldRecord>, AdapterError>;
-    /// A hold on the account that is neither released nor closed: `(case id, raw state)`.
-    async fn live_hold_on(
-        &self,
-        tx: &mut Self::Tx,
-        account_no: &str,
-    ) -> Result<Option<(String, String)>, AdapterError>;
-    /// Insert a `held` record; `Ok(false)` when the case already has one.
-    async fn insert_hold(&self, tx: &mut Self::Tx, h: &NewHold<'_>) -> Result<bool, sqlx::Error>;
-    async fn set_hold_state(
-        &self,
-        tx: &mut Self::Tx,
-        case_id: &str,
-        state: HoldState,
-    ) -> Result<(), AdapterError>;
-    async fn set_account_status(
-        &self,
-        tx: &mut Self::Tx,
-        account_no: &str,
-        raw_status: &str,
-    ) -> Result<(), AdapterError>;
     /// Status closed-transferred, every balance 0, closed on `date`, close reason 07.
     async fn close_account(
         &self,
-        tx: &mut Self::Tx,
+        tx: &mut Tx<Self>,
         account_no: &str,
         date: NaiveDate,
     ) -> Result<(), AdapterError>;
-    async fn post(&self, tx: &mut Self::Tx, p: &Posting<'_>) -> Result<(), AdapterError>;
-    /// The account the case was credited to, if it was.
-    async fn credited_to(
-        &self,
-        tx: &mut Self::Tx,
-        case_id: &str,
-    ) -> Result<Option<String>, AdapterError>;
-    /// Record the case's credit; `Ok(false)` when the case already has one.
-    async fn insert_credit(
-        &self,
-        tx: &mut Self::Tx,
-        case_id: &str,
-        account_no: &str,
-        amount_fen: i64,
-    ) -> Result<bool, sqlx::Error>;
+    async fn post(&self, tx: &mut Tx<Self>, p: &Posting<'_>) -> Result<(), AdapterError>;
     /// Add to the balance and to this year's deposits.
     async fn add_to_balance(
         &self,
-        tx: &mut Self::Tx,
+        tx: &mut Tx<Self>,
         account_no: &str,
         amount_fen: i64,
     ) -> Result<(), AdapterError>;
@@ -185,11 +172,181 @@ pub trait HoldDialect: Send + Sync {
     /// informational, the money arrived as the 08 posting).
     async fn post_history(
         &self,
-        tx: &mut Self::Tx,
+        tx: &mut Tx<Self>,
         account_no: &str,
         case_id: &str,
         history: &[Deposit],
     ) -> Result<(), AdapterError>;
+}
+
+/// The statements of [`HoldDialect`] run, written once for every dialect.
+#[async_trait::async_trait]
+pub trait HoldStore: HoldDialect {
+    async fn begin(&self) -> Result<Tx<Self>, AdapterError>;
+    async fn commit(&self, tx: Tx<Self>) -> Result<(), AdapterError>;
+    /// [`HoldDialect::CASE_ACCOUNT`], outside any transaction: the account is locked next.
+    async fn case_account(&self, case_id: &str) -> Result<Option<String>, AdapterError>;
+    /// [`HoldDialect::LIVE_HOLD_ON`]: `(case id, raw state)`.
+    async fn live_hold_on(
+        &self,
+        tx: &mut Tx<Self>,
+        account_no: &str,
+    ) -> Result<Option<(String, String)>, AdapterError>;
+    /// [`HoldDialect::INSERT_HOLD`]; `Ok(false)` when the case already has one.
+    async fn insert_hold(&self, tx: &mut Tx<Self>, h: &NewHold<'_>) -> Result<bool, sqlx::Error>;
+    async fn set_hold_state(
+        &self,
+        tx: &mut Tx<Self>,
+        case_id: &str,
+        state: HoldState,
+    ) -> Result<(), AdapterError>;
+    async fn set_account_status(
+        &self,
+        tx: &mut Tx<Self>,
+        account_no: &str,
+        raw_status: &str,
+    ) -> Result<(), AdapterError>;
+    async fn credited_to(
+        &self,
+        tx: &mut Tx<Self>,
+        case_id: &str,
+    ) -> Result<Option<String>, AdapterError>;
+    /// [`HoldDialect::INSERT_CREDIT`]; `Ok(false)` when the case already has one.
+    async fn insert_credit(
+        &self,
+        tx: &mut Tx<Self>,
+        case_id: &str,
+        account_no: &str,
+        amount_fen: i64,
+    ) -> Result<bool, sqlx::Error>;
+}
+
+#[async_trait::async_trait]
+impl<D: HoldDialect> HoldStore for D
+where
+    for<'c> &'c mut <D::DB as sqlx::Database>::Connection: sqlx::Executor<'c, Database = D::DB>,
+    <D::DB as sqlx::Database>::Arguments: sqlx::IntoArguments<D::DB>,
+    for<'q> &'q str: sqlx::Encode<'q, D::DB> + sqlx::Type<D::DB>,
+    for<'q> String: sqlx::Encode<'q, D::DB> + sqlx::Type<D::DB>,
+    for<'r> (String,): sqlx::FromRow<'r, <D::DB as sqlx::Database>::Row>,
+    for<'r> (String, String): sqlx::FromRow<'r, <D::DB as sqlx::Database>::Row>,
+    <D::DB as sqlx::Database>::QueryResult: HasRowsAffected,
+{
+    async fn begin(&self) -> Result<Tx<Self>, AdapterError> {
+        Ok(self.pool().begin().await?)
+    }
+
+    async fn commit(&self, tx: Tx<Self>) -> Result<(), AdapterError> {
+        Ok(tx.commit().await?)
+    }
+
+    async fn case_account(&self, case_id: &str) -> Result<Option<String>, AdapterError> {
+        Ok(sqlx::query_scalar(D::CASE_ACCOUNT)
+            .bind(case_id)
+            .fetch_optional(self.pool())
+            .await?)
+    }
+
+    async fn live_hold_on(
+        &self,
+        tx: &mut Tx<Self>,
+        account_no: &str,
+    ) -> Result<Option<(String, String)>, AdapterError> {
+        Ok(sqlx::query_as(D::LIVE_HOLD_ON)
+            .bind(account_no)
+            .fetch_optional(&mut **tx)
+            .await?)
+    }
+
+    async fn insert_hold(&self, tx: &mut Tx<Self>, h: &NewHold<'_>) -> Result<bool, sqlx::Error> {
+        let r = sqlx::query(D::INSERT_HOLD)
+            .bind(h.case_id)
+            .bind(h.account_no)
+            .bind(h.prev_status)
+            .bind(format_yuan(h.principal_fen))
+            .bind(format_yuan(h.interest_fen))
+            .execute(&mut **tx)
+            .await?;
+        Ok(r.rows() == 1)
+    }
+
+    async fn set_hold_state(
+        &self,
+        tx: &mut Tx<Self>,
+        case_id: &str,
+        state: HoldState,
+    ) -> Result<(), AdapterError> {
+        sqlx::query(D::SET_HOLD_STATE)
+            .bind(state.as_str())
+            .bind(case_id)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
+    async fn set_account_status(
+        &self,
+        tx: &mut Tx<Self>,
+        account_no: &str,
+        raw_status: &str,
+    ) -> Result<(), AdapterError> {
+        sqlx::query(D::SET_ACCOUNT_STATUS)
+            .bind(raw_status)
+            .bind(account_no)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
+    async fn credited_to(
+        &self,
+        tx: &mut Tx<Self>,
+        case_id: &str,
+    ) -> Result<Option<String>, AdapterError> {
+        Ok(sqlx::query_scalar(D::CREDITED_TO)
+            .bind(case_id)
+            .fetch_optional(&mut **tx)
+            .await?)
+    }
+
+    async fn insert_credit(
+        &self,
+        tx: &mut Tx<Self>,
+        case_id: &str,
+        account_no: &str,
+        amount_fen: i64,
+    ) -> Result<bool, sqlx::Error> {
+        let r = sqlx::query(D::INSERT_CREDIT)
+            .bind(case_id)
+            .bind(account_no)
+            .bind(format_yuan(amount_fen))
+            .execute(&mut **tx)
+            .await?;
+        Ok(r.rows() == 1)
+    }
+}
+
+/// The rows a statement affected, for each driver's result type.
+pub trait HasRowsAffected {
+    fn rows(&self) -> u64;
+}
+
+impl HasRowsAffected for sqlx::sqlite::SqliteQueryResult {
+    fn rows(&self) -> u64 {
+        self.rows_affected()
+    }
+}
+
+impl HasRowsAffected for sqlx::postgres::PgQueryResult {
+    fn rows(&self) -> u64 {
+        self.rows_affected()
+    }
+}
+
+impl HasRowsAffected for sqlx::mysql::MySqlQueryResult {
+    fn rows(&self) -> u64 {
+        self.rows_affected()
+    }
 }
 
 /// The check every adapter makes before a credit is sent anywhere: the amount is not negative.
@@ -242,7 +399,7 @@ fn sound_balance<D: HoldDialect>(account_no: &str, raw: &str) -> Result<i64, Ada
 }
 
 /// Seal the account and hold its whole balance for the case.
-pub async fn reserve<D: HoldDialect>(
+pub async fn reserve<D: HoldStore>(
     d: &D,
     case_id: &str,
     account_no: &str,
@@ -314,10 +471,10 @@ pub async fn reserve<D: HoldDialect>(
 }
 
 /// The case's hold record with the account locked first.
-async fn locked_hold<D: HoldDialect>(
+async fn locked_hold<D: HoldStore>(
     d: &D,
     case_id: &str,
-) -> Result<(D::Tx, HoldRecord, HoldState), AdapterError> {
+) -> Result<(Tx<D>, HoldRecord, HoldState), AdapterError> {
     let account_no = d
         .case_account(case_id)
         .await?
@@ -335,7 +492,7 @@ async fn locked_hold<D: HoldDialect>(
 }
 
 /// Undo a reservation: the account returns to its previous status, balance untouched.
-pub async fn release<D: HoldDialect>(d: &D, case_id: &str) -> Result<(), AdapterError> {
+pub async fn release<D: HoldStore>(d: &D, case_id: &str) -> Result<(), AdapterError> {
     let (mut tx, h, state) = locked_hold(d, case_id).await?;
     match state {
         HoldState::Released => return Ok(()),
@@ -354,7 +511,7 @@ pub async fn release<D: HoldDialect>(d: &D, case_id: &str) -> Result<(), Adapter
 }
 
 /// After payment is confirmed: closed-transferred, balance 0, close reason 07, a 07 posting.
-pub async fn close_out<D: HoldDialect>(d: &D, case_id: &str) -> Result<(), AdapterError> {
+pub async fn close_out<D: HoldStore>(d: &D, case_id: &str) -> Result<(), AdapterError> {
     let (mut tx, h, state) = locked_hold(d, case_id).await?;
     match state {
         HoldState::Closed => return Ok(()),
@@ -388,7 +545,7 @@ pub async fn close_out<D: HoldDialect>(d: &D, case_id: &str) -> Result<(), Adapt
 }
 
 /// Credit a transferred-in amount (business type 08) with the carried history, once per case.
-pub async fn credit_in<D: HoldDialect>(
+pub async fn credit_in<D: HoldStore>(
     d: &D,
     case_id: &str,
     account_no: &str,

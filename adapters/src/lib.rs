@@ -15,18 +15,32 @@ pub mod mariadb;
 pub mod open;
 pub mod postgres;
 pub mod settings;
+pub mod sql_common;
 pub mod sqlite;
 mod timing;
 pub mod vendorapi;
 
 use model::{Deposit, IdType, Loan, LoanRole, Member, YearMonth};
 
+/// Any lower error kept as a source.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
 /// What went wrong talking to a core system.
+///
+/// A variant that wraps a lower error (a database driver's, an HTTP client's, the file
+/// system's) keeps it as its [`source`](std::error::Error::source): its own text (`what`) says
+/// what was being done, never carries a secret, and does not repeat the source's text. The
+/// source may carry a database's message: log it ([`AdapterError::detail`]), never send it to a
+/// peer.
 #[derive(Debug, thiserror::Error)]
 pub enum AdapterError {
     /// The core system could not be reached (connection, timeout, 5xx). Retrying may help.
-    #[error("core system unreachable: {0}")]
-    Unavailable(String),
+    #[error("core system unreachable: {what}")]
+    Unavailable {
+        what: String,
+        #[source]
+        source: Option<BoxError>,
+    },
     /// A record in the core system is not valid: names the record and what is wrong.
     #[error("bad record {record}: {detail}")]
     BadRecord { record: String, detail: String },
@@ -46,14 +60,81 @@ pub enum AdapterError {
     /// (neither held, released nor closed): every write of the case is refused.
     #[error("the hold of case {case_id} is in unknown state {state:?}")]
     UnknownHoldState { case_id: String, state: String },
-    #[error("core system error: {0}")]
-    Other(String),
+    /// Any other failure: a database error, a refused configuration, a vendor error.
+    #[error("core system error: {what}")]
+    Other {
+        what: String,
+        #[source]
+        source: Option<BoxError>,
+    },
 }
 
 impl AdapterError {
-    pub fn is_unavailable(&self) -> bool {
-        matches!(self, AdapterError::Unavailable(_))
+    /// [`AdapterError::Unavailable`] with our own text only.
+    pub fn unavailable(what: impl Into<String>) -> Self {
+        AdapterError::Unavailable {
+            what: what.into(),
+            source: None,
+        }
     }
+
+    /// [`AdapterError::Unavailable`] caused by `source`; `what` says what was being done.
+    pub fn unavailable_from(
+        what: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        AdapterError::Unavailable {
+            what: what.into(),
+            source: Some(Box::new(source)),
+        }
+    }
+
+    /// [`AdapterError::Other`] with our own text only.
+    pub fn other(what: impl Into<String>) -> Self {
+        AdapterError::Other {
+            what: what.into(),
+            source: None,
+        }
+    }
+
+    /// [`AdapterError::Other`] caused by `source`; `what` says what was being done.
+    pub fn other_from(
+        what: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        AdapterError::Other {
+            what: what.into(),
+            source: Some(Box::new(source)),
+        }
+    }
+
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, AdapterError::Unavailable { .. })
+    }
+
+    /// This error and its sources (`a: b: c`), for an operator's log or self-test. Never for a
+    /// peer: a source may carry a database's text.
+    pub fn detail(&self) -> String {
+        chain(self)
+    }
+}
+
+/// An error's message followed by its sources' (`a: b: c`). A source whose text its error
+/// already ends with (sqlx prints its I/O error, for one) is said once.
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut last = out.clone();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        let text = s.to_string();
+        if !last.ends_with(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        last = text;
+        cur = s.source();
+    }
+    out
 }
 
 impl From<sqlx::Error> for AdapterError {
@@ -62,8 +143,8 @@ impl From<sqlx::Error> for AdapterError {
             sqlx::Error::Io(_)
             | sqlx::Error::PoolTimedOut
             | sqlx::Error::PoolClosed
-            | sqlx::Error::Tls(_) => AdapterError::Unavailable(e.to_string()),
-            other => AdapterError::Other(other.to_string()),
+            | sqlx::Error::Tls(_) => AdapterError::unavailable_from("database connection", e),
+            other => AdapterError::other_from("database", other),
         }
     }
 }
@@ -166,4 +247,51 @@ pub enum MemberMatch {
     Found(Box<Member>),
     NotFound,
     NameMismatch,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sqlx_error_is_kept_as_the_source() {
+        let e = AdapterError::from(sqlx::Error::PoolTimedOut);
+        assert!(e.is_unavailable(), "{e:?}");
+        assert_eq!(
+            e.to_string(),
+            "core system unreachable: database connection"
+        );
+        let source = std::error::Error::source(&e).expect("a source");
+        assert!(matches!(
+            source.downcast_ref::<sqlx::Error>(),
+            Some(sqlx::Error::PoolTimedOut)
+        ));
+        let e = AdapterError::from(sqlx::Error::RowNotFound);
+        assert!(matches!(e, AdapterError::Other { .. }), "{e:?}");
+        assert!(matches!(
+            std::error::Error::source(&e).and_then(|s| s.downcast_ref::<sqlx::Error>()),
+            Some(sqlx::Error::RowNotFound)
+        ));
+    }
+
+    #[test]
+    fn detail_says_each_cause_once() {
+        let io = std::io::Error::other("disk on fire");
+        let e = AdapterError::unavailable_from("outbox/x.res", io);
+        assert_eq!(e.to_string(), "core system unreachable: outbox/x.res");
+        assert_eq!(
+            e.detail(),
+            "core system unreachable: outbox/x.res: disk on fire"
+        );
+        // sqlx prints its I/O error in its own text: said once
+        let e = AdapterError::from(sqlx::Error::Io(std::io::Error::other("connection reset")));
+        assert_eq!(
+            e.detail(),
+            "core system unreachable: database connection: error communicating with database: connection reset"
+        );
+        assert_eq!(
+            AdapterError::other("no AJBH").detail(),
+            "core system error: no AJBH"
+        );
+    }
 }

@@ -28,7 +28,7 @@ pub async fn open(s: &AdapterSettings) -> Result<Arc<dyn CoreSystem>, AdapterErr
             s.need(&s.client_secret, "client_secret")?,
             timeout,
         )?)),
-        other if KINDS.contains(&other) => Err(AdapterError::Other(format!(
+        other if KINDS.contains(&other) => Err(AdapterError::other(format!(
             "adapter.kind {other:?} is not available in this build"
         ))),
         _ => Err(s.unknown_kind()),

@@ -38,7 +38,7 @@ impl AdapterSettings {
     /// Field `key` of this kind, or an error naming `adapter.<key>`.
     pub fn need<'a, T>(&self, v: &'a Option<T>, key: &str) -> Result<&'a T, AdapterError> {
         v.as_ref().ok_or_else(|| {
-            AdapterError::Other(format!(
+            AdapterError::other(format!(
                 "adapter.{key} is required for adapter kind {}",
                 self.kind
             ))
@@ -47,7 +47,7 @@ impl AdapterSettings {
 
     /// The error for a kind that is not one of [`KINDS`].
     pub fn unknown_kind(&self) -> AdapterError {
-        AdapterError::Other(format!(
+        AdapterError::other(format!(
             "adapter.kind {:?} is not one of {KINDS:?}",
             self.kind
         ))

@@ -14,7 +14,7 @@ pub(crate) async fn timed<T>(
 ) -> Result<T, AdapterError> {
     match tokio::time::timeout(limit, f).await {
         Ok(r) => r,
-        Err(_) => Err(AdapterError::Unavailable(format!(
+        Err(_) => Err(AdapterError::unavailable(format!(
             "{kind} core: {what} did not finish within {} ms",
             limit.as_millis()
         ))),

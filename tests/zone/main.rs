@@ -1,14 +1,20 @@
 //! Multi-process tests of whole zones: real `hfx node run` processes started through the same
 //! zone launcher as `hfx demo`, talking mutual TLS over loopback.
 
+mod acting_person;
 mod audit;
+mod bad_bytes;
 mod bench;
 mod common;
 mod crash;
 mod demo;
 mod directory;
+mod disclosures;
 mod duplicates;
 mod query;
 mod raw;
+mod revocation;
+mod roles;
 mod store;
 mod tls_refusals;
+mod verify_cli;

@@ -67,11 +67,57 @@ enum LoadError {
     Unstable,
     /// The export as a whole is not acceptable.
     Refused(Fingerprint, String),
-    Io(String),
+    Io(Note),
+}
+
+/// Why no export is loaded: what was being done, and the error that stopped it (shared, as
+/// every read that finds no export answers with it).
+#[derive(Clone)]
+struct Note {
+    what: String,
+    source: Option<Arc<dyn std::error::Error + Send + Sync>>,
+}
+
+impl Note {
+    fn new(what: impl Into<String>) -> Self {
+        Note {
+            what: what.into(),
+            source: None,
+        }
+    }
+
+    fn caused_by(
+        what: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Note {
+            what: what.into(),
+            source: Some(Arc::new(source)),
+        }
+    }
+
+    /// The Unavailable error a read answers with, the cause kept as its source.
+    fn error(&self) -> AdapterError {
+        AdapterError::Unavailable {
+            what: self.what.clone(),
+            source: self
+                .source
+                .clone()
+                .map(|s| -> crate::BoxError { Box::new(s) }),
+        }
+    }
+
+    /// The note with its causes, for the self-test.
+    fn detail(&self) -> String {
+        match &self.source {
+            Some(s) => format!("{}: {}", self.what, crate::chain(&**s)),
+            None => self.what.clone(),
+        }
+    }
 }
 
 fn read_export(dir: &Path) -> Result<Export, LoadError> {
-    let io = |e: std::io::Error| LoadError::Io(format!("{}: {e}", dir.display()));
+    let io = |e: std::io::Error| LoadError::Io(Note::caused_by(dir.display().to_string(), e));
     let Some(before) = fingerprint(dir).map_err(io)? else {
         return Err(LoadError::Missing);
     };
@@ -247,7 +293,7 @@ struct LoadState {
     /// The last time the control file was looked at.
     polled: Option<Instant>,
     /// Why no export is loaded, when none is.
-    note: Option<String>,
+    note: Option<Note>,
 }
 
 /// The batch core's adapter: reads from the loaded export, writes through inbox / outbox files.
@@ -271,14 +317,14 @@ impl BatchfileCore {
         let r = root.clone();
         blocking(move || -> Result<(), AdapterError> {
             if !r.is_dir() {
-                return Err(AdapterError::Unavailable(format!(
+                return Err(AdapterError::unavailable(format!(
                     "adapter.path {} is not a folder",
                     r.display()
                 )));
             }
             for sub in ["export", "inbox", "outbox"] {
                 std::fs::create_dir_all(r.join(sub)).map_err(|e| {
-                    AdapterError::Unavailable(format!("{}: {e}", r.join(sub).display()))
+                    AdapterError::unavailable_from(r.join(sub).display().to_string(), e)
                 })?;
             }
             Ok(())
@@ -344,11 +390,11 @@ impl BatchfileCore {
             let fp = match blocking(move || fingerprint(&d)).await {
                 Ok(Ok(fp)) => fp,
                 Ok(Err(e)) => {
-                    lock(&self.state).note = Some(format!("{}: {e}", dir.display()));
+                    lock(&self.state).note = Some(Note::caused_by(dir.display().to_string(), e));
                     return;
                 }
                 Err(e) => {
-                    lock(&self.state).note = Some(e.to_string());
+                    lock(&self.state).note = Some(Note::caused_by("looking for an export", e));
                     return;
                 }
             };
@@ -356,10 +402,10 @@ impl BatchfileCore {
                 let st = lock(&self.state);
                 let Some(fp) = &fp else {
                     drop(st);
-                    lock(&self.state).note = Some(format!(
+                    lock(&self.state).note = Some(Note::new(format!(
                         "no {CONTROL_FILE} in {} (no export yet, or the core is exporting)",
                         dir.display()
-                    ));
+                    )));
                     return;
                 };
                 if st.current.as_ref().is_some_and(|e| &e.fingerprint == fp)
@@ -399,7 +445,7 @@ impl BatchfileCore {
                     tokio::time::sleep(Duration::from_millis(25 + 5 * attempt)).await;
                 }
                 Err(e) => {
-                    lock(&self.state).note = Some(e.to_string());
+                    lock(&self.state).note = Some(Note::caused_by("reading the export", e));
                     return;
                 }
             }
@@ -415,10 +461,11 @@ impl BatchfileCore {
                 record: format!("{}/export", self.root.display()),
                 detail: why.clone(),
             }),
-            (None, None, note) => Err(AdapterError::Unavailable(
-                note.clone()
-                    .unwrap_or_else(|| format!("no export loaded from {}", self.root.display())),
-            )),
+            (None, None, Some(note)) => Err(note.error()),
+            (None, None, None) => Err(AdapterError::unavailable(format!(
+                "no export loaded from {}",
+                self.root.display()
+            ))),
         }
     }
 
@@ -445,7 +492,7 @@ impl BatchfileCore {
         blocking(move || write_atomic(&inbox, &rn, &body))
             .await?
             .map_err(|e| {
-                AdapterError::Unavailable(format!("cannot write inbox/{req_name}: {e}"))
+                AdapterError::unavailable_from(format!("cannot write inbox/{req_name}"), e)
             })?;
         let deadline = Instant::now() + self.timeout;
         loop {
@@ -456,7 +503,7 @@ impl BatchfileCore {
                 return Ok(res);
             }
             if Instant::now() >= deadline {
-                return Err(AdapterError::Unavailable(format!(
+                return Err(AdapterError::unavailable(format!(
                     "the batch core has not answered inbox/{req_name} within {:?} (is its batch run running?); the instruction stays in the inbox",
                     self.timeout
                 )));
@@ -491,7 +538,7 @@ impl BatchfileCore {
         let data = match tokio::fs::read(path).await {
             Ok(d) => d,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(AdapterError::Unavailable(format!("outbox/{name}: {e}"))),
+            Err(e) => return Err(AdapterError::unavailable_from(format!("outbox/{name}"), e)),
         };
         parse_kv(RES_HEADER, &data)
             .map(Some)
@@ -525,7 +572,7 @@ impl BatchfileCore {
                     .unwrap_or_else(|| case_id.to_string()),
                 state: res.fields.get("ZT").cloned().unwrap_or_default(),
             }),
-            jg::MALFORMED | jg::OTHER => Err(AdapterError::Other(format!("batch core: {msg}"))),
+            jg::MALFORMED | jg::OTHER => Err(AdapterError::other(format!("batch core: {msg}"))),
             other => Err(AdapterError::UnknownCode {
                 table: "批处理结果码 JG",
                 code: other.into(),
@@ -757,7 +804,7 @@ impl CoreSystem for BatchfileCore {
             (None, None) => CheckItem {
                 name: "export".into(),
                 ok: false,
-                detail: note.unwrap_or_else(|| "no export loaded".into()),
+                detail: note.map_or_else(|| "no export loaded".into(), |n| n.detail()),
             },
         });
         if let Some(e) = &current {
@@ -833,7 +880,7 @@ impl CoreSystem for BatchfileCore {
             Err(e) => CheckItem {
                 name: "batch run".into(),
                 ok: false,
-                detail: e.to_string(),
+                detail: e.detail(),
             },
         });
         out

@@ -665,7 +665,7 @@ pub const RES_HEADER: &str = "HFXRES|1";
 /// give distinct names and no name holds a dot or a slash).
 pub fn case_stem(case_id: &str) -> Result<String, AdapterError> {
     if case_id.is_empty() || case_id.len() > MAX_CASE_ID || case_id.chars().any(char::is_control) {
-        return Err(AdapterError::Other(format!(
+        return Err(AdapterError::other(format!(
             "case id {case_id:?} cannot be sent to the batch core (1..={MAX_CASE_ID} bytes, no control characters)"
         )));
     }
@@ -786,7 +786,7 @@ pub async fn blocking<T: Send + 'static>(
 ) -> Result<T, AdapterError> {
     tokio::task::spawn_blocking(f)
         .await
-        .map_err(|e| AdapterError::Other(format!("file task failed: {e}")))
+        .map_err(|e| AdapterError::other_from("file task failed", e))
 }
 
 #[cfg(test)]

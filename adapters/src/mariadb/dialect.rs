@@ -2,41 +2,38 @@
 
 use super::{MariadbCore, codes, text, ymd};
 use crate::AdapterError;
-use crate::hold::{AccountRow, HoldDialect, HoldRecord, HoldState, NewHold, Posting};
+use crate::hold::{AccountRow, HoldDialect, HoldRecord, Posting};
 use crate::model::{AccountStatus, Deposit};
 use crate::money::format_yuan;
 use chrono::NaiveDate;
 use sqlx::{MySql, QueryBuilder};
 
-type Tx = sqlx::Transaction<'static, MySql>;
+type Tx = crate::hold::Tx<MariadbCore>;
 
 #[async_trait::async_trait]
 impl HoldDialect for MariadbCore {
-    type Tx = Tx;
+    type DB = MySql;
     const BALANCE: &'static str = "GRZHYE";
     const STATUS_TABLE: &'static str = "个人账户状态 GRZHZT";
     const SEALED: &'static str = "02";
     const NORMAL: &'static str = "01";
+    const CASE_ACCOUNT: &'static str = "SELECT GRZH FROM hfx_hold WHERE case_id = ?";
+    const LIVE_HOLD_ON: &'static str = "SELECT case_id, state FROM hfx_hold WHERE GRZH = ? AND state NOT IN ('released', 'closed') LIMIT 1";
+    // A second hold of the case, or a second held case of the account, is a unique-key
+    // violation (hfx_hold_one_per_account on the generated held_grzh).
+    const INSERT_HOLD: &'static str = "INSERT INTO hfx_hold (case_id, GRZH, prev_zt, principal, interest, state) VALUES (?, ?, ?, ?, ?, 'held')";
+    const SET_HOLD_STATE: &'static str = "UPDATE hfx_hold SET state = ? WHERE case_id = ?";
+    const SET_ACCOUNT_STATUS: &'static str = "UPDATE GRZHXX SET GRZHZT = ? WHERE GRZH = ?";
+    const CREDITED_TO: &'static str = "SELECT GRZH FROM hfx_credit WHERE case_id = ?";
+    const INSERT_CREDIT: &'static str =
+        "INSERT INTO hfx_credit (case_id, GRZH, amount) VALUES (?, ?, ?)";
+
+    fn pool(&self) -> &sqlx::Pool<MySql> {
+        &self.pool
+    }
 
     fn account_status(raw: &str) -> Option<AccountStatus> {
         codes::lookup(&codes::GRZHZT, raw)
-    }
-
-    async fn begin(&self) -> Result<Tx, AdapterError> {
-        Ok(self.pool.begin().await?)
-    }
-
-    async fn commit(&self, tx: Tx) -> Result<(), AdapterError> {
-        Ok(tx.commit().await?)
-    }
-
-    async fn case_account(&self, case_id: &str) -> Result<Option<String>, AdapterError> {
-        Ok(
-            sqlx::query_scalar("SELECT GRZH FROM hfx_hold WHERE case_id = ?")
-                .bind(case_id)
-                .fetch_optional(&self.pool)
-                .await?,
-        )
     }
 
     async fn lock_account(
@@ -79,61 +76,6 @@ impl HoldDialect for MariadbCore {
         .transpose()
     }
 
-    async fn live_hold_on(
-        &self,
-        tx: &mut Tx,
-        account_no: &str,
-    ) -> Result<Option<(String, String)>, AdapterError> {
-        Ok(sqlx::query_as(
-            "SELECT case_id, state FROM hfx_hold WHERE GRZH = ? AND state NOT IN ('released', 'closed') LIMIT 1",
-        )
-        .bind(account_no)
-        .fetch_optional(&mut **tx)
-        .await?)
-    }
-
-    async fn insert_hold(&self, tx: &mut Tx, h: &NewHold<'_>) -> Result<bool, sqlx::Error> {
-        // A second hold of the case, or a second held case of the account, is a unique-key
-        // violation (hfx_hold_one_per_account on the generated held_grzh).
-        sqlx::query("INSERT INTO hfx_hold (case_id, GRZH, prev_zt, principal, interest, state) VALUES (?, ?, ?, ?, ?, 'held')")
-            .bind(h.case_id)
-            .bind(h.account_no)
-            .bind(h.prev_status)
-            .bind(format_yuan(h.principal_fen))
-            .bind(format_yuan(h.interest_fen))
-            .execute(&mut **tx)
-            .await?;
-        Ok(true)
-    }
-
-    async fn set_hold_state(
-        &self,
-        tx: &mut Tx,
-        case_id: &str,
-        state: HoldState,
-    ) -> Result<(), AdapterError> {
-        sqlx::query("UPDATE hfx_hold SET state = ? WHERE case_id = ?")
-            .bind(state.as_str())
-            .bind(case_id)
-            .execute(&mut **tx)
-            .await?;
-        Ok(())
-    }
-
-    async fn set_account_status(
-        &self,
-        tx: &mut Tx,
-        account_no: &str,
-        raw_status: &str,
-    ) -> Result<(), AdapterError> {
-        sqlx::query("UPDATE GRZHXX SET GRZHZT = ? WHERE GRZH = ?")
-            .bind(raw_status)
-            .bind(account_no)
-            .execute(&mut **tx)
-            .await?;
-        Ok(())
-    }
-
     async fn close_account(
         &self,
         tx: &mut Tx,
@@ -162,35 +104,6 @@ impl HoldDialect for MariadbCore {
             .execute(&mut **tx)
             .await?;
         Ok(())
-    }
-
-    async fn credited_to(
-        &self,
-        tx: &mut Tx,
-        case_id: &str,
-    ) -> Result<Option<String>, AdapterError> {
-        Ok(
-            sqlx::query_scalar("SELECT GRZH FROM hfx_credit WHERE case_id = ?")
-                .bind(case_id)
-                .fetch_optional(&mut **tx)
-                .await?,
-        )
-    }
-
-    async fn insert_credit(
-        &self,
-        tx: &mut Tx,
-        case_id: &str,
-        account_no: &str,
-        amount_fen: i64,
-    ) -> Result<bool, sqlx::Error> {
-        sqlx::query("INSERT INTO hfx_credit (case_id, GRZH, amount) VALUES (?, ?, ?)")
-            .bind(case_id)
-            .bind(account_no)
-            .bind(format_yuan(amount_fen))
-            .execute(&mut **tx)
-            .await?;
-        Ok(true)
     }
 
     async fn add_to_balance(

@@ -31,10 +31,11 @@
 //! account row (`SELECT ... FOR UPDATE`) before it looks at the case row, so concurrent calls
 //! for one case or one account serialise.
 
-use crate::hold;
-use crate::model::{Deposit, Employer, IdType, Loan, LoanRole, Member, YearMonth, business_type};
-use crate::money::{format_yuan, parse_yuan};
-use crate::{AdapterError, CheckItem, CoreSystem, PersonLoan, Reservation};
+use crate::model::{Deposit, Employer, IdType, LoanRole, Member, YearMonth, business_type};
+use crate::sql_common::{
+    self, SqlCore, amount_col, bad, id_candidates, money_col, opt_text, rate_col, text, unknown,
+};
+use crate::{AdapterError, CheckItem, PersonLoan};
 use chrono::NaiveDate;
 use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions, MySqlRow};
 use sqlx::{MySql, MySqlPool, QueryBuilder, Row};
@@ -225,30 +226,6 @@ pub struct MariadbCore {
     timeout: Duration,
 }
 
-fn bad(record: &str, detail: impl ToString) -> AdapterError {
-    AdapterError::BadRecord {
-        record: record.to_string(),
-        detail: detail.to_string(),
-    }
-}
-
-fn unknown(table: &'static str, code: &str, record: &str) -> AdapterError {
-    AdapterError::UnknownCode {
-        table,
-        code: code.to_string(),
-        record: record.to_string(),
-    }
-}
-
-fn opt_text(row: &MySqlRow, record: &str, col: &str) -> Result<Option<String>, AdapterError> {
-    row.try_get::<Option<String>, _>(col)
-        .map_err(|e| bad(record, format!("{col}: {e}")))
-}
-
-fn text(row: &MySqlRow, record: &str, col: &str) -> Result<String, AdapterError> {
-    opt_text(row, record, col)?.ok_or_else(|| bad(record, format!("{col} is missing")))
-}
-
 /// CHAR(8) `YYYYMMDD`, a real date from 1900 on.
 fn parse_date(record: &str, field: &str, s: &str) -> Result<NaiveDate, AdapterError> {
     let t = s.trim();
@@ -286,49 +263,8 @@ fn month_col(row: &MySqlRow, record: &str, col: &str) -> Result<YearMonth, Adapt
         .ok_or_else(|| bad(record, format!("{col} {s:?} is not a YYYYMM month")))
 }
 
-fn money_col(row: &MySqlRow, record: &str, col: &str) -> Result<i64, AdapterError> {
-    let s = text(row, record, col)?;
-    parse_yuan(&s).ok_or_else(|| bad(record, format!("{col} {s:?} is not a yuan amount")))
-}
-
-/// A yuan amount that cannot be negative (balances, bases, loan amounts).
-fn amount_col(row: &MySqlRow, record: &str, col: &str) -> Result<i64, AdapterError> {
-    let v = money_col(row, record, col)?;
-    if v < 0 {
-        return Err(bad(record, format!("{col} {} is negative", format_yuan(v))));
-    }
-    Ok(v)
-}
-
-fn rate_col(row: &MySqlRow, record: &str, col: &str) -> Result<u32, AdapterError> {
-    match opt_text(row, record, col)? {
-        None => Ok(0),
-        Some(s) => parse_yuan(&s)
-            .filter(|bp| (0..=10_000).contains(bp))
-            .map(|bp| bp as u32)
-            .ok_or_else(|| bad(record, format!("{col} {s:?} is not a percentage"))),
-    }
-}
-
 fn ymd(d: NaiveDate) -> String {
     d.format("%Y%m%d").to_string()
-}
-
-/// The stored forms an id number may have: as given, lower-case check character, legacy 15 digits.
-fn id_candidates(id_type: IdType, id_number: &str) -> Vec<String> {
-    let mut out = vec![id_number.to_string()];
-    let lower = id_number.to_ascii_lowercase();
-    if lower != id_number {
-        out.push(lower);
-    }
-    if id_type == IdType::ResidentId
-        && id_number.len() == 18
-        && id_number.is_ascii()
-        && &id_number[6..8] == "19"
-    {
-        out.push(format!("{}{}", &id_number[..6], &id_number[8..17]));
-    }
-    out
 }
 
 /// `col IN (?, ...)` with binds.
@@ -368,14 +304,24 @@ const MEMBER_SELECT: &str = "SELECT i.GRZH, i.XingMing, i.ZJLX, i.ZJHM, i.XingBi
 const LOAN_COLUMNS: &str = "d.JKHTBH, d.DKZH, CAST(d.HTDKJE AS CHAR) AS HTDKJE, d.DKFFRQ, CAST(d.DKYE AS CHAR) AS DKYE, \
      CAST(d.YQBJZE AS CHAR) AS YQBJZE, d.LJYQQS, d.DKJQRQ, d.DKZT";
 
+/// Where this core's loan query puts each field.
+const LOAN_ROW: sql_common::LoanColumns = sql_common::LoanColumns {
+    loan_account: "DKZH",
+    contract_amount: "HTDKJE",
+    issued_on: "DKFFRQ",
+    outstanding: "DKYE",
+    overdue_principal: "YQBJZE",
+    overdue_periods: "LJYQQS",
+    settled_on: "DKJQRQ",
+};
+
 impl MariadbCore {
     /// Connect to the core at `url`, creating the schema if it is missing. `timeout` bounds
     /// every call (default [`DEFAULT_TIMEOUT`]).
     pub async fn open(url: &str, timeout: Option<Duration>) -> Result<Self, AdapterError> {
         let timeout = timeout.unwrap_or(DEFAULT_TIMEOUT);
-        let opts = MySqlConnectOptions::from_str(url).map_err(|e| {
-            AdapterError::Other(format!("adapter.url is not a MySQL/MariaDB URL: {e}"))
-        })?;
+        let opts = MySqlConnectOptions::from_str(url)
+            .map_err(|e| AdapterError::other_from("adapter.url is not a MySQL/MariaDB URL", e))?;
         let connect = MySqlPoolOptions::new()
             .max_connections(8)
             .acquire_timeout(timeout)
@@ -391,13 +337,13 @@ impl MariadbCore {
         let pool = match tokio::time::timeout(timeout, connect).await {
             Ok(pool) => pool?,
             Err(_) => {
-                return Err(AdapterError::Unavailable(format!(
+                return Err(AdapterError::unavailable(format!(
                     "mariadb core: no connection within {timeout:?}"
                 )));
             }
         };
         let core = Self { pool, timeout };
-        core.timed("create schema", async {
+        crate::sql_common::timed(&core, "create schema", async {
             for stmt in SCHEMA {
                 sqlx::query(stmt).execute(&core.pool).await?;
             }
@@ -413,14 +359,6 @@ impl MariadbCore {
 
     pub async fn close(&self) {
         self.pool.close().await;
-    }
-
-    async fn timed<T>(
-        &self,
-        what: &str,
-        f: impl std::future::Future<Output = Result<T, AdapterError>>,
-    ) -> Result<T, AdapterError> {
-        crate::timing::timed("mariadb", what, self.timeout, f).await
     }
 
     /// Number of member accounts (the population plus the vendor fixtures).
@@ -477,6 +415,15 @@ impl MariadbCore {
             close_reason: xhyy,
             paid_up_to: month_col(row, r, "JZNY")?,
         })
+    }
+}
+
+#[async_trait::async_trait]
+impl SqlCore for MariadbCore {
+    const KIND: &'static str = "mariadb";
+
+    fn deadline(&self) -> Option<Duration> {
+        Some(self.timeout)
     }
 
     async fn member_inner(
@@ -556,46 +503,16 @@ impl MariadbCore {
             } else {
                 LoanRole::CoBorrower
             };
-            let periods: i32 = row
-                .try_get("LJYQQS")
-                .map_err(|e| bad(r, format!("LJYQQS: {e}")))?;
-            let overdue_periods = u32::try_from(periods)
-                .map_err(|_| bad(r, format!("LJYQQS {periods} is negative")))?;
-            out.push(PersonLoan {
-                role,
-                loan: Loan {
-                    contract_no: no.clone(),
-                    loan_account: text(&row, r, "DKZH")?,
-                    role,
-                    contract_amount_fen: amount_col(&row, r, "HTDKJE")?,
-                    issued_on: date_col(&row, r, "DKFFRQ")?,
-                    outstanding_fen: amount_col(&row, r, "DKYE")?,
-                    overdue_principal_fen: amount_col(&row, r, "YQBJZE")?,
-                    overdue_periods,
-                    settled_on: opt_date_col(&row, r, "DKJQRQ")?,
-                    status,
-                },
-            });
+            out.push(sql_common::person_loan(
+                &row,
+                r,
+                (role, status),
+                &LOAN_ROW,
+                date_col,
+                opt_date_col,
+            )?);
         }
         Ok(out)
-    }
-
-    async fn distinct_unknown<T: Copy>(
-        &self,
-        sql: &'static str,
-        table: &[(&'static str, T, &'static str)],
-    ) -> Result<(Vec<String>, Vec<String>), sqlx::Error> {
-        let found: Vec<Option<String>> = sqlx::query_scalar(sql).fetch_all(&self.pool).await?;
-        let found: Vec<String> = found
-            .into_iter()
-            .map(|c| c.unwrap_or_else(|| "NULL".into()))
-            .collect();
-        let unknown = found
-            .iter()
-            .filter(|c| codes::lookup(table, c.trim()).is_none())
-            .cloned()
-            .collect();
-        Ok((found, unknown))
     }
 
     async fn check_inner(&self) -> Vec<CheckItem> {
@@ -604,14 +521,9 @@ impl MariadbCore {
             .fetch_one(&self.pool)
             .await;
         let reachable = conn.is_ok();
-        out.push(CheckItem {
-            name: "connectivity".into(),
-            ok: reachable,
-            detail: match conn {
-                Ok(v) => format!("server {v}"),
-                Err(e) => e.to_string(),
-            },
-        });
+        out.push(sql_common::connectivity(
+            conn.map(|v| format!("server {v}")),
+        ));
         if !reachable {
             return out;
         }
@@ -640,156 +552,51 @@ impl MariadbCore {
         if !missing.is_empty() {
             return out;
         }
-        let mut details = Vec::new();
-        let mut unmapped = Vec::new();
-        let mut failed = None;
-        macro_rules! column {
-            ($name:literal, $sql:literal, $table:expr) => {
-                match self.distinct_unknown($sql, &$table).await {
-                    Ok((found, unknown)) => {
-                        details.push(format!("{} {:?}", $name, found));
-                        unmapped.extend(unknown.into_iter().map(|c| format!("{} {:?}", $name, c)));
-                    }
-                    Err(e) => failed = Some(format!("{}: {e}", $name)),
-                }
-            };
+        let distinct =
+            async |sql: &'static str| sqlx::query_scalar(sql).fetch_all(&self.pool).await;
+        /// A stored code the table maps (blank-padded CHAR codes trimmed).
+        fn known<T: Copy>(table: &[(&'static str, T, &'static str)], c: &str) -> bool {
+            codes::lookup(table, c.trim()).is_some()
         }
-        column!(
+        let mut tables = sql_common::CodeTables::default();
+        tables.column(
             "GRZHXX.GRZHZT",
-            "SELECT DISTINCT GRZHZT FROM GRZHXX",
-            codes::GRZHZT
+            distinct("SELECT DISTINCT GRZHZT FROM GRZHXX").await,
+            |c| known(&codes::GRZHZT, c),
         );
-        column!("GRXX.ZJLX", "SELECT DISTINCT ZJLX FROM GRXX", codes::ZJLX);
-        column!(
+        tables.column(
+            "GRXX.ZJLX",
+            distinct("SELECT DISTINCT ZJLX FROM GRXX").await,
+            |c| known(&codes::ZJLX, c),
+        );
+        tables.column(
             "GRXX.XingBie",
-            "SELECT DISTINCT XingBie FROM GRXX",
-            codes::XINGBIE
+            distinct("SELECT DISTINCT XingBie FROM GRXX").await,
+            |c| known(&codes::XINGBIE, c),
         );
-        column!("DKXX.DKZT", "SELECT DISTINCT DKZT FROM DKXX", codes::DKZT);
-        column!(
+        tables.column(
+            "DKXX.DKZT",
+            distinct("SELECT DISTINCT DKZT FROM DKXX").await,
+            |c| known(&codes::DKZT, c),
+        );
+        tables.column(
             "DKXX.JKRZJLX",
-            "SELECT DISTINCT JKRZJLX FROM DKXX",
-            codes::ZJLX
+            distinct("SELECT DISTINCT JKRZJLX FROM DKXX").await,
+            |c| known(&codes::ZJLX, c),
         );
-        column!(
+        tables.column(
             "DKGTJKR.GTJKRZJLX",
-            "SELECT DISTINCT GTJKRZJLX FROM DKGTJKR",
-            codes::ZJLX
+            distinct("SELECT DISTINCT GTJKRZJLX FROM DKGTJKR").await,
+            |c| known(&codes::ZJLX, c),
         );
-        out.push(match failed {
-            Some(e) => CheckItem {
-                name: "code tables".into(),
-                ok: false,
-                detail: e,
-            },
-            None if unmapped.is_empty() => CheckItem {
-                name: "code tables".into(),
-                ok: true,
-                detail: format!("all mapped: {}", details.join("; ")),
-            },
-            None => CheckItem {
-                name: "code tables".into(),
-                ok: false,
-                detail: format!("unmapped codes: {}", unmapped.join(", ")),
-            },
-        });
+        out.push(tables.item());
         let sample = sqlx::query(sqlx::AssertSqlSafe(format!(
             "{MEMBER_SELECT} ORDER BY i.GRZH LIMIT 1"
         )))
         .fetch_optional(&self.pool)
         .await;
-        out.push(match sample {
-            Ok(Some(row)) => match Self::member_from_row(&row) {
-                Ok(m) => CheckItem {
-                    name: "sample read".into(),
-                    ok: true,
-                    detail: format!("account {} read and mapped", m.account_no),
-                },
-                Err(e) => CheckItem {
-                    name: "sample read".into(),
-                    ok: false,
-                    detail: e.to_string(),
-                },
-            },
-            Ok(None) => CheckItem {
-                name: "sample read".into(),
-                ok: true,
-                detail: "no members yet".into(),
-            },
-            Err(e) => CheckItem {
-                name: "sample read".into(),
-                ok: false,
-                detail: e.to_string(),
-            },
-        });
+        out.push(sql_common::sample_read(sample, Self::member_from_row));
         out
-    }
-}
-
-#[async_trait::async_trait]
-impl CoreSystem for MariadbCore {
-    fn kind(&self) -> &'static str {
-        "mariadb"
-    }
-
-    async fn member_by_id(
-        &self,
-        id_type: IdType,
-        id_number: &str,
-    ) -> Result<Option<Member>, AdapterError> {
-        self.timed("member_by_id", self.member_inner(id_type, id_number))
-            .await
-    }
-
-    async fn deposits(
-        &self,
-        account_no: &str,
-        from: YearMonth,
-        to: YearMonth,
-    ) -> Result<Vec<Deposit>, AdapterError> {
-        self.timed("deposits", self.deposits_inner(account_no, from, to))
-            .await
-    }
-
-    async fn loans_of(
-        &self,
-        id_type: IdType,
-        id_number: &str,
-    ) -> Result<Vec<PersonLoan>, AdapterError> {
-        self.timed("loans_of", self.loans_inner(id_type, id_number))
-            .await
-    }
-
-    async fn reserve(&self, case_id: &str, account_no: &str) -> Result<Reservation, AdapterError> {
-        self.timed("reserve", hold::reserve(self, case_id, account_no))
-            .await
-    }
-
-    async fn release(&self, case_id: &str) -> Result<(), AdapterError> {
-        self.timed("release", hold::release(self, case_id)).await
-    }
-
-    async fn close_out(&self, case_id: &str) -> Result<(), AdapterError> {
-        self.timed("close_out", hold::close_out(self, case_id))
-            .await
-    }
-
-    async fn credit_in(
-        &self,
-        case_id: &str,
-        account_no: &str,
-        amount_fen: i64,
-        history: &[Deposit],
-    ) -> Result<(), AdapterError> {
-        self.timed(
-            "credit_in",
-            hold::credit_in(self, case_id, account_no, amount_fen, history),
-        )
-        .await
-    }
-
-    async fn check(&self) -> Vec<CheckItem> {
-        crate::timing::timed_check(self.timeout * 3, self.check_inner()).await
     }
 }
 

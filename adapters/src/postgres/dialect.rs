@@ -2,42 +2,38 @@
 
 use super::{PostgresCore, codes, text};
 use crate::AdapterError;
-use crate::hold::{AccountRow, HoldDialect, HoldRecord, HoldState, NewHold, Posting};
+use crate::hold::{AccountRow, HoldDialect, HoldRecord, Posting};
 use crate::model::{AccountStatus, Deposit};
 use crate::money::format_yuan;
 use chrono::NaiveDate;
 use sqlx::{Postgres, QueryBuilder};
 
-type Tx = sqlx::Transaction<'static, Postgres>;
+type Tx = crate::hold::Tx<PostgresCore>;
 
 /// The PostgreSQL core's statements for the hold/credit state machine.
 #[async_trait::async_trait]
 impl HoldDialect for PostgresCore {
-    type Tx = Tx;
+    type DB = Postgres;
     const BALANCE: &'static str = "balance";
     const STATUS_TABLE: &'static str = "account_status";
     const SEALED: &'static str = "sealed";
     const NORMAL: &'static str = "normal";
+    const CASE_ACCOUNT: &'static str = "SELECT account_no FROM hfx_hold WHERE case_id = $1";
+    const LIVE_HOLD_ON: &'static str = "SELECT case_id, state FROM hfx_hold WHERE account_no = $1 AND state NOT IN ('released', 'closed') LIMIT 1";
+    const INSERT_HOLD: &'static str = "INSERT INTO hfx_hold (case_id, account_no, prev_status, principal, interest, state) \
+         VALUES ($1, $2, $3, $4::numeric, $5::numeric, 'held') ON CONFLICT (case_id) DO NOTHING";
+    const SET_HOLD_STATE: &'static str =
+        "UPDATE hfx_hold SET state = $1, updated_at = now() WHERE case_id = $2";
+    const SET_ACCOUNT_STATUS: &'static str = "UPDATE account SET status = $1 WHERE account_no = $2";
+    const CREDITED_TO: &'static str = "SELECT account_no FROM hfx_credit WHERE case_id = $1";
+    const INSERT_CREDIT: &'static str = "INSERT INTO hfx_credit (case_id, account_no, amount) VALUES ($1, $2, $3::numeric) ON CONFLICT (case_id) DO NOTHING";
+
+    fn pool(&self) -> &sqlx::Pool<Postgres> {
+        &self.pool
+    }
 
     fn account_status(raw: &str) -> Option<AccountStatus> {
         codes::lookup(&codes::ACCOUNT_STATUS, raw)
-    }
-
-    async fn begin(&self) -> Result<Tx, AdapterError> {
-        Ok(self.pool.begin().await?)
-    }
-
-    async fn commit(&self, tx: Tx) -> Result<(), AdapterError> {
-        Ok(tx.commit().await?)
-    }
-
-    async fn case_account(&self, case_id: &str) -> Result<Option<String>, AdapterError> {
-        Ok(
-            sqlx::query_scalar("SELECT account_no FROM hfx_hold WHERE case_id = $1")
-                .bind(case_id)
-                .fetch_optional(&self.pool)
-                .await?,
-        )
     }
 
     async fn lock_account(
@@ -80,62 +76,6 @@ impl HoldDialect for PostgresCore {
         .transpose()
     }
 
-    async fn live_hold_on(
-        &self,
-        tx: &mut Tx,
-        account_no: &str,
-    ) -> Result<Option<(String, String)>, AdapterError> {
-        Ok(sqlx::query_as(
-            "SELECT case_id, state FROM hfx_hold WHERE account_no = $1 AND state NOT IN ('released', 'closed') LIMIT 1",
-        )
-        .bind(account_no)
-        .fetch_optional(&mut **tx)
-        .await?)
-    }
-
-    async fn insert_hold(&self, tx: &mut Tx, h: &NewHold<'_>) -> Result<bool, sqlx::Error> {
-        let r = sqlx::query(
-            "INSERT INTO hfx_hold (case_id, account_no, prev_status, principal, interest, state) \
-             VALUES ($1, $2, $3, $4::numeric, $5::numeric, 'held') ON CONFLICT (case_id) DO NOTHING",
-        )
-        .bind(h.case_id)
-        .bind(h.account_no)
-        .bind(h.prev_status)
-        .bind(format_yuan(h.principal_fen))
-        .bind(format_yuan(h.interest_fen))
-        .execute(&mut **tx)
-        .await?;
-        Ok(r.rows_affected() == 1)
-    }
-
-    async fn set_hold_state(
-        &self,
-        tx: &mut Tx,
-        case_id: &str,
-        state: HoldState,
-    ) -> Result<(), AdapterError> {
-        sqlx::query("UPDATE hfx_hold SET state = $1, updated_at = now() WHERE case_id = $2")
-            .bind(state.as_str())
-            .bind(case_id)
-            .execute(&mut **tx)
-            .await?;
-        Ok(())
-    }
-
-    async fn set_account_status(
-        &self,
-        tx: &mut Tx,
-        account_no: &str,
-        raw_status: &str,
-    ) -> Result<(), AdapterError> {
-        sqlx::query("UPDATE account SET status = $1 WHERE account_no = $2")
-            .bind(raw_status)
-            .bind(account_no)
-            .execute(&mut **tx)
-            .await?;
-        Ok(())
-    }
-
     async fn close_account(
         &self,
         tx: &mut Tx,
@@ -171,37 +111,6 @@ impl HoldDialect for PostgresCore {
         .execute(&mut **tx)
         .await?;
         Ok(())
-    }
-
-    async fn credited_to(
-        &self,
-        tx: &mut Tx,
-        case_id: &str,
-    ) -> Result<Option<String>, AdapterError> {
-        Ok(
-            sqlx::query_scalar("SELECT account_no FROM hfx_credit WHERE case_id = $1")
-                .bind(case_id)
-                .fetch_optional(&mut **tx)
-                .await?,
-        )
-    }
-
-    async fn insert_credit(
-        &self,
-        tx: &mut Tx,
-        case_id: &str,
-        account_no: &str,
-        amount_fen: i64,
-    ) -> Result<bool, sqlx::Error> {
-        let r = sqlx::query(
-            "INSERT INTO hfx_credit (case_id, account_no, amount) VALUES ($1, $2, $3::numeric) ON CONFLICT (case_id) DO NOTHING",
-        )
-        .bind(case_id)
-        .bind(account_no)
-        .bind(format_yuan(amount_fen))
-        .execute(&mut **tx)
-        .await?;
-        Ok(r.rows_affected() == 1)
     }
 
     async fn add_to_balance(

@@ -31,10 +31,11 @@
 //! UPDATE`) before it looks at `hfx_hold` / `hfx_credit`, so concurrent calls for one case or
 //! one account serialise; the locks are always taken account first, then the case row.
 
-use crate::hold;
-use crate::model::{Deposit, Employer, IdType, Loan, Member, YearMonth};
-use crate::money::{format_yuan, parse_yuan};
-use crate::{AdapterError, CheckItem, CoreSystem, PersonLoan, Reservation};
+use crate::model::{Deposit, Employer, IdType, Member, YearMonth};
+use crate::sql_common::{
+    self, SqlCore, amount_col, bad, id_candidates, money_col, opt_text, rate_col, text, unknown,
+};
+use crate::{AdapterError, CheckItem, PersonLoan};
 use chrono::NaiveDate;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::{PgPool, Row};
@@ -216,32 +217,6 @@ pub struct PostgresCore {
     timeout: Duration,
 }
 
-fn bad(record: &str, detail: impl ToString) -> AdapterError {
-    AdapterError::BadRecord {
-        record: record.to_string(),
-        detail: detail.to_string(),
-    }
-}
-
-fn unknown(table: &'static str, code: &str, record: &str) -> AdapterError {
-    AdapterError::UnknownCode {
-        table,
-        code: code.to_string(),
-        record: record.to_string(),
-    }
-}
-
-/// A text column that may be NULL.
-fn opt_text(row: &PgRow, record: &str, col: &str) -> Result<Option<String>, AdapterError> {
-    row.try_get::<Option<String>, _>(col)
-        .map_err(|e| bad(record, format!("{col}: {e}")))
-}
-
-/// A text column that must be present.
-fn text(row: &PgRow, record: &str, col: &str) -> Result<String, AdapterError> {
-    opt_text(row, record, col)?.ok_or_else(|| bad(record, format!("{col} is missing")))
-}
-
 /// An ISO date (`YYYY-MM-DD`) from 1900 on.
 fn parse_date(record: &str, field: &str, s: &str) -> Result<NaiveDate, AdapterError> {
     match NaiveDate::parse_from_str(s, "%Y-%m-%d") {
@@ -265,52 +240,8 @@ fn opt_date_col(row: &PgRow, record: &str, col: &str) -> Result<Option<NaiveDate
         .transpose()
 }
 
-/// A yuan amount, any sign.
-fn money_col(row: &PgRow, record: &str, col: &str) -> Result<i64, AdapterError> {
-    let s = text(row, record, col)?;
-    parse_yuan(&s).ok_or_else(|| bad(record, format!("{col} {s:?} is not a yuan amount")))
-}
-
-/// A yuan amount that cannot be negative (balances, bases, loan amounts).
-fn amount_col(row: &PgRow, record: &str, col: &str) -> Result<i64, AdapterError> {
-    let v = money_col(row, record, col)?;
-    if v < 0 {
-        return Err(bad(record, format!("{col} {} is negative", format_yuan(v))));
-    }
-    Ok(v)
-}
-
-/// A percent NUMERIC(5,2) as basis points (12.00 -> 1200).
-fn rate_col(row: &PgRow, record: &str, col: &str) -> Result<u32, AdapterError> {
-    match opt_text(row, record, col)? {
-        None => Ok(0),
-        Some(s) => parse_yuan(&s)
-            .filter(|bp| (0..=10_000).contains(bp))
-            .map(|bp| bp as u32)
-            .ok_or_else(|| bad(record, format!("{col} {s:?} is not a percentage"))),
-    }
-}
-
 fn month_of(record: &str, field: &str, s: &str) -> Result<YearMonth, AdapterError> {
     parse_date(record, field, s).map(YearMonth::of)
-}
-
-/// The stored forms an id number may have: as given, with a lower-case check character, and a
-/// legacy 15-digit resident id (born 19xx) that was never upgraded.
-fn id_candidates(id_type: IdType, id_number: &str) -> Vec<String> {
-    let mut out = vec![id_number.to_string()];
-    let lower = id_number.to_ascii_lowercase();
-    if lower != id_number {
-        out.push(lower);
-    }
-    if id_type == IdType::ResidentId
-        && id_number.len() == 18
-        && id_number.is_ascii()
-        && &id_number[6..8] == "19"
-    {
-        out.push(format!("{}{}", &id_number[..6], &id_number[8..17]));
-    }
-    out
 }
 
 fn id_type_texts(id_type: IdType) -> Vec<String> {
@@ -332,6 +263,17 @@ const MEMBER_SELECT: &str = "SELECT a.account_no, p.full_name, p.id_type, p.id_n
      a.paid_up_to::text AS paid_up_to \
      FROM person p JOIN account a ON a.person_id = p.person_id LEFT JOIN employer e ON e.employer_id = a.employer_id";
 
+/// Where this core's loan query puts each field.
+const LOAN_ROW: sql_common::LoanColumns = sql_common::LoanColumns {
+    loan_account: "loan_account",
+    contract_amount: "contract_amount",
+    issued_on: "issued_on",
+    outstanding: "outstanding",
+    overdue_principal: "overdue_principal",
+    overdue_periods: "overdue_periods",
+    settled_on: "settled_on",
+};
+
 impl PostgresCore {
     /// Connect to the core at `url`, creating the schema if it is missing. `timeout` bounds
     /// every call (default [`DEFAULT_TIMEOUT`]); a server that does not answer in time is
@@ -339,7 +281,7 @@ impl PostgresCore {
     pub async fn open(url: &str, timeout: Option<Duration>) -> Result<Self, AdapterError> {
         let timeout = timeout.unwrap_or(DEFAULT_TIMEOUT);
         let opts = PgConnectOptions::from_str(url)
-            .map_err(|e| AdapterError::Other(format!("adapter.url is not a PostgreSQL URL: {e}")))?
+            .map_err(|e| AdapterError::other_from("adapter.url is not a PostgreSQL URL", e))?
             .application_name("hfx-adapter")
             .options([
                 ("DateStyle", "ISO".to_string()),
@@ -357,13 +299,13 @@ impl PostgresCore {
         let pool = match tokio::time::timeout(timeout, connect).await {
             Ok(pool) => pool?,
             Err(_) => {
-                return Err(AdapterError::Unavailable(format!(
+                return Err(AdapterError::unavailable(format!(
                     "postgres core: no connection within {timeout:?}"
                 )));
             }
         };
         let core = Self { pool, timeout };
-        core.timed("create schema", async {
+        crate::sql_common::timed(&core, "create schema", async {
             sqlx::raw_sql(SCHEMA).execute(&core.pool).await?;
             Ok(())
         })
@@ -378,14 +320,6 @@ impl PostgresCore {
     /// Close the pool (e.g. before dropping the database).
     pub async fn close(&self) {
         self.pool.close().await;
-    }
-
-    async fn timed<T>(
-        &self,
-        what: &str,
-        f: impl std::future::Future<Output = Result<T, AdapterError>>,
-    ) -> Result<T, AdapterError> {
-        crate::timing::timed("postgres", what, self.timeout, f).await
     }
 
     /// Number of accounts.
@@ -442,6 +376,15 @@ impl PostgresCore {
             close_reason: opt_text(row, r, "close_reason")?,
             paid_up_to: month_of(r, "paid_up_to", &text(row, r, "paid_up_to")?)?,
         })
+    }
+}
+
+#[async_trait::async_trait]
+impl SqlCore for PostgresCore {
+    const KIND: &'static str = "postgres";
+
+    fn deadline(&self) -> Option<Duration> {
+        Some(self.timeout)
     }
 
     async fn member_inner(
@@ -526,46 +469,16 @@ impl PostgresCore {
             let rl = text(&row, r, "role")?;
             let role = codes::lookup(&codes::LOAN_ROLE, &rl)
                 .ok_or_else(|| unknown("loan_role", &rl, r))?;
-            let periods: i32 = row
-                .try_get("overdue_periods")
-                .map_err(|e| bad(r, format!("overdue_periods: {e}")))?;
-            let overdue_periods = u32::try_from(periods)
-                .map_err(|_| bad(r, format!("overdue_periods {periods} is negative")))?;
-            out.push(PersonLoan {
-                role,
-                loan: Loan {
-                    contract_no: no.clone(),
-                    loan_account: text(&row, r, "loan_account")?,
-                    role,
-                    contract_amount_fen: amount_col(&row, r, "contract_amount")?,
-                    issued_on: date_col(&row, r, "issued_on")?,
-                    outstanding_fen: amount_col(&row, r, "outstanding")?,
-                    overdue_principal_fen: amount_col(&row, r, "overdue_principal")?,
-                    overdue_periods,
-                    settled_on: opt_date_col(&row, r, "settled_on")?,
-                    status,
-                },
-            });
+            out.push(sql_common::person_loan(
+                &row,
+                r,
+                (role, status),
+                &LOAN_ROW,
+                date_col,
+                opt_date_col,
+            )?);
         }
         Ok(out)
-    }
-
-    async fn distinct_unknown<T: Copy>(
-        &self,
-        sql: &'static str,
-        table: &[(&'static str, T)],
-    ) -> Result<(Vec<String>, Vec<String>), sqlx::Error> {
-        let codes: Vec<Option<String>> = sqlx::query_scalar(sql).fetch_all(&self.pool).await?;
-        let codes: Vec<String> = codes
-            .into_iter()
-            .map(|c| c.unwrap_or_else(|| "NULL".into()))
-            .collect();
-        let unknown = codes
-            .iter()
-            .filter(|c| codes::lookup(table, c).is_none())
-            .cloned()
-            .collect();
-        Ok((codes, unknown))
     }
 
     async fn check_inner(&self) -> Vec<CheckItem> {
@@ -574,14 +487,7 @@ impl PostgresCore {
             .fetch_one(&self.pool)
             .await;
         let reachable = conn.is_ok();
-        out.push(CheckItem {
-            name: "connectivity".into(),
-            ok: reachable,
-            detail: match conn {
-                Ok(v) => v,
-                Err(e) => e.to_string(),
-            },
-        });
+        out.push(sql_common::connectivity(conn));
         if !reachable {
             return out;
         }
@@ -607,155 +513,42 @@ impl PostgresCore {
         if !missing.is_empty() {
             return out;
         }
-        let mut details = Vec::new();
-        let mut unmapped = Vec::new();
-        let mut failed = None;
-        macro_rules! column {
-            ($name:literal, $sql:literal, $table:expr) => {
-                match self.distinct_unknown($sql, &$table).await {
-                    Ok((codes, unknown)) => {
-                        details.push(format!("{} {:?}", $name, codes));
-                        unmapped.extend(unknown.into_iter().map(|c| format!("{} {:?}", $name, c)));
-                    }
-                    Err(e) => failed = Some(format!("{}: {e}", $name)),
-                }
-            };
-        }
-        column!(
+        let distinct =
+            async |sql: &'static str| sqlx::query_scalar(sql).fetch_all(&self.pool).await;
+        let mut tables = sql_common::CodeTables::default();
+        tables.column(
             "account.status",
-            "SELECT DISTINCT status FROM account",
-            codes::ACCOUNT_STATUS
+            distinct("SELECT DISTINCT status FROM account").await,
+            |c| codes::lookup(&codes::ACCOUNT_STATUS, c).is_some(),
         );
-        column!(
+        tables.column(
             "person.id_type",
-            "SELECT DISTINCT id_type FROM person",
-            codes::ID_TYPE
+            distinct("SELECT DISTINCT id_type FROM person").await,
+            |c| codes::lookup(&codes::ID_TYPE, c).is_some(),
         );
-        column!("person.sex", "SELECT DISTINCT sex FROM person", codes::SEX);
-        column!(
+        tables.column(
+            "person.sex",
+            distinct("SELECT DISTINCT sex FROM person").await,
+            |c| codes::lookup(&codes::SEX, c).is_some(),
+        );
+        tables.column(
             "loan.status",
-            "SELECT DISTINCT status FROM loan",
-            codes::LOAN_STATUS
+            distinct("SELECT DISTINCT status FROM loan").await,
+            |c| codes::lookup(&codes::LOAN_STATUS, c).is_some(),
         );
-        column!(
+        tables.column(
             "loan_party.role",
-            "SELECT DISTINCT role FROM loan_party",
-            codes::LOAN_ROLE
+            distinct("SELECT DISTINCT role FROM loan_party").await,
+            |c| codes::lookup(&codes::LOAN_ROLE, c).is_some(),
         );
-        out.push(match failed {
-            Some(e) => CheckItem {
-                name: "code tables".into(),
-                ok: false,
-                detail: e,
-            },
-            None if unmapped.is_empty() => CheckItem {
-                name: "code tables".into(),
-                ok: true,
-                detail: format!("all mapped: {}", details.join("; ")),
-            },
-            None => CheckItem {
-                name: "code tables".into(),
-                ok: false,
-                detail: format!("unmapped codes: {}", unmapped.join(", ")),
-            },
-        });
+        out.push(tables.item());
         let sample = sqlx::query(sqlx::AssertSqlSafe(format!(
             "{MEMBER_SELECT} ORDER BY a.account_no LIMIT 1"
         )))
         .fetch_optional(&self.pool)
         .await;
-        out.push(match sample {
-            Ok(Some(row)) => match Self::member_from_row(&row) {
-                Ok(m) => CheckItem {
-                    name: "sample read".into(),
-                    ok: true,
-                    detail: format!("account {} read and mapped", m.account_no),
-                },
-                Err(e) => CheckItem {
-                    name: "sample read".into(),
-                    ok: false,
-                    detail: e.to_string(),
-                },
-            },
-            Ok(None) => CheckItem {
-                name: "sample read".into(),
-                ok: true,
-                detail: "no members yet".into(),
-            },
-            Err(e) => CheckItem {
-                name: "sample read".into(),
-                ok: false,
-                detail: e.to_string(),
-            },
-        });
+        out.push(sql_common::sample_read(sample, Self::member_from_row));
         out
-    }
-}
-
-#[async_trait::async_trait]
-impl CoreSystem for PostgresCore {
-    fn kind(&self) -> &'static str {
-        "postgres"
-    }
-
-    async fn member_by_id(
-        &self,
-        id_type: IdType,
-        id_number: &str,
-    ) -> Result<Option<Member>, AdapterError> {
-        self.timed("member_by_id", self.member_inner(id_type, id_number))
-            .await
-    }
-
-    async fn deposits(
-        &self,
-        account_no: &str,
-        from: YearMonth,
-        to: YearMonth,
-    ) -> Result<Vec<Deposit>, AdapterError> {
-        self.timed("deposits", self.deposits_inner(account_no, from, to))
-            .await
-    }
-
-    async fn loans_of(
-        &self,
-        id_type: IdType,
-        id_number: &str,
-    ) -> Result<Vec<PersonLoan>, AdapterError> {
-        self.timed("loans_of", self.loans_inner(id_type, id_number))
-            .await
-    }
-
-    async fn reserve(&self, case_id: &str, account_no: &str) -> Result<Reservation, AdapterError> {
-        self.timed("reserve", hold::reserve(self, case_id, account_no))
-            .await
-    }
-
-    async fn release(&self, case_id: &str) -> Result<(), AdapterError> {
-        self.timed("release", hold::release(self, case_id)).await
-    }
-
-    async fn close_out(&self, case_id: &str) -> Result<(), AdapterError> {
-        self.timed("close_out", hold::close_out(self, case_id))
-            .await
-    }
-
-    async fn credit_in(
-        &self,
-        case_id: &str,
-        account_no: &str,
-        amount_fen: i64,
-        history: &[Deposit],
-    ) -> Result<(), AdapterError> {
-        self.timed(
-            "credit_in",
-            hold::credit_in(self, case_id, account_no, amount_fen, history),
-        )
-        .await
-    }
-
-    async fn check(&self) -> Vec<CheckItem> {
-        crate::timing::timed_check(self.timeout * 3, self.check_inner()).await
     }
 }
 

@@ -4,13 +4,13 @@
 //! Tables: `dwxx` employers, `grxx` members (person + account), `grmx` postings, `dkxx`
 //! loans; `hfx_hold` and `hfx_credit` make the transfer writes idempotent by case id.
 
-use crate::hold;
 use crate::model::{
     AccountStatus, Deposit, Employer, IdType, Loan, LoanRole, LoanStatus, Member, Sex, YearMonth,
     business_type,
 };
 use crate::money::parse_yuan;
-use crate::{AdapterError, CheckItem, CoreSystem, PersonLoan, Reservation};
+use crate::sql_common::{self, SqlCore, bad};
+use crate::{AdapterError, CheckItem, PersonLoan};
 use chrono::NaiveDate;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
@@ -60,13 +60,6 @@ fn d(date: NaiveDate) -> String {
     date.format("%Y-%m-%d").to_string()
 }
 
-fn bad(record: &str, detail: impl ToString) -> AdapterError {
-    AdapterError::BadRecord {
-        record: record.to_string(),
-        detail: detail.to_string(),
-    }
-}
-
 fn parse_date(record: &str, field: &str, s: &str) -> Result<NaiveDate, AdapterError> {
     NaiveDate::parse_from_str(s, "%Y-%m-%d")
         .map_err(|_| bad(record, format!("{field} {s:?} is not a real date")))
@@ -102,7 +95,9 @@ impl SqliteCore {
     /// Open (creating if needed) the core database at `path`.
     pub async fn open(path: &std::path::Path) -> Result<Self, AdapterError> {
         let opts = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))
-            .map_err(|e| AdapterError::Unavailable(e.to_string()))?
+            .map_err(|e| {
+                AdapterError::unavailable_from(format!("sqlite core {}", path.display()), e)
+            })?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
@@ -211,12 +206,15 @@ impl SqliteCore {
 const MEMBER_SELECT: &str = "SELECT g.*, w.dwmc, w.tyshxydm, w.dwjcbl, w.grjcbl FROM grxx g LEFT JOIN dwxx w ON w.dwzh = g.dwzh";
 
 #[async_trait::async_trait]
-impl CoreSystem for SqliteCore {
-    fn kind(&self) -> &'static str {
-        "sqlite"
+impl SqlCore for SqliteCore {
+    const KIND: &'static str = "sqlite";
+
+    /// The sqlite core is a local file: its calls run without a deadline.
+    fn deadline(&self) -> Option<std::time::Duration> {
+        None
     }
 
-    async fn member_by_id(
+    async fn member_inner(
         &self,
         id_type: IdType,
         id_number: &str,
@@ -231,7 +229,7 @@ impl CoreSystem for SqliteCore {
         row.as_ref().map(Self::member_from_row).transpose()
     }
 
-    async fn deposits(
+    async fn deposits_inner(
         &self,
         account_no: &str,
         from: YearMonth,
@@ -270,7 +268,7 @@ impl CoreSystem for SqliteCore {
         Ok(out)
     }
 
-    async fn loans_of(
+    async fn loans_inner(
         &self,
         id_type: IdType,
         id_number: &str,
@@ -335,41 +333,14 @@ impl CoreSystem for SqliteCore {
         Ok(out)
     }
 
-    async fn reserve(&self, case_id: &str, account_no: &str) -> Result<Reservation, AdapterError> {
-        hold::reserve(self, case_id, account_no).await
-    }
-
-    async fn release(&self, case_id: &str) -> Result<(), AdapterError> {
-        hold::release(self, case_id).await
-    }
-
-    async fn close_out(&self, case_id: &str) -> Result<(), AdapterError> {
-        hold::close_out(self, case_id).await
-    }
-
-    async fn credit_in(
-        &self,
-        case_id: &str,
-        account_no: &str,
-        amount_fen: i64,
-        history: &[Deposit],
-    ) -> Result<(), AdapterError> {
-        hold::credit_in(self, case_id, account_no, amount_fen, history).await
-    }
-
-    async fn check(&self) -> Vec<CheckItem> {
+    async fn check_inner(&self) -> Vec<CheckItem> {
         let mut out = Vec::new();
         let conn = sqlx::query_scalar::<_, i64>("SELECT 1")
             .fetch_one(&self.pool)
             .await;
-        out.push(CheckItem {
-            name: "connectivity".into(),
-            ok: conn.is_ok(),
-            detail: match conn {
-                Ok(_) => "SELECT 1 answered".into(),
-                Err(e) => e.to_string(),
-            },
-        });
+        out.push(sql_common::connectivity(
+            conn.map(|_| "SELECT 1 answered".to_string()),
+        ));
         let mut schema_ok = true;
         let mut missing = Vec::new();
         for t in ["dwxx", "grxx", "grmx", "dkxx", "hfx_hold", "hfx_credit"] {
@@ -422,30 +393,7 @@ impl CoreSystem for SqliteCore {
         let sample = sqlx::query(sqlx::AssertSqlSafe(format!("{MEMBER_SELECT} LIMIT 1")))
             .fetch_optional(&self.pool)
             .await;
-        match sample {
-            Ok(Some(row)) => match Self::member_from_row(&row) {
-                Ok(m) => out.push(CheckItem {
-                    name: "sample read".into(),
-                    ok: true,
-                    detail: format!("account {} read and mapped", m.account_no),
-                }),
-                Err(e) => out.push(CheckItem {
-                    name: "sample read".into(),
-                    ok: false,
-                    detail: e.to_string(),
-                }),
-            },
-            Ok(None) => out.push(CheckItem {
-                name: "sample read".into(),
-                ok: true,
-                detail: "no members yet".into(),
-            }),
-            Err(e) => out.push(CheckItem {
-                name: "sample read".into(),
-                ok: false,
-                detail: e.to_string(),
-            }),
-        }
+        out.push(sql_common::sample_read(sample, Self::member_from_row));
         out
     }
 }

@@ -33,7 +33,11 @@ struct Token {
 
 enum Attempt {
     Answer(StatusCode, HeaderMap, Bytes),
-    Transport(String),
+    /// The request did not get an answer: `what` failed, caused by `source`.
+    Transport {
+        what: &'static str,
+        source: crate::BoxError,
+    },
     TimedOut,
 }
 
@@ -58,29 +62,29 @@ impl VendorApiCore {
     ) -> Result<Self, AdapterError> {
         let base = base_url.trim_end_matches('/').to_string();
         let uri: http::Uri = base.parse().map_err(|e| {
-            AdapterError::Other(format!("adapter.url {base_url:?} is not a URL: {e}"))
+            AdapterError::other_from(format!("adapter.url {base_url:?} is not a URL"), e)
         })?;
         match uri.scheme_str() {
             Some("http") => {}
             Some("https") => {
-                return Err(AdapterError::Other(format!(
+                return Err(AdapterError::other(format!(
                     "adapter.url {base_url:?}: https is not supported by this build's vendor API client (put a TLS-terminating proxy on the loopback)"
                 )));
             }
             _ => {
-                return Err(AdapterError::Other(format!(
+                return Err(AdapterError::other(format!(
                     "adapter.url {base_url:?} must start with http://"
                 )));
             }
         }
         if uri.host().is_none() {
-            return Err(AdapterError::Other(format!(
+            return Err(AdapterError::other(format!(
                 "adapter.url {base_url:?} has no host"
             )));
         }
         if client_id.is_empty() || client_secret.is_empty() {
-            return Err(AdapterError::Other(
-                "adapter.client_id and adapter.client_secret must not be empty".into(),
+            return Err(AdapterError::other(
+                "adapter.client_id and adapter.client_secret must not be empty",
             ));
         }
         let mut conn = HttpConnector::new();
@@ -230,21 +234,30 @@ impl VendorApiCore {
         }
         let req = match req.body(Full::new(Bytes::from(body.clone().unwrap_or_default()))) {
             Ok(r) => r,
-            Err(e) => return Attempt::Transport(format!("cannot build request: {e}")),
+            Err(e) => {
+                return Attempt::Transport {
+                    what: "cannot build request",
+                    source: Box::new(e),
+                };
+            }
         };
         let fut = async {
-            let resp = self.http.request(req).await.map_err(|e| format!("{e}"))?;
+            let resp = self
+                .http
+                .request(req)
+                .await
+                .map_err(|e| ("sending the request", crate::BoxError::from(e)))?;
             let (parts, body) = resp.into_parts();
             let bytes = Limited::new(body, MAX_BODY)
                 .collect()
                 .await
-                .map_err(|e| format!("reading the answer: {e}"))?
+                .map_err(|e| ("reading the answer", e))?
                 .to_bytes();
-            Ok::<_, String>((parts.status, parts.headers, bytes))
+            Ok::<_, (&'static str, crate::BoxError)>((parts.status, parts.headers, bytes))
         };
         match tokio::time::timeout(limit, fut).await {
             Err(_) => Attempt::TimedOut,
-            Ok(Err(e)) => Attempt::Transport(e),
+            Ok(Err((what, source))) => Attempt::Transport { what, source },
             Ok(Ok((s, h, b))) => Attempt::Answer(s, h, b),
         }
     }
@@ -268,7 +281,7 @@ impl VendorApiCore {
             attempts += 1;
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                return Err(AdapterError::Unavailable(format!(
+                return Err(AdapterError::unavailable(format!(
                     "{what}: no answer within {timeout:?}"
                 )));
             }
@@ -278,19 +291,20 @@ impl VendorApiCore {
                 None
             };
             let left = deadline.saturating_duration_since(Instant::now());
-            let (reason, wait) = match self
+            // Why this attempt failed; a transport failure keeps its error as the source.
+            let (reason, wait, cause) = match self
                 .attempt(&method, path, &body, token.as_deref(), left)
                 .await
             {
                 Attempt::TimedOut => {
-                    return Err(AdapterError::Unavailable(format!(
+                    return Err(AdapterError::unavailable(format!(
                         "{what}: no answer within {timeout:?} (attempt {attempts})"
                     )));
                 }
-                Attempt::Transport(e) => {
+                Attempt::Transport { what, source } => {
                     let w = backoff;
                     backoff = (backoff * 2).min(MAX_BACKOFF);
-                    (format!("transport error: {e}"), w)
+                    (format!("transport error {what}"), w, Some(source))
                 }
                 Attempt::Answer(status, headers, bytes) => {
                     if status.is_success() {
@@ -306,7 +320,7 @@ impl VendorApiCore {
                         .unwrap_or_default();
                     if status == StatusCode::UNAUTHORIZED {
                         if !auth {
-                            return Err(AdapterError::Other(format!(
+                            return Err(AdapterError::other(format!(
                                 "the vendor API refused adapter.client_id / adapter.client_secret: {code} {msg}"
                             )));
                         }
@@ -316,7 +330,7 @@ impl VendorApiCore {
                             attempts -= 1;
                             continue;
                         }
-                        return Err(AdapterError::Other(format!(
+                        return Err(AdapterError::other(format!(
                             "{what}: the vendor API refused a fresh token: {code} {msg}"
                         )));
                     }
@@ -327,32 +341,40 @@ impl VendorApiCore {
                             .and_then(|v| v.trim().parse::<u64>().ok())
                             .map_or(Duration::from_secs(1), Duration::from_secs);
                         if ra > MAX_RETRY_AFTER || Instant::now() + ra > deadline {
-                            return Err(AdapterError::Unavailable(format!(
+                            return Err(AdapterError::unavailable(format!(
                                 "{what}: rate limited by the vendor API ({code}); Retry-After {}s is past the call's deadline",
                                 ra.as_secs()
                             )));
                         }
-                        (format!("429 {code} {msg}"), ra)
+                        (format!("429 {code} {msg}"), ra, None)
                     } else if status.is_server_error() {
                         let w = backoff;
                         backoff = (backoff * 2).min(MAX_BACKOFF);
-                        (format!("{} {code} {msg}", status.as_u16()), w)
+                        (format!("{} {code} {msg}", status.as_u16()), w, None)
                     } else {
                         return Err(vendor_error(&what, status, &code, &msg, env.as_ref()));
                     }
                 }
             };
-            if attempts >= MAX_ATTEMPTS {
-                return Err(AdapterError::Unavailable(format!(
+            let give_up = if attempts >= MAX_ATTEMPTS {
+                Some(format!(
                     "{what}: gave up after {attempts} attempts; last: {reason}"
-                )));
-            }
-            if Instant::now() + wait > deadline {
-                return Err(AdapterError::Unavailable(format!(
+                ))
+            } else if Instant::now() + wait > deadline {
+                Some(format!(
                     "{what}: no answer within {timeout:?}; last: {reason}"
-                )));
+                ))
+            } else {
+                None
+            };
+            if let Some(what) = give_up {
+                return Err(AdapterError::Unavailable {
+                    what,
+                    source: cause,
+                });
             }
-            tracing::debug!(%what, attempts, %reason, wait_ms = wait.as_millis() as u64, "vendor API retry");
+            let cause = cause.map(|c| crate::chain(&*c));
+            tracing::debug!(%what, attempts, %reason, cause, wait_ms = wait.as_millis() as u64, "vendor API retry");
             tokio::time::sleep(wait).await;
         }
     }
@@ -377,10 +399,10 @@ fn vendor_error(
             record: what.to_string(),
             detail: format!("vendor E4001: {msg}"),
         },
-        "E2002" => AdapterError::Other(format!(
+        "E2002" => AdapterError::other(format!(
             "{what}: the vendor API rejected the request (E2002): {msg}"
         )),
-        other => AdapterError::Other(format!(
+        other => AdapterError::other(format!(
             "{what}: vendor error {other} (HTTP {}): {msg}",
             status.as_u16()
         )),
@@ -545,7 +567,7 @@ impl CoreSystem for VendorApiCore {
                 Err(e) => CheckItem {
                     name: "connectivity".into(),
                     ok: false,
-                    detail: e.to_string(),
+                    detail: e.detail(),
                 },
             },
         );
@@ -556,7 +578,7 @@ impl CoreSystem for VendorApiCore {
             ok: auth.is_ok(),
             detail: match &auth {
                 Ok(_) => format!("token issued to client {}", self.client_id),
-                Err(e) => e.to_string(),
+                Err(e) => e.detail(),
             },
         });
         match self.json(Method::GET, "/api/v2/codes", None).await {
@@ -602,7 +624,7 @@ impl CoreSystem for VendorApiCore {
             Err(e) => out.push(CheckItem {
                 name: "code tables".into(),
                 ok: false,
-                detail: e.to_string(),
+                detail: e.detail(),
             }),
         }
         let sample = self
@@ -631,7 +653,7 @@ impl CoreSystem for VendorApiCore {
             Err(e) => CheckItem {
                 name: "sample read".into(),
                 ok: false,
-                detail: e.to_string(),
+                detail: e.detail(),
             },
         });
         out

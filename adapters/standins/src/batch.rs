@@ -70,7 +70,7 @@ impl BatchRunner {
             tokio::fs::create_dir_all(root.join(sub))
                 .await
                 .map_err(|e| {
-                    AdapterError::Unavailable(format!("{}: {e}", root.join(sub).display()))
+                    AdapterError::unavailable_from(root.join(sub).display().to_string(), e)
                 })?;
         }
         let master = SqliteCore::open(&root.join("core").join("master.db")).await?;
@@ -115,7 +115,7 @@ impl BatchRunner {
             Ok(v)
         })
         .await?
-        .map_err(|e| AdapterError::Unavailable(format!("{}: {e}", inbox.display())))?;
+        .map_err(|e| AdapterError::unavailable_from(inbox.display().to_string(), e))?;
         reqs.sort();
         let mut report = RunReport::default();
         let mut results = Vec::new();
@@ -123,7 +123,7 @@ impl BatchRunner {
             let data = match tokio::fs::read(inbox.join(&name)).await {
                 Ok(d) => d,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(AdapterError::Unavailable(format!("inbox/{name}: {e}"))),
+                Err(e) => return Err(AdapterError::unavailable_from(format!("inbox/{name}"), e)),
             };
             match self.apply(&data).await {
                 Some(fields) => results.push((name, fields)),
@@ -164,7 +164,7 @@ impl BatchRunner {
                 std::fs::remove_file(ib.join(&n))
             })
             .await?
-            .map_err(|e| AdapterError::Unavailable(format!("outbox/{res_name}: {e}")))?;
+            .map_err(|e| AdapterError::unavailable_from(format!("outbox/{res_name}"), e))?;
             report.answered += 1;
         }
         Ok(report)
@@ -189,13 +189,11 @@ impl BatchRunner {
         ];
         let grzh = req.fields.get("GRZH").cloned().unwrap_or_default();
         let result = match op {
-            None => Err(AdapterError::Other(format!(
+            None => Err(AdapterError::other(format!(
                 "unknown operation {:?}",
                 req.fields.get("CZ")
             ))),
-            Some(_) if case.is_empty() => {
-                Err(AdapterError::Other("instruction has no AJBH".into()))
-            }
+            Some(_) if case.is_empty() => Err(AdapterError::other("instruction has no AJBH")),
             Some(Op::Reserve) => self.master.reserve(&case, &grzh).await.map(|r| {
                 out.push(("GRZH", r.account_no));
                 out.push(("BJ", fixed_money(r.principal_fen).unwrap_or_default()));
@@ -204,9 +202,9 @@ impl BatchRunner {
             Some(Op::Release) => self.master.release(&case).await,
             Some(Op::Close) => self.master.close_out(&case).await,
             Some(Op::Credit) => {
-                let je = req.get("JE").map_err(AdapterError::Other).and_then(|s| {
+                let je = req.get("JE").map_err(AdapterError::other).and_then(|s| {
                     parse_yuan(s.trim_start_matches('+'))
-                        .ok_or_else(|| AdapterError::Other(format!("JE {s:?} is not an amount")))
+                        .ok_or_else(|| AdapterError::other(format!("JE {s:?} is not an amount")))
                 });
                 let history: Result<Vec<Deposit>, AdapterError> = req
                     .records
@@ -218,14 +216,14 @@ impl BatchRunner {
                             layout: POSTING_LAYOUT,
                         };
                         if r.len() != record_width(POSTING_LAYOUT) {
-                            return Err(AdapterError::Other(format!(
+                            return Err(AdapterError::other(format!(
                                 "MX record {} is {} bytes",
                                 i + 1,
                                 r.len()
                             )));
                         }
                         parse_posting(&rec)
-                            .map_err(|p| AdapterError::Other(format!("MX record {}: {p:?}", i + 1)))
+                            .map_err(|p| AdapterError::other(format!("MX record {}: {p:?}", i + 1)))
                     })
                     .collect();
                 match (je, history) {
@@ -251,8 +249,8 @@ impl BatchRunner {
                 out.push(("ZT", state.clone()));
                 (jg::UNKNOWN_HOLD_STATE, e.to_string())
             }
-            Err(AdapterError::Unavailable(e)) => {
-                tracing::warn!(case, error = %e, "batch core master data unavailable; instruction deferred");
+            Err(e @ AdapterError::Unavailable { .. }) => {
+                tracing::warn!(case, error = %e.detail(), "batch core master data unavailable; instruction deferred");
                 return None;
             }
             Err(AdapterError::NotFound(m)) if m.starts_with("reservation") => {
@@ -263,7 +261,10 @@ impl BatchRunner {
             Err(e @ (AdapterError::BadRecord { .. } | AdapterError::UnknownCode { .. })) => {
                 (jg::BAD_DATA, e.to_string())
             }
-            Err(AdapterError::Other(m)) => (jg::OTHER, m),
+            // The stand-in core answers with its own failure's text, causes included.
+            Err(AdapterError::Other { what, source }) => {
+                (jg::OTHER, crate::with_causes(what, source))
+            }
         };
         out.push(("JG", code.into()));
         out.push(("XX", msg));
@@ -278,7 +279,7 @@ impl BatchRunner {
         let _guard = lock.lock().await;
         let dir = self.root.join("export");
         let io = |what: &str, e: std::io::Error| {
-            AdapterError::Unavailable(format!("{}/{what}: {e}", dir.display()))
+            AdapterError::unavailable_from(format!("{}/{what}", dir.display()), e)
         };
         let prev_seq = tokio::fs::read(dir.join(CONTROL_FILE))
             .await
@@ -451,7 +452,7 @@ pub async fn seal_export(root: &Path) -> Result<(), AdapterError> {
         )
     })
     .await?
-    .map_err(|e| AdapterError::Unavailable(format!("{}: {e}", root.display())))
+    .map_err(|e| AdapterError::unavailable_from(root.display().to_string(), e))
 }
 
 /// Streams one export file to a temporary name, hashing as it goes, and renames it into place.

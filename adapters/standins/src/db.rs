@@ -9,7 +9,7 @@ fn check_db_name(name: &str, max: usize) -> Result<(), AdapterError> {
         || name.len() > max
         || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
     {
-        return Err(AdapterError::Other(format!(
+        return Err(AdapterError::other(format!(
             "database name {name:?} must be 1-{max} characters of [A-Za-z0-9_]"
         )));
     }
@@ -101,7 +101,7 @@ pub async fn drop_database(kind: &str, server_url: &str, name: &str) -> Result<(
     match kind {
         "postgres" => postgres::drop_database(server_url, name).await,
         "mariadb" => mariadb::drop_database(server_url, name).await,
-        other => Err(AdapterError::Other(format!(
+        other => Err(AdapterError::other(format!(
             "no scratch databases for core kind {other:?}"
         ))),
     }

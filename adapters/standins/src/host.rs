@@ -87,7 +87,7 @@ impl Keep {
 /// What can go wrong hosting a core.
 #[derive(Debug, thiserror::Error)]
 pub enum HostError {
-    #[error("{what}: {source}")]
+    #[error("{what}")]
     Io {
         what: String,
         #[source]
@@ -140,7 +140,7 @@ pub async fn host(spec: &HostSpec<'_>) -> Result<HostedCore, HostError> {
                 Ok(Err(e)) => {
                     return Ok(sqlite(
                         spec,
-                        Some(format!("{} not reachable ({e})", redact(server))),
+                        Some(format!("{} not reachable ({})", redact(server), e.detail())),
                     ));
                 }
                 Err(_) => {

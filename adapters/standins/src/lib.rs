@@ -21,3 +21,12 @@ pub mod seeding;
 pub mod vendor;
 
 pub use host::{HostSpec, HostedCore, host};
+
+/// An adapter error's own text followed by its causes' (`what: cause: …`), without the
+/// variant's prefix: what a stand-in core system answers with when it fails.
+pub(crate) fn with_causes(what: String, source: Option<hfx_adapters::BoxError>) -> String {
+    match source {
+        Some(s) => format!("{what}: {}", hfx_adapters::chain(&*s)),
+        None => what,
+    }
+}

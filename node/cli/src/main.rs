@@ -268,6 +268,11 @@ enum AuditCmd {
         /// The zone root certificate that signed the directory.
         #[arg(long, requires = "directory")]
         root: Option<PathBuf>,
+        /// Check the exports against the key in their own headers, with no directory: the
+        /// result then proves only that each export is consistent with itself, not that it
+        /// is the centre's log.
+        #[arg(long, conflicts_with = "directory")]
+        trust_export_key: bool,
         #[arg(long)]
         json: bool,
     },
@@ -442,8 +447,9 @@ fn main() -> std::process::ExitCode {
                 files,
                 directory,
                 root,
+                trust_export_key,
                 json,
-            }) => commands::audit::audit_verify(&files, directory, root, json),
+            }) => commands::audit::audit_verify(&files, directory, root, trust_export_key, json),
             Cmd::Audit(AuditCmd::Prove { file, index, out }) => {
                 commands::audit::audit_prove(&file, index, out)
             }

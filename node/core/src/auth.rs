@@ -99,10 +99,34 @@ pub fn authenticate_person<T>(own_centre: &str, req: &Request<T>) -> Result<Call
     }
 }
 
+pub use crate::error::REASON_CERTIFICATE_REVOKED;
+
+/// Revocation on every call, not only at the handshake: the connection's certificate (read
+/// once at accept) against the CRL in force (one hash lookup). Refused calls are
+/// UNAUTHENTICATED with reason CERTIFICATE_REVOKED, logged here once with the serial.
+fn refuse_revoked<T>(req: &Request<T>, face: &'static str) -> Result<(), Status> {
+    let Some(cert) = req
+        .extensions()
+        .get::<TlsConnectInfo>()
+        .and_then(TlsConnectInfo::revoked_cert)
+    else {
+        return Ok(());
+    };
+    let serial = cert.serial_hex();
+    tracing::warn!(face, reason = REASON_CERTIFICATE_REVOKED, %serial, "call refused: certificate revoked");
+    Err(HfxError::refused(
+        tonic::Code::Unauthenticated,
+        REASON_CERTIFICATE_REVOKED,
+        format!("certificate serial {serial} is revoked by the CRL in force"),
+    )
+    .into())
+}
+
 pub fn peer_interceptor(
     trust: Arc<Trust>,
 ) -> impl FnMut(Request<()>) -> Result<Request<()>, Status> + Clone {
     move |mut req: Request<()>| {
+        refuse_revoked(&req, "peer")?;
         let caller = authenticate_peer(&trust, &req).map_err(|e| {
             tracing::warn!(reason = e.reason(), error = %e, "peer call refused");
             Status::from(e)
@@ -116,6 +140,7 @@ pub fn local_interceptor(
     own_centre: String,
 ) -> impl FnMut(Request<()>) -> Result<Request<()>, Status> + Clone {
     move |mut req: Request<()>| {
+        refuse_revoked(&req, "local")?;
         let caller = authenticate_person(&own_centre, &req).map_err(|e| {
             tracing::warn!(reason = e.reason(), error = %e, "local call refused");
             Status::from(e)
@@ -133,26 +158,49 @@ pub fn caller<T>(req: &Request<T>) -> Result<Caller, HfxError> {
         .ok_or_else(|| HfxError::Unauthenticated("no caller".into()))
 }
 
-/// The caller must be a person with one of `roles`; returns its label.
-pub fn require_role<T>(req: &Request<T>, roles: &[Role]) -> Result<(Caller, Role), HfxError> {
-    let c = caller(req)?;
-    match &c {
-        Caller::Person { role, .. } if roles.contains(role) => {
-            let r = *role;
-            Ok((c, r))
-        }
-        Caller::Person { role, .. } => Err(HfxError::PermissionDenied(format!(
-            "role {role} may not call this; needs one of {}",
-            roles
-                .iter()
-                .map(|r| r.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))),
+/// What the local API's role table says about one method: put into the request by the
+/// local API's gate (crate::server::local), read by [`authorize`].
+#[derive(Debug, Clone, Copy)]
+pub struct Grant {
+    /// The full gRPC path, `/hfx.v1.Clerk/QueryMember`.
+    pub method: &'static str,
+    pub roles: &'static [Role],
+}
+
+/// The role check of the local API, before any handler: the authenticated caller must be a
+/// person whose role the method's [`Grant`] names. No grant, no call (fail closed).
+pub fn authorize<T>(req: &Request<T>) -> Result<Role, HfxError> {
+    let Some(grant) = req.extensions().get::<Grant>().copied() else {
+        return Err(HfxError::PermissionDenied(
+            "this method is not in the local API's role table".into(),
+        ));
+    };
+    match caller(req)? {
+        Caller::Person { role, .. } if grant.roles.contains(&role) => Ok(role),
+        Caller::Person { role, .. } => Err(HfxError::refused(
+            tonic::Code::PermissionDenied,
+            crate::error::REASON_ROLE_NOT_ALLOWED,
+            format!(
+                "role {role} may not call {}; see docs/roles.md",
+                grant.method
+            ),
+        )),
         Caller::Peer { .. } => Err(HfxError::PermissionDenied(
             "peers cannot call the local API".into(),
         )),
     }
+}
+
+/// [`authorize`] as an interceptor step after [`local_interceptor`]: a refusal is logged
+/// here, once, with who asked for what.
+pub fn role_check(req: Request<()>) -> Result<Request<()>, Status> {
+    if let Err(e) = authorize(&req) {
+        let who = caller(&req).map(|c| c.label()).unwrap_or_default();
+        let method = req.extensions().get::<Grant>().map(|g| g.method);
+        tracing::warn!(reason = e.reason(), caller = %who, method, error = %e, "local call refused");
+        return Err(Status::from(e));
+    }
+    Ok(req)
 }
 
 /// The peer centre put in by the peer interceptor.

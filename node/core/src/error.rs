@@ -44,6 +44,14 @@ pub enum HfxError {
     FailedPrecondition(String),
     #[error("{0}")]
     Unimplemented(String),
+    /// A refusal with a reason of its own (e.g. ROLE_NOT_ALLOWED, ACTING_PERSON_FOREIGN,
+    /// CERTIFICATE_REVOKED): the code and the stable reason are given where it is refused.
+    #[error("{message}")]
+    Refused {
+        code: Code,
+        reason: &'static str,
+        message: String,
+    },
     #[error("internal error: {context}")]
     Internal {
         context: String,
@@ -72,6 +80,15 @@ impl HfxError {
         HfxError::InvalidArgument {
             field: field.into(),
             reason: reason.into(),
+        }
+    }
+
+    /// A refusal with its own code and stable reason.
+    pub fn refused(code: Code, reason: &'static str, message: impl Into<String>) -> Self {
+        HfxError::Refused {
+            code,
+            reason,
+            message: message.into(),
         }
     }
 
@@ -129,6 +146,7 @@ impl HfxError {
             HfxError::FailedPrecondition(_) => "FAILED_PRECONDITION",
             HfxError::Unimplemented(_) => "UNIMPLEMENTED",
             HfxError::Internal { .. } => "INTERNAL",
+            HfxError::Refused { reason, .. } => reason,
         }
     }
 
@@ -145,11 +163,28 @@ impl HfxError {
             HfxError::FromPeer { code, .. } => *code,
             HfxError::Adapter(_) | HfxError::Store(_) | HfxError::Internal { .. } => Code::Internal,
             HfxError::Unimplemented(_) => Code::Unimplemented,
+            HfxError::Refused { code, .. } => *code,
         }
     }
 }
 
 pub const REASON_KEY: &str = "hfx-reason";
+
+/// Reasons of the refusals gRPC itself makes before a handler runs, given to them by
+/// crate::server::wire_errors (part of the API like the others: never rename one).
+/// A request message larger than the node decodes (RESOURCE_EXHAUSTED).
+pub const REASON_MESSAGE_TOO_LARGE: &str = "MESSAGE_TOO_LARGE";
+/// Request bytes that are not a message of the method's type (INVALID_ARGUMENT).
+pub const REASON_UNDECODABLE_MESSAGE: &str = "UNDECODABLE_MESSAGE";
+/// A gRPC message frame with an invalid compression flag (INTERNAL, as the gRPC spec says).
+pub const REASON_PROTOCOL_ERROR: &str = "PROTOCOL_ERROR";
+/// A method this API does not have (UNIMPLEMENTED); the same reason as
+/// [`HfxError::Unimplemented`].
+pub const REASON_UNIMPLEMENTED: &str = "UNIMPLEMENTED";
+/// A person whose role the method's row of docs/roles.md does not name (PERMISSION_DENIED).
+pub const REASON_ROLE_NOT_ALLOWED: &str = "ROLE_NOT_ALLOWED";
+/// A call on a connection whose certificate the CRL in force revokes (UNAUTHENTICATED).
+pub const REASON_CERTIFICATE_REVOKED: &str = "CERTIFICATE_REVOKED";
 
 impl From<HfxError> for Status {
     fn from(e: HfxError) -> Status {
@@ -159,8 +194,13 @@ impl From<HfxError> for Status {
         };
         if e.is_internal() {
             // Handled here, once: the detail (with its sources) goes to our log; the caller
-            // gets the reason and this error's own fixed text, never a source's.
-            let detail = e.detail();
+            // gets the reason and this error's own fixed text, never a source's. An adapter
+            // error is logged as its own chain (`core system error: database: <the database's
+            // text>`), the database's text only there.
+            let detail = match &e {
+                HfxError::Adapter(a) | HfxError::AdapterUnavailable(a) => a.detail(),
+                other => other.detail(),
+            };
             match &e {
                 HfxError::AdapterUnavailable(_) => {
                     tracing::warn!(reason, error = %detail, "request failed")
@@ -206,3 +246,6 @@ pub fn reason_of(status: &Status) -> Option<String> {
 }
 
 pub type HfxResult<T> = Result<T, HfxError>;
+
+#[cfg(test)]
+mod tests;

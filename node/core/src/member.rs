@@ -339,6 +339,27 @@ pub async fn answer_query(
     Ok(reply)
 }
 
+/// The refusal (in the message and the recorded outcome) of a request whose acting person is
+/// not of the calling centre.
+pub const ACTING_PERSON_FOREIGN: &str = "ACTING_PERSON_FOREIGN";
+
+/// A node speaks only for its own people: an acting person (`centre/role/person`, as
+/// [`Caller::label`] writes it) naming another centre than the authenticated caller's is
+/// refused. (A value naming no centre at all is not checked here.)
+fn foreign_acting_person(peer: &str, acting: &str) -> Option<HfxError> {
+    let (centre, _) = acting.split_once('/')?;
+    (centre != peer).then(|| {
+        HfxError::refused(
+            tonic::Code::PermissionDenied,
+            ACTING_PERSON_FOREIGN,
+            format!(
+                "header.acting_person names a person of {centre:?}, but the request comes \
+                 from centre {peer}; a node acts only for its own people"
+            ),
+        )
+    })
+}
+
 /// Policy, validation, lookup and minimisation; an error carries the outcome to record.
 async fn decide(
     node: &Node,
@@ -346,6 +367,10 @@ async fn decide(
     purpose: pb::Purpose,
     req: &pb::PeerMemberQuery,
 ) -> Result<(Person, pb::MemberView), (String, HfxError)> {
+    let acting = req.header.as_ref().map(|h| h.acting_person.as_str());
+    if let Some(e) = acting.and_then(|a| foreign_acting_person(peer, a)) {
+        return Err((format!("refused: {ACTING_PERSON_FOREIGN}"), e));
+    }
     if !node.cfg.policy.allows(peer, purpose_name(purpose)) {
         let e = HfxError::PurposeNotAllowed {
             purpose: purpose_name(purpose).into(),
@@ -416,7 +441,7 @@ pub async fn ask(
     let mut client = pb::member_exchange_client::MemberExchangeClient::new(channel);
     let mut outcome = client.query_member(peer_req.clone()).await;
     if let Err(s) = &outcome
-        && s.code() == tonic::Code::Unavailable
+        && peer_unreachable(s)
     {
         // One retry with the same message id: the peer answers a duplicate from its inbox.
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
@@ -500,9 +525,46 @@ pub async fn ask(
     }
 }
 
+/// Whether the call failed at the transport (connection refused, reset or closed under it,
+/// broken pipe, GOAWAY) rather than being answered: tonic surfaces a connection that broke
+/// mid-call as `Unknown: transport error`, not as `Unavailable`. A peer's own answer always
+/// carries a reason, so a status with one is never a transport failure.
+pub fn is_transport_failure(status: &tonic::Status) -> bool {
+    use std::error::Error;
+    if !matches!(
+        status.code(),
+        tonic::Code::Unknown | tonic::Code::Unavailable | tonic::Code::Internal
+    ) || crate::error::reason_of(status).is_some()
+    {
+        return false;
+    }
+    let mut cur: Option<&(dyn Error + 'static)> = status.source();
+    while let Some(e) = cur {
+        if e.is::<tonic::transport::Error>() || e.is::<std::io::Error>() {
+            return true;
+        }
+        cur = e.source();
+    }
+    false
+}
+
+/// The peer could not be reached or went away mid-call: worth one retry, and reported as
+/// PEER_UNAVAILABLE.
+fn peer_unreachable(status: &tonic::Status) -> bool {
+    status.code() == tonic::Code::Unavailable || is_transport_failure(status)
+}
+
 /// Map a peer's answer onto our error, keeping its code and reason.
 pub fn peer_status_to_error(centre: &str, status: tonic::Status) -> HfxError {
     let reason = crate::error::reason_of(&status);
+    if is_transport_failure(&status) {
+        return HfxError::PeerUnavailable {
+            centre: centre.into(),
+            detail: std::error::Error::source(&status)
+                .map(crate::error::chain)
+                .unwrap_or_else(|| status.message().to_string()),
+        };
+    }
     match (status.code(), reason.as_deref()) {
         (tonic::Code::Unavailable | tonic::Code::DeadlineExceeded | tonic::Code::Cancelled, _) => {
             HfxError::PeerUnavailable {
@@ -526,5 +588,55 @@ pub fn peer_status_to_error(centre: &str, status: tonic::Status) -> HfxError {
                 message: msg.to_string(),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn broken(kind: std::io::ErrorKind) -> tonic::Status {
+        tonic::Status::from_error(Box::new(std::io::Error::new(kind, "under the call")))
+    }
+
+    #[test]
+    fn a_connection_broken_mid_call_is_the_peer_unavailable() {
+        for kind in [
+            std::io::ErrorKind::ConnectionReset,
+            std::io::ErrorKind::BrokenPipe,
+            std::io::ErrorKind::UnexpectedEof,
+        ] {
+            let s = broken(kind);
+            assert_eq!(s.code(), tonic::Code::Unknown, "{s:?}");
+            assert!(peer_unreachable(&s), "{kind:?}: worth the retry");
+            let e = peer_status_to_error("110000000000002", s);
+            assert_eq!(e.reason(), "PEER_UNAVAILABLE", "{kind:?}: {e}");
+            assert_eq!(e.code(), tonic::Code::Unavailable);
+        }
+    }
+
+    #[test]
+    fn a_peers_answer_is_never_taken_for_a_transport_failure() {
+        let answered = tonic::Status::from(HfxError::internal("x"));
+        assert!(!is_transport_failure(&answered));
+        let e = peer_status_to_error("110000000000002", answered);
+        assert_eq!(
+            (e.reason(), e.code()),
+            ("PEER_ERROR", tonic::Code::Internal)
+        );
+        // No source, no reason: an opaque Unknown stays the peer's error.
+        assert!(!is_transport_failure(&tonic::Status::unknown("odd")));
+    }
+
+    #[test]
+    fn an_acting_person_must_be_of_the_calling_centre() {
+        let a = "110000000000001";
+        assert!(foreign_acting_person(a, &format!("{a}/clerk/c1")).is_none());
+        let e = foreign_acting_person(a, "110000000000002/clerk/c1").expect("foreign");
+        assert_eq!(e.code(), tonic::Code::PermissionDenied);
+        assert_eq!(e.reason(), ACTING_PERSON_FOREIGN);
+        assert!(e.to_string().contains("header.acting_person"), "{e}");
+        let s = tonic::Status::from(e);
+        assert!(s.message().starts_with(ACTING_PERSON_FOREIGN), "{s:?}");
     }
 }

@@ -3,13 +3,19 @@
 //!
 //! Every accepted socket gets TCP_NODELAY (with a custom acceptor tonic no longer sets it, and
 //! without it mutual-TLS gRPC throughput drops several-fold). Certificates and CRLs are
-//! re-read on reload and swapped in for new connections; live connections keep their session.
+//! re-read on reload and swapped in for new connections. Revocation reaches live connections
+//! too: each connection knows its certificate's issuer and serial ([`ConnCert`]); the
+//! [`Revocation`] in force (revoked serials per issuer, precomputed at reload) is checked on
+//! every call (see `crate::auth`), and a reload wakes every connection, which closes itself
+//! when its certificate is revoked or no longer admitted.
 
 use hyper_util::rt::TokioIo;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyDer, ServerName};
 use rustls::server::WebPkiClientVerifier;
 use rustls::{ClientConfig, RootCertStore, ServerConfig};
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
@@ -18,7 +24,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tokio_rustls::{TlsAcceptor, TlsConnector};
 
 /// Install the process-wide rustls crypto provider (ring). Safe to call more than once.
@@ -153,12 +159,244 @@ pub fn client_config_from(
     Ok(cfg)
 }
 
+/// A DER INTEGER's content without leading zero bytes, so one serial compares equal however
+/// it was padded.
+fn normal_serial(raw: &[u8]) -> Vec<u8> {
+    let start = raw.iter().position(|b| *b != 0).unwrap_or(raw.len());
+    raw[start..].to_vec()
+}
+
+/// A connection's end-entity certificate as revocation sees it: issuer, serial, fingerprint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnCert {
+    /// The issuer's distinguished name, DER.
+    pub issuer: Vec<u8>,
+    /// The serial number, big-endian without leading zeros.
+    pub serial: Vec<u8>,
+    /// SHA-256 of the certificate, as the directory pins it.
+    pub fingerprint: String,
+}
+
+impl ConnCert {
+    /// `None` when the certificate cannot be parsed (the handshake would not have admitted it).
+    pub fn of(der: &[u8]) -> Option<Self> {
+        let (_, c) = x509_parser::parse_x509_certificate(der).ok()?;
+        Some(Self {
+            issuer: c.issuer().as_raw().to_vec(),
+            serial: normal_serial(c.raw_serial()),
+            fingerprint: hfx_certs::cert_fingerprint(der),
+        })
+    }
+
+    /// The serial in hex: identifies the certificate in logs without naming its holder.
+    pub fn serial_hex(&self) -> String {
+        hex::encode(&self.serial)
+    }
+}
+
+/// The serials a set of CRLs revokes, per issuer.
+#[derive(Debug, Clone, Default)]
+pub struct RevokedSerials {
+    by_issuer: HashMap<Vec<u8>, HashSet<Vec<u8>>>,
+}
+
+impl RevokedSerials {
+    pub fn from_crls(
+        crls: &[CertificateRevocationListDer<'_>],
+    ) -> Result<Self, x509_parser::nom::Err<x509_parser::error::X509Error>> {
+        let mut by_issuer: HashMap<Vec<u8>, HashSet<Vec<u8>>> = HashMap::new();
+        for der in crls {
+            let (_, crl) = x509_parser::parse_x509_crl(der.as_ref())?;
+            let set = by_issuer.entry(crl.issuer().as_raw().to_vec()).or_default();
+            set.extend(
+                crl.iter_revoked_certificates()
+                    .map(|r| normal_serial(r.raw_serial())),
+            );
+        }
+        Ok(Self { by_issuer })
+    }
+
+    /// Read and index the CRL file `path`.
+    pub fn load(path: &Path) -> Result<Self, TlsError> {
+        Self::from_crls(&load_crls(path)?).map_err(|e| file_err(path, e))
+    }
+
+    pub fn contains(&self, cert: &ConnCert) -> bool {
+        self.by_issuer
+            .get(&cert.issuer)
+            .is_some_and(|s| s.contains(&cert.serial))
+    }
+
+    /// How many serials are revoked in all.
+    pub fn len(&self) -> usize {
+        self.by_issuer.values().map(HashSet::len).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[derive(Default)]
+struct RevocationState {
+    revoked: RevokedSerials,
+    /// When set, only these certificate fingerprints are admitted (the peer API: the
+    /// directory's pinned node certificates).
+    admitted: Option<HashSet<String>>,
+}
+
+/// What a listener refuses on live connections: the CRL in force and, for the peer API, the
+/// certificates the directory admits. Set at reload, then [`Revocation::notify`] wakes every
+/// live connection to look again.
+#[derive(Clone)]
+pub struct Revocation {
+    state: Arc<RwLock<Arc<RevocationState>>>,
+    reloads: Arc<watch::Sender<u64>>,
+}
+
+impl Default for Revocation {
+    fn default() -> Self {
+        Self {
+            state: Arc::default(),
+            reloads: Arc::new(watch::Sender::new(0)),
+        }
+    }
+}
+
+impl std::fmt::Debug for Revocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = self.current();
+        f.debug_struct("Revocation")
+            .field("revoked", &s.revoked.len())
+            .field("admitted", &s.admitted.as_ref().map(HashSet::len))
+            .finish()
+    }
+}
+
+impl Revocation {
+    fn current(&self) -> Arc<RevocationState> {
+        self.state
+            .read()
+            .map(|g| g.clone())
+            .unwrap_or_else(|p| p.into_inner().clone())
+    }
+
+    fn update(&self, f: impl FnOnce(&mut RevocationState)) {
+        let mut g = self.state.write().unwrap_or_else(|p| p.into_inner());
+        let mut next = RevocationState {
+            revoked: g.revoked.clone(),
+            admitted: g.admitted.clone(),
+        };
+        f(&mut next);
+        *g = Arc::new(next);
+    }
+
+    /// The CRL in force from now on (calls are checked against it at once).
+    pub fn set_revoked(&self, revoked: RevokedSerials) {
+        self.update(|s| s.revoked = revoked);
+    }
+
+    /// Admit only these fingerprints on live connections (`None`: any the CRL does not revoke).
+    pub fn set_admitted(&self, admitted: Option<HashSet<String>>) {
+        self.update(|s| s.admitted = admitted);
+    }
+
+    /// Wake every live connection to check its certificate against what is now in force.
+    pub fn notify(&self) {
+        self.reloads.send_modify(|g| *g += 1);
+    }
+
+    /// Whether the CRL in force revokes `cert` (the per-call check: one hash lookup).
+    pub fn is_revoked(&self, cert: &ConnCert) -> bool {
+        self.current().revoked.contains(cert)
+    }
+
+    /// Why a live connection presenting `cert` must close, if it must.
+    fn refuses(&self, cert: &ConnCert) -> Option<&'static str> {
+        let s = self.current();
+        if s.revoked.contains(cert) {
+            Some("certificate revoked")
+        } else if s
+            .admitted
+            .as_ref()
+            .is_some_and(|a| !a.contains(&cert.fingerprint))
+        {
+            Some("certificate no longer in the directory")
+        } else {
+            None
+        }
+    }
+}
+
 /// Information about an accepted connection, put into every request's extensions.
 #[derive(Debug, Clone)]
 pub struct TlsConnectInfo {
     pub remote_addr: Option<SocketAddr>,
     /// The client's certificate chain, end entity first.
     pub peer_certs: Arc<Vec<CertificateDer<'static>>>,
+    /// The end-entity certificate's issuer, serial and fingerprint, read once at accept.
+    pub cert: Option<Arc<ConnCert>>,
+    /// What the listener refuses right now.
+    pub revocation: Revocation,
+}
+
+impl TlsConnectInfo {
+    /// The connection's certificate when the CRL in force revokes it (checked on every call).
+    pub fn revoked_cert(&self) -> Option<&ConnCert> {
+        self.cert
+            .as_deref()
+            .filter(|c| self.revocation.is_revoked(c))
+    }
+}
+
+type ReloadWait = Pin<Box<dyn Future<Output = Option<watch::Receiver<u64>>> + Send>>;
+
+fn wait_reload(mut rx: watch::Receiver<u64>) -> ReloadWait {
+    Box::pin(async move { rx.changed().await.ok().map(|_| rx) })
+}
+
+/// A live connection's watch on reloads: woken by [`Revocation::notify`], it closes the
+/// connection when its certificate is refused by what is now in force.
+struct ConnWatch {
+    wait: Option<ReloadWait>,
+    refused: Option<&'static str>,
+}
+
+impl ConnWatch {
+    fn new(rx: watch::Receiver<u64>) -> Self {
+        Self {
+            wait: Some(wait_reload(rx)),
+            refused: None,
+        }
+    }
+
+    /// An error when the connection must close. Polled from reads, so an idle connection
+    /// (hyper always has a read pending) is woken and closed by the reload itself.
+    fn check(
+        &mut self,
+        cx: &mut Context<'_>,
+        info: &TlsConnectInfo,
+        face: &str,
+    ) -> Option<std::io::Error> {
+        if self.refused.is_none() {
+            while let Some(wait) = self.wait.as_mut() {
+                let Poll::Ready(rx) = wait.as_mut().poll(cx) else {
+                    break;
+                };
+                self.wait = rx.map(wait_reload);
+                let Some(cert) = info.cert.as_deref() else {
+                    continue;
+                };
+                if let Some(why) = info.revocation.refuses(cert) {
+                    tracing::warn!(face, serial = %cert.serial_hex(), remote = ?info.remote_addr, "closing a live connection: {why}");
+                    self.refused = Some(why);
+                    self.wait = None;
+                }
+            }
+        }
+        self.refused
+            .map(|why| std::io::Error::new(std::io::ErrorKind::ConnectionAborted, why))
+    }
 }
 
 /// A server-side TLS connection as tonic sees it. It holds its listener's connection permit
@@ -166,6 +404,8 @@ pub struct TlsConnectInfo {
 pub struct TlsConn {
     inner: tokio_rustls::server::TlsStream<TcpStream>,
     info: TlsConnectInfo,
+    watch: ConnWatch,
+    face: &'static str,
     _permit: OwnedSemaphorePermit,
 }
 
@@ -182,7 +422,11 @@ impl AsyncRead for TlsConn {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_read(cx, buf)
+        let this = &mut *self;
+        if let Some(e) = this.watch.check(cx, &this.info, this.face) {
+            return Poll::Ready(Err(e));
+        }
+        Pin::new(&mut this.inner).poll_read(cx, buf)
     }
 }
 
@@ -192,7 +436,11 @@ impl AsyncWrite for TlsConn {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
+        let this = &mut *self;
+        if let Some(e) = this.watch.check(cx, &this.info, this.face) {
+            return Poll::Ready(Err(e));
+        }
+        Pin::new(&mut this.inner).poll_write(cx, buf)
     }
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         Pin::new(&mut self.inner).poll_flush(cx)
@@ -212,17 +460,23 @@ impl AsyncWrite for TlsConn {
     }
 }
 
-/// The server configuration new connections use; swapped on reload.
+/// The server configuration new connections use, swapped on reload, and what live
+/// connections are refused ([`Revocation`]; empty until set).
 #[derive(Clone)]
 pub struct ServerTls {
     current: Arc<RwLock<Arc<ServerConfig>>>,
+    revocation: Revocation,
 }
 
 impl ServerTls {
     pub fn new(cfg: ServerConfig) -> Self {
         Self {
             current: Arc::new(RwLock::new(Arc::new(cfg))),
+            revocation: Revocation::default(),
         }
+    }
+    pub fn revocation(&self) -> &Revocation {
+        &self.revocation
     }
     pub fn swap(&self, cfg: ServerConfig) {
         if let Ok(mut g) = self.current.write() {
@@ -267,6 +521,9 @@ pub fn incoming(
             }
             let _ = tcp.set_nodelay(true);
             let Some(cfg) = tls.get() else { continue };
+            // Subscribed before the handshake, so a reload landing during it is seen.
+            let watch = ConnWatch::new(tls.revocation.reloads.subscribe());
+            let revocation = tls.revocation.clone();
             let tx = tx.clone();
             tokio::spawn(async move {
                 let acceptor = TlsAcceptor::from(cfg);
@@ -290,13 +547,17 @@ pub fn incoming(
                     .unwrap_or_default();
                 let info = TlsConnectInfo {
                     remote_addr: Some(remote),
+                    cert: certs.first().and_then(|c| ConnCert::of(c)).map(Arc::new),
                     peer_certs: Arc::new(certs),
+                    revocation,
                 };
                 // The connection carries its permit: it is released when the connection closes.
                 let _ = tx
                     .send(Ok(TlsConn {
                         inner: stream,
                         info,
+                        watch,
+                        face,
                         _permit: permit,
                     }))
                     .await;
@@ -361,3 +622,6 @@ pub fn channel(
     });
     Ok(endpoint.connect_with_connector_lazy(svc))
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,12 +1,15 @@
 //! What a node trusts right now: the signed zone directory (last good one kept; see
 //! [`crate::directory`]), its TLS configurations, and the CRL. Reloaded on SIGHUP, on the
-//! operator's `Reload` call, and when the files change.
+//! operator's `Reload` call, and when the files change. A reload also sets what live
+//! connections are refused ([`crate::tls::Revocation`]: the CRL's serials on both faces, the
+//! directory's pinned node certificates on the peer face) and wakes them to look again.
 
 use crate::config::NodeConfig;
 use crate::directory::DirectoryInForce;
-use crate::tls::{ServerTls, TlsFiles, client_config, server_config};
+use crate::tls::{RevokedSerials, ServerTls, TlsFiles, client_config, server_config};
 use hfx_certs::Directory;
 use rustls::ClientConfig;
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::SystemTime;
@@ -78,8 +81,28 @@ impl Trust {
             stamps: std::sync::Mutex::new(Vec::new()),
             files,
         };
+        trust.set_revoked(RevokedSerials::load(&trust.files.crl)?);
+        trust.set_admitted();
         trust.changed();
         Ok(trust)
+    }
+
+    /// The CRL in force for calls on live connections of both faces.
+    fn set_revoked(&self, revoked: RevokedSerials) {
+        self.peer_tls.revocation().set_revoked(revoked.clone());
+        self.local_tls.revocation().set_revoked(revoked);
+    }
+
+    /// The peer face admits, on live connections, only the node certificates the directory
+    /// in force pins.
+    fn set_admitted(&self) {
+        let pinned: HashSet<String> = self
+            .directory()
+            .centres
+            .iter()
+            .map(|c| c.tls_fingerprint.clone())
+            .collect();
+        self.peer_tls.revocation().set_admitted(Some(pinned));
     }
 
     /// The directory in force.
@@ -136,6 +159,8 @@ impl Trust {
             let peer = server_config(&self.files).map_err(|e| text(&e))?;
             let local = server_config(&self.files).map_err(|e| text(&e))?;
             let client = client_config(&self.files).map_err(|e| text(&e))?;
+            let revoked = RevokedSerials::load(&self.files.crl).map_err(|e| text(&e))?;
+            self.set_revoked(revoked);
             self.peer_tls.swap(peer);
             self.local_tls.swap(local);
             if let Ok(mut g) = self.client.write() {
@@ -148,6 +173,10 @@ impl Trust {
         })();
         let root_key = self.root_key.read().map(|g| g.clone()).unwrap_or_default();
         let directory = self.directory.reload(&root_key);
+        self.set_admitted();
+        // Live connections whose certificate is now revoked or unpinned close themselves.
+        self.peer_tls.revocation().notify();
+        self.local_tls.revocation().notify();
         self.generation
             .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         match &directory {

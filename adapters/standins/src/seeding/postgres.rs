@@ -157,10 +157,10 @@ async fn seed_batch(
                 None => {
                     let j = k
                         .checked_sub(1)
-                        .ok_or_else(|| AdapterError::Other("co-borrower of member 0".into()))?;
+                        .ok_or_else(|| AdapterError::other("co-borrower of member 0"))?;
                     let m = generate(centre, opts, j).member;
                     if (m.id_type, &m.id_number) != (co.0, &co.1) {
-                        return Err(AdapterError::Other(format!(
+                        return Err(AdapterError::other(format!(
                             "co-borrower of member {k} is not member {j}"
                         )));
                     }
@@ -206,7 +206,7 @@ async fn seed_batch(
     for (k, r) in &recs {
         let m = &r.member;
         let emp = employer_ids.get(&m.employer.account_no).ok_or_else(|| {
-            AdapterError::Other(format!(
+            AdapterError::other(format!(
                 "employer {} of member {k} not seeded",
                 m.employer.account_no
             ))

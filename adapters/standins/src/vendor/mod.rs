@@ -178,7 +178,10 @@ fn store_err(e: AdapterError) -> VErr {
         e @ (AdapterError::BadRecord { .. } | AdapterError::UnknownCode { .. }) => {
             verr("E4001", e.to_string())
         }
-        AdapterError::Unavailable(m) | AdapterError::Other(m) => verr("E5000", m),
+        // The stand-in vendor answers with its own failure's text, causes included.
+        AdapterError::Unavailable { what, source } | AdapterError::Other { what, source } => {
+            verr("E5000", crate::with_causes(what, source))
+        }
     }
 }
 
@@ -243,7 +246,7 @@ impl VendorApiServer {
     pub async fn open(data_dir: &Path, faults: Faults) -> Result<Self, AdapterError> {
         tokio::fs::create_dir_all(data_dir)
             .await
-            .map_err(|e| AdapterError::Unavailable(format!("{}: {e}", data_dir.display())))?;
+            .map_err(|e| AdapterError::unavailable_from(data_dir.display().to_string(), e))?;
         let store = SqliteCore::open(&data_dir.join("vendor.db")).await?;
         Ok(Self {
             st: Arc::new(ServerState {
@@ -454,7 +457,7 @@ pub async fn spawn_standin(
 ) -> Result<StandIn, AdapterError> {
     let addr = listener
         .local_addr()
-        .map_err(|e| AdapterError::Unavailable(format!("listener: {e}")))?;
+        .map_err(|e| AdapterError::unavailable_from("listener", e))?;
     let server = VendorApiServer::open(data_dir, faults).await?;
     let task = server.start(listener);
     Ok(StandIn {

@@ -87,8 +87,8 @@ async fn batchfile_write_without_a_batch_run_is_unavailable_in_bounded_time() {
     .unwrap();
     let m = hfx_standins::seed::generate(CENTRE, &crate::opts(), normal).member;
     match core.reserve("case-late", &m.account_no).await {
-        Err(AdapterError::Unavailable(e)) => {
-            assert!(e.contains("inbox/case-late.reserve.req"), "{e}")
+        Err(AdapterError::Unavailable { what, .. }) => {
+            assert!(what.contains("inbox/case-late.reserve.req"), "{what}")
         }
         other => panic!("want Unavailable, got {other:?}"),
     }

@@ -6,6 +6,7 @@
 mod batchfile;
 mod mariadb;
 mod postgres;
+mod server;
 mod sqlite;
 mod vendorapi;
 

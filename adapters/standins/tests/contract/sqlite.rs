@@ -75,3 +75,32 @@ async fn sqlite_unknown_hold_state_is_refused() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn sqlite_database_failure_keeps_the_sqlx_error_as_its_source() {
+    let (_d, core) = seeded().await;
+    let m = hfx_standins::seed::generate(CENTRE, &crate::opts(), 5).member;
+    sqlx::query("DROP TABLE grxx")
+        .execute(core.pool())
+        .await
+        .unwrap();
+    let e = core
+        .member_by_id(m.id_type, &m.id_number)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, hfx_adapters::AdapterError::Other { .. }),
+        "{e:?}"
+    );
+    assert!(!e.is_unavailable(), "{e:?}");
+    // The database's own failure is the source, the sqlx error itself, not its text.
+    let source = std::error::Error::source(&e).expect("a source");
+    let sqlx_err = source
+        .downcast_ref::<sqlx::Error>()
+        .unwrap_or_else(|| panic!("the source is a sqlx::Error: {source:?}"));
+    assert!(matches!(sqlx_err, sqlx::Error::Database(_)), "{sqlx_err:?}");
+    assert!(sqlx_err.to_string().contains("no such table"), "{sqlx_err}");
+    // The error's own text is ours; the database's text is in the chain only.
+    assert!(!e.to_string().contains("no such table"), "{e}");
+    assert!(e.detail().contains("no such table: grxx"), "{}", e.detail());
+}

@@ -81,9 +81,9 @@ async fn vendorapi_persistent_5xx_and_timeouts_are_unavailable() {
     let core = s.core(Some(Duration::from_secs(30))).unwrap();
     s.server.set_fail_every(1);
     match core.member_by_id(m.id_type, &m.id_number).await {
-        Err(AdapterError::Unavailable(e)) => assert!(
-            e.contains("gave up after 6 attempts") && e.contains("E5030"),
-            "{e}"
+        Err(AdapterError::Unavailable { what, .. }) => assert!(
+            what.contains("gave up after 6 attempts") && what.contains("E5030"),
+            "{what}"
         ),
         other => panic!("want Unavailable, got {other:?}"),
     }
@@ -96,7 +96,9 @@ async fn vendorapi_persistent_5xx_and_timeouts_are_unavailable() {
     let impatient = s.core(Some(Duration::from_millis(300))).unwrap();
     s.server.set_delay(Duration::from_secs(5));
     match impatient.reserve("case-slow", &m.account_no).await {
-        Err(AdapterError::Unavailable(e)) => assert!(e.contains("no answer within"), "{e}"),
+        Err(AdapterError::Unavailable { what, .. }) => {
+            assert!(what.contains("no answer within"), "{what}")
+        }
         other => panic!("want Unavailable, got {other:?}"),
     }
     s.server.set_delay(Duration::ZERO);
@@ -120,7 +122,9 @@ async fn vendorapi_429_retry_after_is_honoured() {
     s.server.set_retry_after(120);
     s.server.throttle_next(1);
     match short.member_by_id(m.id_type, &m.id_number).await {
-        Err(AdapterError::Unavailable(e)) => assert!(e.contains("Retry-After 120s"), "{e}"),
+        Err(AdapterError::Unavailable { what, .. }) => {
+            assert!(what.contains("Retry-After 120s"), "{what}")
+        }
         other => panic!("want Unavailable, got {other:?}"),
     }
 }

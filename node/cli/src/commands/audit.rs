@@ -163,37 +163,82 @@ fn trusted(
     Ok((Some(v.verifier_key()), dir.witness_quorum))
 }
 
+/// How to give the verifier a key it can trust (printed when none is given).
+const TRUST_HINT: &str = "give the zone's signed directory and its root: --directory <zone>/trust/directory.json --root <zone>/trust/root.crt.pem (or, to check only that an export is consistent with itself, --trust-export-key)";
+
+/// One file's verification: the report, or why the file could not be read at all.
+fn verify_file(
+    f: &Path,
+    directory: Option<&Path>,
+    root: Option<&Path>,
+) -> anyhow::Result<hfx_tlog::audit::VerifyReport> {
+    let file = std::fs::File::open(f).with_context(|| format!("opening {}", f.display()))?;
+    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let bar = progress_bar(len, "reading");
+    let mut r = std::io::BufReader::with_capacity(1 << 20, bar.wrap_read(file));
+    let read = hfx_tlog::audit::read_for_verify(&mut r, &|_, _| {})?;
+    bar.finish_and_clear();
+    let (vkey, quorum) = trusted(directory, root, &read.export.centre)?;
+    let bar = progress_bar(read.export.entries.len() as u64, "verifying");
+    let b = bar.clone();
+    let rep = hfx_tlog::audit::verify_read(&read, vkey.as_deref(), quorum, &move |d, _| {
+        b.set_position(d)
+    });
+    bar.finish_and_clear();
+    Ok(rep)
+}
+
 pub fn audit_verify(
     files: &[PathBuf],
     directory: Option<PathBuf>,
     root: Option<PathBuf>,
+    trust_export_key: bool,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
+    anyhow::ensure!(
+        !files.is_empty(),
+        "no export files given: nothing verified (hfx audit verify FILE... ; write one with hfx audit export)"
+    );
+    anyhow::ensure!(
+        directory.is_some() || trust_export_key,
+        "no trusted key: without the zone's directory the checkpoint key would come from the export itself, and a forged export would verify; {TRUST_HINT}"
+    );
+    if directory.is_none() {
+        eprintln!(
+            "WARNING: --trust-export-key: each export's checkpoints are checked against the key in its own header. \
+             The result proves only that the export is consistent with itself, NOT that it is the centre's log: \
+             a forged export re-signed with another key passes. To check it against the centre's key, {TRUST_HINT}."
+        );
+    }
     let mut all_ok = true;
     for f in files {
-        let e = load_export(f)?;
-        let (vkey, quorum) = trusted(directory.as_deref(), root.as_deref(), &e.centre)?;
-        let bar = progress_bar(e.entries.len() as u64, "verifying");
         let t = std::time::Instant::now();
-        let b = bar.clone();
-        let rep =
-            hfx_tlog::audit::verify(&e, vkey.as_deref(), quorum, &move |d, _| b.set_position(d));
-        bar.finish_and_clear();
+        let rep = match verify_file(f, directory.as_deref(), root.as_deref()) {
+            Ok(rep) => rep,
+            Err(err) => {
+                all_ok = false;
+                if json {
+                    println!(
+                        "{}",
+                        serde_json::json!({"file": f, "report": null, "error": format!("{err:#}"), "seconds": t.elapsed().as_secs_f64()})
+                    );
+                } else {
+                    println!("{}: unreadable: {err:#}\n  FAILED", f.display());
+                }
+                continue;
+            }
+        };
         let secs = t.elapsed().as_secs_f64();
-        let serious: Vec<_> = rep
-            .problems
-            .iter()
-            .filter(|p| p.kind != "untrusted_key")
-            .collect();
-        all_ok &= serious.is_empty();
+        let ok = rep.problems.is_empty();
+        all_ok &= ok;
         if json {
             println!(
                 "{}",
-                serde_json::json!({"file": f, "report": rep, "seconds": secs})
+                serde_json::json!({"file": f, "report": rep, "seconds": secs, "ok": ok, "key_trusted": rep.key_trusted})
             );
         } else {
             println!(
-                "{}: centre {}, {} entries, root {}; {} checkpoints and {} cosignatures verified; witnessed up to {}; {} payloads present, {} purged ({:.2} s: entries {:.2} s = {:.0}/s, payloads {:.2} s)",
+                "{}: centre {}, {} entries, root {}; {} checkpoints and {} cosignatures verified; witnessed up to {}; {} payloads present, {} purged; {} disclosures committed by the log{} ({:.2} s: entries {:.2} s = {:.0}/s, payloads {:.2} s)",
                 f.display(),
                 rep.centre,
                 rep.entries,
@@ -203,6 +248,15 @@ pub fn audit_verify(
                 rep.witnessed_size,
                 rep.payloads_present,
                 rep.payloads_purged,
+                rep.disclosures_committed,
+                if rep.disclosures_uncommitted > 0 {
+                    format!(
+                        " ({} written before schema 3, not committed)",
+                        rep.disclosures_uncommitted
+                    )
+                } else {
+                    String::new()
+                },
                 secs,
                 rep.entries_seconds,
                 rep.entries as f64 / rep.entries_seconds.max(1e-9),
@@ -210,13 +264,21 @@ pub fn audit_verify(
             );
             for p in &rep.problems {
                 println!(
-                    "  {} {}: {}",
+                    "  {}{}: {}",
                     p.kind,
-                    p.at.map(|a| format!("at {a}")).unwrap_or_default(),
+                    p.at.map(|a| format!(" at {a}")).unwrap_or_default(),
                     p.detail
                 );
             }
-            println!("  {}", if serious.is_empty() { "OK" } else { "FAILED" });
+            println!(
+                "  {}",
+                match (ok, rep.key_trusted) {
+                    (true, true) => "OK",
+                    (true, false) =>
+                        "OK (internally consistent only: checked against the export's own key, not the directory's)",
+                    (false, _) => "FAILED",
+                }
+            );
         }
     }
     Ok(if all_ok {
@@ -279,6 +341,10 @@ pub fn audit_replay(file: &Path, json: bool) -> anyhow::Result<ExitCode> {
             "{}: {} disclosures rebuilt from the log, {} in the store, {} with purged payloads",
             rep.centre, rep.rebuilt, rep.store_records, rep.undecodable
         );
+        println!(
+            "  {} records compared field by field with their commitment, {} by hash only (payload purged), {} written before schema 3",
+            rep.compared, rep.commitments_purged, rep.uncommitted_before_schema
+        );
         for d in &rep.differences {
             println!("  {}: {}", d.kind, d.detail);
         }
@@ -325,6 +391,12 @@ pub fn audit_reconcile(files: &[PathBuf], json: bool) -> anyhow::Result<ExitCode
             rep.matched,
             rep.not_exported
         );
+        if rep.repeated > 0 {
+            println!(
+                "  {} entries repeat a message already logged on the same side (retries), not breaks",
+                rep.repeated
+            );
+        }
         for b in &rep.breaks {
             println!(
                 "  {} {} → {} message {} ({}){} age {} s",

@@ -1,23 +1,69 @@
 //! The local API: what the centre's own people call (clerks, auditors, operators), each
-//! admitted by role.
+//! admitted by role. Who may call what is [`ROLES`], one table (docs/roles.md says it in
+//! words; tests/zone/roles.rs holds the two together and tries every cell on a real node).
+//! It is consulted before anything else answers: the [`Gate`] refuses a method the table does
+//! not name, whoever calls, and hands the method's grant to the interceptor, which
+//! authenticates the person and checks the role ([`crate::auth::role_check`]). Handlers only
+//! read the caller.
 
 use super::{R, builder, health_and_reflection, later};
-use crate::auth::{local_interceptor, require_role};
+use crate::auth::{Grant, caller, local_interceptor, role_check};
 use crate::error::HfxError;
 use crate::node::Node;
 use hfx_certs::Role;
 use hfx_proto::v1 as pb;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::server::Router;
 use tonic::{Request, Response, Status};
 
-pub fn server(node: Arc<Node>) -> Router {
+use Role::{Auditor, Clerk, Operator};
+
+/// Every method of the local API (local.proto) by its full gRPC path, and the roles that may
+/// call it. A method not here is refused to everyone. Keep docs/roles.md in step: a test
+/// compares the two.
+pub const ROLES: &[(&str, &[Role])] = &[
+    ("/hfx.v1.Clerk/QueryMember", &[Clerk]),
+    ("/hfx.v1.Clerk/LoanCheck", &[Clerk]),
+    ("/hfx.v1.Clerk/StartTransfer", &[Clerk]),
+    ("/hfx.v1.Clerk/GetTransfer", &[Clerk]),
+    ("/hfx.v1.Clerk/RequestCertificate", &[Clerk]),
+    ("/hfx.v1.Audit/ExportLog", &[Auditor]),
+    ("/hfx.v1.Audit/ProveInclusion", &[Auditor]),
+    ("/hfx.v1.Audit/ListDisclosures", &[Auditor]),
+    ("/hfx.v1.Audit/ListEvidence", &[Auditor, Operator]),
+    ("/hfx.v1.Operator/Status", &[Operator, Auditor]),
+    ("/hfx.v1.Operator/Reload", &[Operator]),
+];
+
+/// Standard gRPC services served beside the local API without a role check (any client the
+/// TLS layer admits): health and reflection carry no data of the centre.
+pub const OPEN: &[&str] = &[
+    "/grpc.health.v1.Health/Check",
+    "/grpc.health.v1.Health/Watch",
+    "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+];
+
+/// The grant of `method` (a full gRPC path) in [`ROLES`].
+pub fn grant(method: &str) -> Option<Grant> {
+    ROLES
+        .iter()
+        .find(|(m, _)| *m == method)
+        .map(|&(method, roles)| Grant { method, roles })
+}
+
+/// The local API's router: its services behind the [`Gate`].
+pub type LocalRouter = Router<tower::layer::util::Stack<GateLayer, super::ServerLayers>>;
+
+pub fn server(node: Arc<Node>) -> LocalRouter {
     let (health, reflection) = health_and_reflection();
-    let icpt = local_interceptor(node.centre.clone());
+    let mut authenticate = local_interceptor(node.centre.clone());
+    let icpt = move |req: Request<()>| role_check(authenticate(req)?);
     let api = LocalApi { node };
     builder()
+        .layer(GateLayer)
         .add_service(health)
         .add_optional_service(reflection)
         .add_service(InterceptedService::new(
@@ -34,6 +80,63 @@ pub fn server(node: Arc<Node>) -> Router {
         ))
 }
 
+/// Puts [`Gate`] in front of the local API's routes.
+#[derive(Debug, Clone, Copy)]
+pub struct GateLayer;
+
+impl<S> tower::Layer<S> for GateLayer {
+    type Service = Gate<S>;
+    fn layer(&self, inner: S) -> Gate<S> {
+        Gate { inner }
+    }
+}
+
+/// Before routing: a call to a method in neither [`ROLES`] nor [`OPEN`] is refused here
+/// (PERMISSION_DENIED, logged once), so an unknown method or service never reaches a handler
+/// or tonic's UNIMPLEMENTED; a listed method goes on carrying its [`Grant`].
+#[derive(Debug, Clone)]
+pub struct Gate<S> {
+    inner: S,
+}
+
+impl<S, B> tower::Service<http::Request<B>> for Gate<S>
+where
+    S: tower::Service<http::Request<B>, Response = http::Response<tonic::body::Body>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future =
+        futures::future::Either<std::future::Ready<Result<Self::Response, Self::Error>>, S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
+        let path = req.uri().path();
+        if OPEN.contains(&path) {
+            return futures::future::Either::Right(self.inner.call(req));
+        }
+        match grant(path) {
+            Some(g) => {
+                req.extensions_mut().insert(g);
+                futures::future::Either::Right(self.inner.call(req))
+            }
+            None => {
+                // The path is the caller's: cut, so a long one cannot flood the log.
+                let shown: String = path.chars().take(120).collect();
+                let e = HfxError::refused(
+                    tonic::Code::PermissionDenied,
+                    crate::error::REASON_ROLE_NOT_ALLOWED,
+                    format!("{shown} is not a method of the local API's role table"),
+                );
+                tracing::warn!(reason = e.reason(), method = %shown, "local call refused");
+                futures::future::Either::Left(std::future::ready(Ok(Status::from(e).into_http())))
+            }
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct LocalApi {
     node: Arc<Node>,
@@ -42,8 +145,8 @@ pub struct LocalApi {
 #[tonic::async_trait]
 impl pb::clerk_server::Clerk for LocalApi {
     async fn query_member(&self, req: Request<pb::LocalMemberQuery>) -> R<pb::LocalMemberReply> {
-        let (caller, _) = require_role(&req, &[Role::Clerk])?;
-        let reply = crate::member::ask(&self.node, &caller, req.into_inner()).await?;
+        let person = caller(&req)?;
+        let reply = crate::member::ask(&self.node, &person, req.into_inner()).await?;
         Ok(Response::new(reply))
     }
     async fn loan_check(&self, _r: Request<pb::LocalLoanCheck>) -> R<pb::LocalLoanCheckReply> {
@@ -92,13 +195,19 @@ impl std::io::Write for ChunkWriter {
     }
 }
 
+/// A failed export as the auditor sees it: the stable reason and a fixed text. The store's
+/// or the disk's detail goes to the node's log, once (crate::error), never to the caller.
+fn export_failed(e: crate::store::audit::ExportError) -> Status {
+    HfxError::internal_from("log export", e).into()
+}
+
 #[tonic::async_trait]
 impl pb::audit_server::Audit for LocalApi {
     type ExportLogStream = ChunkStream;
 
     async fn export_log(&self, req: Request<pb::ExportRequest>) -> R<Self::ExportLogStream> {
-        let (caller, _) = require_role(&req, &[Role::Auditor])?;
-        tracing::info!(auditor = %caller.label(), "log export");
+        let auditor = caller(&req)?;
+        tracing::info!(auditor = %auditor.label(), "log export");
         let node = self.node.clone();
         let (tx, rx) = tokio::sync::mpsc::channel::<Result<pb::LogChunk, Status>>(8);
         tokio::spawn(async move {
@@ -119,9 +228,12 @@ impl pb::audit_server::Audit for LocalApi {
                         let _ = tx.send(Ok(pb::LogChunk { jsonl: rest })).await;
                     }
                 }
+                // The auditor went away: nobody to tell, and nothing for a human to do.
+                Err(_) if tx.is_closed() => {
+                    tracing::info!(centre = %node.centre, "log export abandoned by the auditor");
+                }
                 Err(e) => {
-                    let e = HfxError::internal_from("log export", e);
-                    let _ = tx.send(Err(e.into())).await;
+                    let _ = tx.send(Err(export_failed(e))).await;
                 }
             }
         });
@@ -130,7 +242,6 @@ impl pb::audit_server::Audit for LocalApi {
         )))
     }
     async fn prove_inclusion(&self, req: Request<pb::InclusionRequest>) -> R<pb::InclusionProof> {
-        require_role(&req, &[Role::Auditor])?;
         let r = req.into_inner();
         let (size, note) = self
             .node
@@ -169,7 +280,6 @@ impl pb::audit_server::Audit for LocalApi {
         }))
     }
     async fn list_evidence(&self, req: Request<pb::EvidenceQuery>) -> R<pb::EvidenceList> {
-        require_role(&req, &[Role::Auditor, Role::Operator])?;
         let limit = req.into_inner().limit.clamp(1, 1000) as i64;
         let rows = self
             .node
@@ -193,7 +303,6 @@ impl pb::audit_server::Audit for LocalApi {
         Ok(Response::new(pb::EvidenceList { evidence: out }))
     }
     async fn list_disclosures(&self, req: Request<pb::DisclosureQuery>) -> R<pb::DisclosureList> {
-        require_role(&req, &[Role::Auditor, Role::Operator])?;
         let limit = req.into_inner().limit.clamp(1, 10_000) as i64;
         let rows = self
             .node
@@ -223,8 +332,7 @@ impl pb::audit_server::Audit for LocalApi {
 
 #[tonic::async_trait]
 impl pb::operator_server::Operator for LocalApi {
-    async fn status(&self, req: Request<pb::StatusRequest>) -> R<pb::NodeStatus> {
-        require_role(&req, &[Role::Operator, Role::Auditor, Role::Clerk])?;
+    async fn status(&self, _req: Request<pb::StatusRequest>) -> R<pb::NodeStatus> {
         let dir = self.node.trust.directory();
         let name = dir
             .centre(&self.node.centre)
@@ -257,8 +365,7 @@ impl pb::operator_server::Operator for LocalApi {
             witness_evidence: self.node.store.evidence_count().await.unwrap_or(0),
         }))
     }
-    async fn reload(&self, req: Request<pb::ReloadRequest>) -> R<pb::ReloadReply> {
-        require_role(&req, &[Role::Operator])?;
+    async fn reload(&self, _req: Request<pb::ReloadRequest>) -> R<pb::ReloadReply> {
         self.node.trust.changed();
         let rep = self.node.trust.reload();
         let dir = self.node.trust.directory();
@@ -275,5 +382,38 @@ impl pb::operator_server::Operator for LocalApi {
             detail: detail.join("; "),
             directory_version: dir.version,
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_export_failure_shows_the_reason_not_the_detail() {
+        let e = crate::store::audit::ExportError::Write(std::io::Error::other(
+            "disk full at /var/lib/hfx/store.db",
+        ));
+        let s = export_failed(e);
+        assert_eq!(s.code(), tonic::Code::Internal);
+        assert_eq!(crate::error::reason_of(&s).as_deref(), Some("INTERNAL"));
+        assert!(!s.message().contains("disk full"), "{}", s.message());
+        assert!(!s.message().contains("/var/lib"), "{}", s.message());
+    }
+
+    #[test]
+    fn the_role_table_names_each_method_once_and_grants_someone() {
+        let mut seen = std::collections::BTreeSet::new();
+        for (method, roles) in ROLES {
+            assert!(seen.insert(*method), "{method} twice");
+            assert!(method.starts_with("/hfx.v1."), "{method}");
+            assert!(!roles.is_empty(), "{method}: nobody may call it");
+            assert!(!OPEN.contains(method), "{method}");
+        }
+        assert_eq!(
+            grant("/hfx.v1.Audit/ListDisclosures").map(|g| g.roles),
+            Some(&[Role::Auditor][..])
+        );
+        assert!(grant("/hfx.v1.Clerk/Nope").is_none());
     }
 }

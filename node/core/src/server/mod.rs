@@ -6,6 +6,7 @@
 
 pub mod local;
 pub mod peer;
+pub mod wire_errors;
 
 use crate::config::NodeConfig;
 use crate::error::HfxError;
@@ -198,8 +199,17 @@ fn health_and_reflection() -> (
     (health, reflection)
 }
 
-fn builder() -> Server {
+/// The layers both servers have ([`builder`]); a server may add its own on top.
+pub type ServerLayers =
+    tower::layer::util::Stack<wire_errors::WireErrorsLayer, tower::layer::util::Identity>;
+/// A router made from [`builder`].
+pub type Router<L = ServerLayers> = tonic::transport::server::Router<L>;
+
+/// Both servers' settings, with gRPC's own refusals given their codes and reasons
+/// ([`wire_errors`]).
+fn builder() -> Server<ServerLayers> {
     Server::builder()
         .http2_keepalive_interval(Some(std::time::Duration::from_secs(30)))
         .concurrency_limit_per_connection(256)
+        .layer(wire_errors::WireErrorsLayer)
 }

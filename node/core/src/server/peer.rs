@@ -1,14 +1,13 @@
 //! The peer API: what other centres' nodes call (member queries, transfers, verification,
 //! the log exchange). Callers are authenticated against the directory by the interceptor.
 
-use super::{R, builder, health_and_reflection, later};
+use super::{R, Router, builder, health_and_reflection, later};
 use crate::auth::{peer_centre, peer_interceptor};
 use crate::error::HfxError;
 use crate::node::Node;
 use hfx_proto::v1 as pb;
 use std::sync::Arc;
 use tonic::service::interceptor::InterceptedService;
-use tonic::transport::server::Router;
 use tonic::{Request, Response, Status};
 
 pub fn server(node: Arc<Node>) -> Router {

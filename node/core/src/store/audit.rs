@@ -87,20 +87,31 @@ impl Store {
             let line: String = r.try_get("line")?;
             format::write_cosignature(out, size, &witness, &key, &line)?;
         }
+        // Every column, so the auditor can check each record against its commitment entry
+        // (rows from before schema 3 have no `commit_index`: the record says so).
         let dis = sqlx::query(
-            "SELECT at_ms, direction, peer, purpose, message_id, outcome FROM disclosures ORDER BY id",
+            "SELECT id, at_ms, direction, peer, acting_person, purpose, legal_basis, outcome, message_id, subject_masked, log_index, commit_index FROM disclosures ORDER BY id",
         )
         .fetch_all(pool)
         .await?;
         format::write_count(out, "disclosures", dis.len() as u64)?;
         for r in &dis {
+            let index = |col: &str| -> Result<Option<u64>, sqlx::Error> {
+                Ok(r.try_get::<Option<i64>, _>(col)?.map(|i| i as u64))
+            };
             let d = DisclosureRecord {
+                id: Some(r.try_get("id")?),
                 direction: r.try_get("direction")?,
                 peer: r.try_get("peer")?,
+                acting_person: r.try_get("acting_person")?,
                 purpose: r.try_get("purpose")?,
+                legal_basis: r.try_get("legal_basis")?,
                 message_id: r.try_get("message_id")?,
                 outcome: r.try_get("outcome")?,
+                subject_masked: r.try_get("subject_masked")?,
                 at_ms: r.try_get("at_ms")?,
+                log_index: index("log_index")?,
+                commit_index: index("commit_index")?,
             };
             format::write_disclosure(out, &d)?;
         }

@@ -72,6 +72,21 @@ CREATE TABLE witness_evidence (
 CREATE TRIGGER witness_evidence_append_only BEFORE UPDATE OR DELETE ON witness_evidence FOR EACH ROW EXECUTE FUNCTION hfx_append_only();
 "#,
     ),
+    (
+        // Every disclosure from here on is committed to the log (`commit_index`: the leaf
+        // committing to it); older rows keep NULL and are reported as written before this
+        // version. Disclosures become append-only.
+        3,
+        r#"
+ALTER TABLE disclosures ADD COLUMN commit_index BIGINT;
+CREATE TRIGGER disclosures_no_update BEFORE UPDATE ON disclosures BEGIN SELECT RAISE(ABORT, 'disclosure records are append-only'); END;
+CREATE TRIGGER disclosures_no_delete BEFORE DELETE ON disclosures BEGIN SELECT RAISE(ABORT, 'disclosure records are append-only'); END;
+"#,
+        r#"
+ALTER TABLE disclosures ADD COLUMN commit_index BIGINT;
+CREATE TRIGGER disclosures_append_only BEFORE UPDATE OR DELETE ON disclosures FOR EACH ROW EXECUTE FUNCTION hfx_append_only();
+"#,
+    ),
 ];
 
 pub(super) async fn migrate(pool: &AnyPool, kind: StoreKind) -> Result<(), StoreError> {

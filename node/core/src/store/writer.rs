@@ -117,7 +117,11 @@ impl Work {
     /// Whether this work appends to the exchange log.
     pub(super) fn appends(&self) -> bool {
         match self {
-            Work::Ops(ops) => ops.iter().any(|op| matches!(op, WriteOp::LogAppend { .. })),
+            Work::Ops(ops) => ops.iter().any(|op| match op {
+                WriteOp::LogAppend { .. } => true,
+                WriteOp::Sql { sql, .. } => super::disclosures::commits(sql),
+                WriteOp::Cas { .. } => false,
+            }),
             Work::Exchange(_) => true,
         }
     }
@@ -305,6 +309,19 @@ async fn apply_ops(
     let mut appended = Vec::new();
     for op in ops {
         match op {
+            WriteOp::Sql { sql, args } if super::disclosures::commits(sql) => {
+                // A disclosure is committed to the log in the same transaction: its entry is
+                // staged first, and the row names the entry's index (the last value).
+                let (envelope, payload) = super::disclosures::commitment(args, request_index);
+                let (a, row) = staged.append(envelope, &payload, base_seqs);
+                pending.payloads.push((row.payload_hash, payload));
+                pending.entries.push((a, row));
+                let mut args = args.clone();
+                args.push(Val::I64(a.index as i64));
+                statement(sql, &args, request_index)
+                    .execute(&mut **tx)
+                    .await?;
+            }
             WriteOp::Sql { sql, args } => {
                 statement(sql, args, request_index)
                     .execute(&mut **tx)

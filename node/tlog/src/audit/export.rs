@@ -18,8 +18,20 @@ pub struct ExportHeader {
     pub vkey: String,
 }
 
-/// A disclosure row as exported.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+/// The direction of a log entry that commits to a disclosure record (not an exchange with
+/// the peer: the reconciler skips it, and it has its own per-peer sequence numbers).
+pub const COMMIT_DIR: &str = "local";
+/// The `msg_type` of a disclosure's commitment entry; its payload is the record's
+/// [`DisclosureRecord::canonical_bytes`].
+pub const DISCLOSURE_RECORD: &str = "Disclosure#record";
+/// The store schema version from which every disclosure is committed to the log; rows
+/// written before it carry no `commit_index`.
+pub const DISCLOSURE_COMMIT_SCHEMA: u32 = 3;
+
+/// A disclosure row as exported: every column of the store's record. The fields after
+/// `at_ms` were added with the log commitment (schema 3); an older export lacks them and
+/// reads them as empty.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
 pub struct DisclosureRecord {
     pub direction: String,
     pub peer: String,
@@ -27,6 +39,129 @@ pub struct DisclosureRecord {
     pub message_id: String,
     pub outcome: String,
     pub at_ms: i64,
+    /// The store's row id (names the record in findings; not committed: it is assigned by
+    /// the database after the commitment is built).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<i64>,
+    #[serde(default)]
+    pub acting_person: String,
+    #[serde(default)]
+    pub legal_basis: String,
+    #[serde(default)]
+    pub subject_masked: String,
+    /// The exchange's request entry, when the record points at one.
+    #[serde(default)]
+    pub log_index: Option<u64>,
+    /// The leaf index of the entry committing to this record (`None`: written before
+    /// schema [`DISCLOSURE_COMMIT_SCHEMA`]).
+    #[serde(default)]
+    pub commit_index: Option<u64>,
+}
+
+/// The committed form of a record: every column but the row id and the commitment's own
+/// index, in a fixed order, as compact JSON (serde_json writes struct fields in declaration
+/// order and escapes strings one way, so equal records give equal bytes).
+#[derive(Serialize, Deserialize)]
+struct Canonical<'a> {
+    v: u32,
+    at_ms: i64,
+    #[serde(borrow)]
+    direction: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    peer: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    acting_person: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    purpose: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    legal_basis: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    outcome: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    message_id: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    subject_masked: std::borrow::Cow<'a, str>,
+    log_index: Option<u64>,
+}
+
+impl DisclosureRecord {
+    /// The bytes its commitment entry's payload holds (and hashes).
+    pub fn canonical_bytes(&self) -> Vec<u8> {
+        use std::borrow::Cow::Borrowed as B;
+        let c = Canonical {
+            v: 1,
+            at_ms: self.at_ms,
+            direction: B(&self.direction),
+            peer: B(&self.peer),
+            acting_person: B(&self.acting_person),
+            purpose: B(&self.purpose),
+            legal_basis: B(&self.legal_basis),
+            outcome: B(&self.outcome),
+            message_id: B(&self.message_id),
+            subject_masked: B(&self.subject_masked),
+            log_index: self.log_index,
+        };
+        serde_json::to_vec(&c).unwrap_or_default()
+    }
+
+    /// SHA-256 (hex) of [`Self::canonical_bytes`]: what the commitment entry's
+    /// `payload_sha256` must be.
+    pub fn commitment_sha256(&self) -> String {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(self.canonical_bytes()))
+    }
+
+    /// The record a commitment payload holds (no row id or commitment index), or `None` if
+    /// the bytes are not a canonical record.
+    pub fn from_canonical(bytes: &[u8]) -> Option<Self> {
+        let c: Canonical<'_> = serde_json::from_slice(bytes).ok()?;
+        (c.v == 1).then(|| DisclosureRecord {
+            direction: c.direction.into_owned(),
+            peer: c.peer.into_owned(),
+            purpose: c.purpose.into_owned(),
+            message_id: c.message_id.into_owned(),
+            outcome: c.outcome.into_owned(),
+            at_ms: c.at_ms,
+            id: None,
+            acting_person: c.acting_person.into_owned(),
+            legal_basis: c.legal_basis.into_owned(),
+            subject_masked: c.subject_masked.into_owned(),
+            log_index: c.log_index,
+            commit_index: None,
+        })
+    }
+
+    /// How findings name it: its row id (or its position in the export) and message.
+    pub fn name(&self, position: usize) -> String {
+        match self.id {
+            Some(id) => format!("disclosure #{id} (message {})", self.message_id),
+            None => format!(
+                "disclosure at position {position} (message {})",
+                self.message_id
+            ),
+        }
+    }
+
+    /// Every committed field: (name, value as text), in canonical order.
+    pub fn fields(&self) -> [(&'static str, String); 10] {
+        [
+            ("at_ms", self.at_ms.to_string()),
+            ("direction", self.direction.clone()),
+            ("peer", self.peer.clone()),
+            ("acting_person", self.acting_person.clone()),
+            ("purpose", self.purpose.clone()),
+            ("legal_basis", self.legal_basis.clone()),
+            ("outcome", self.outcome.clone()),
+            ("message_id", self.message_id.clone()),
+            ("subject_masked", self.subject_masked.clone()),
+            (
+                "log_index",
+                self.log_index
+                    .map(|i| i.to_string())
+                    .unwrap_or_else(|| "none".into()),
+            ),
+        ]
+    }
 }
 
 /// The header up to and including the `entries <N>` line.

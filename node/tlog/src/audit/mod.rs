@@ -17,7 +17,9 @@
 //! cosignatures <C>
 //! <size> <witness origin> <witness key base64> <base64 signature line>   × C
 //! disclosures <D>
-//! <disclosure JSON>       × D   (what the store says happened)
+//! <disclosure JSON>       × D   (what the store says happened; each record written since
+//!                               schema 3 is committed to by a `local` `Disclosure#record`
+//!                               entry whose payload is its canonical bytes)
 //! payloads <P>
 //! <sha256 hex> <base64 payload | ->   × P   ("-": purged under the retention rules)
 //! end
@@ -26,26 +28,34 @@
 //! Nothing here touches a database: the node's store reads its tables and writes them out
 //! with the `write_*` functions here, so this format is defined in one place.
 
+mod disclosures;
 mod export;
 mod prove;
 mod reconcile;
 mod replay;
 mod synth;
 mod verify;
+mod verify_cause;
+mod verify_read;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod verify_tests;
 
+pub use disclosures::{DisclosureCheck, check_disclosures};
 pub use export::{
-    DisclosureRecord, EntryFields, Export, ExportHeader, MAGIC, entry_fields, export_centre, parse,
-    stream_entries, write_checkpoint, write_cosignature, write_count, write_disclosure, write_end,
-    write_entry, write_header, write_payload,
+    COMMIT_DIR, DISCLOSURE_COMMIT_SCHEMA, DISCLOSURE_RECORD, DisclosureRecord, EntryFields, Export,
+    ExportHeader, MAGIC, entry_fields, export_centre, parse, stream_entries, write_checkpoint,
+    write_cosignature, write_count, write_disclosure, write_end, write_entry, write_header,
+    write_payload,
 };
 pub use prove::{InclusionReceipt, check_receipt, prove};
 pub use reconcile::{Break, ReconcileReport, Reconciler, reconcile};
 pub use replay::{ReplayReport, replay};
 pub use synth::synthesize;
-pub use verify::{VerifyReport, bench_verify, verify};
+pub use verify::{VerifyReport, bench_verify, verify, verify_read};
+pub use verify_read::{Lines, ReadExport, read_for_verify};
 
 use serde::Serialize;
 

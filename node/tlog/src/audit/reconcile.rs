@@ -134,6 +134,10 @@ impl Reconciler {
     /// One entry of `centre`'s log.
     pub fn add(&mut self, centre: &str, line: &[u8]) {
         let Some(f) = entry_fields(line) else { return };
+        // A disclosure's commitment is the centre's own record, not one side of an exchange.
+        if f.dir == super::COMMIT_DIR {
+            return;
+        }
         if !self.centres.contains(f.peer) {
             self.not_exported += 1;
             return;

@@ -1,9 +1,14 @@
-//! Replay: rebuild the disclosures from the log alone and compare them with the store's.
+//! Replay: rebuild the disclosures from the log alone and compare them with the store's:
+//! from the exchanges (direction, peer, message, purpose) and, for every record committed
+//! to the log, field by field from its commitment entry.
 
-use super::{Export, Problem, entry_fields};
+use super::disclosures::{commitment_entries, late_uncommitted};
+use super::export::DISCLOSURE_COMMIT_SCHEMA;
+use super::{DisclosureRecord, Export, Problem, entry_fields};
 use crate::merkle;
 use serde::Serialize;
-use std::collections::BTreeMap;
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, BTreeSet};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ReplayReport {
@@ -11,6 +16,12 @@ pub struct ReplayReport {
     pub rebuilt: u64,
     pub store_records: u64,
     pub undecodable: u64,
+    /// Store records compared field by field with their commitment entry's payload.
+    pub compared: u64,
+    /// Committed records whose commitment payload is purged: only its hash was compared.
+    pub commitments_purged: u64,
+    /// Store records written before schema 3, which the log does not commit to.
+    pub uncommitted_before_schema: u64,
     pub differences: Vec<Problem>,
 }
 
@@ -97,11 +108,120 @@ pub fn replay(e: &Export) -> ReplayReport {
             });
         }
     }
+    let fields = compare_fields(e, &mut differences);
     ReplayReport {
         centre: e.centre.clone(),
         rebuilt: rebuilt.len() as u64,
         store_records: claimed.len() as u64,
         undecodable,
+        compared: fields.compared,
+        commitments_purged: fields.purged,
+        uncommitted_before_schema: fields.legacy,
         differences,
     }
+}
+
+struct FieldCounts {
+    compared: u64,
+    purged: u64,
+    legacy: u64,
+}
+
+fn differs(kind: &str, at: Option<u64>, detail: String) -> Problem {
+    Problem {
+        kind: kind.into(),
+        at,
+        detail,
+    }
+}
+
+/// Every store record against the record its commitment entry holds, field by field
+/// (by hash alone when the commitment's payload is purged); every commitment entry
+/// against a store record.
+fn compare_fields(e: &Export, differences: &mut Vec<Problem>) -> FieldCounts {
+    let commits = commitment_entries(e);
+    let (legacy, late) = late_uncommitted(&e.disclosures);
+    let mut counts = FieldCounts {
+        compared: 0,
+        purged: 0,
+        legacy,
+    };
+    for k in late {
+        differences.push(differs(
+            "uncommitted",
+            None,
+            format!(
+                "{}: the log holds no commitment to it, though it was written after schema {DISCLOSURE_COMMIT_SCHEMA}",
+                e.disclosures[k].name(k)
+            ),
+        ));
+    }
+    let mut claimed = BTreeSet::new();
+    for (k, d) in e.disclosures.iter().enumerate() {
+        let Some(ci) = d.commit_index else { continue };
+        claimed.insert(ci);
+        let Some((_, _, hash)) = commits.get(&ci) else {
+            differences.push(differs(
+                "commitment_missing",
+                Some(ci),
+                format!(
+                    "{}: the log has no disclosure commitment at index {ci}",
+                    d.name(k)
+                ),
+            ));
+            continue;
+        };
+        let payload = hex::decode(hash)
+            .ok()
+            .and_then(|h| merkle::hash_from_slice(&h).ok())
+            .and_then(|h| {
+                let p = e.payloads.get(&h).cloned().flatten()?;
+                (<[u8; 32]>::from(Sha256::digest(&p)) == h).then_some(p)
+            });
+        match payload.as_deref().map(DisclosureRecord::from_canonical) {
+            Some(Some(logged)) => {
+                counts.compared += 1;
+                for ((name, in_log), (_, in_store)) in logged.fields().iter().zip(d.fields()) {
+                    if *in_log != in_store {
+                        differences.push(differs(
+                            "field_differs",
+                            Some(ci),
+                            format!(
+                                "{}: {name}: log entry {ci} says {in_log:?}, store says {in_store:?}",
+                                d.name(k)
+                            ),
+                        ));
+                    }
+                }
+            }
+            found => {
+                if found.is_none() {
+                    counts.purged += 1;
+                }
+                if *hash != d.commitment_sha256() {
+                    differences.push(differs(
+                        "record_differs",
+                        Some(ci),
+                        format!(
+                            "{}: does not hash to log entry {ci} (its payload is {}, so the field cannot be named)",
+                            d.name(k),
+                            if found.is_none() { "purged" } else { "not a canonical record" }
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    for (ci, (peer, mid, _)) in &commits {
+        if !claimed.contains(ci) {
+            differences.push(differs(
+                "missing_in_store",
+                Some(*ci),
+                format!(
+                    "log entry {ci} commits to a disclosure (peer {peer}, message {mid}) the store has no record of"
+                ),
+            ));
+        }
+    }
+    counts
 }

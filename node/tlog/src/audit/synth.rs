@@ -1,6 +1,7 @@
 //! Synthetic, mutually consistent exports (`hfx audit synth`), for measuring verify,
 //! replay and reconcile at scale.
 
+use super::export::{COMMIT_DIR, DISCLOSURE_RECORD};
 use super::export::{write_checkpoint, write_count, write_disclosure, write_end, write_header};
 use super::{B64, DisclosureRecord, ExportHeader};
 use crate::merkle::{self, Tree};
@@ -39,8 +40,9 @@ pub fn synthesize(
     let mut counts = vec![0u64; centres.len()];
     for k in 0..exchanges {
         let (a, b) = pair(k);
-        counts[a] += 2;
-        counts[b] += 2;
+        // Request, reply and the disclosure's commitment, on each side.
+        counts[a] += 3;
+        counts[b] += 3;
     }
     struct Out {
         entries: std::io::BufWriter<std::fs::File>,
@@ -156,20 +158,41 @@ pub fn synthesize(
             "MemberExchange/QueryMember#request",
             "MemberExchange/QueryMember#reply",
         );
+        let request_at_b = outs[b].tree.size();
         append(&mut outs[b], a, RECV, &mid, req_ty, &req, at)?;
         append(&mut outs[b], a, SENT, &mid, rep_ty, &reply, at)?;
         append(&mut outs[a], b, SENT, &mid, req_ty, &req, at)?;
         append(&mut outs[a], b, RECV, &mid, rep_ty, &reply, at)?;
         let pname = hfx_model::purpose::purpose_name(purpose).to_string();
-        for (side, dir, peer) in [(b, "sent", a), (a, "received", b)] {
-            let d = DisclosureRecord {
+        for (side, dir, outcome, peer, log_index) in [
+            (b, "sent", "disclosed", a, Some(request_at_b)),
+            (a, "received", "received", b, None),
+        ] {
+            let mut d = DisclosureRecord {
                 direction: dir.into(),
                 peer: centres[peer].clone(),
                 purpose: pname.clone(),
                 message_id: mid.clone(),
-                outcome: "disclosed".into(),
+                outcome: outcome.into(),
                 at_ms: at,
+                id: Some(outs[side].ndisclosures as i64 + 1),
+                acting_person: format!("{}/clerk/c{}", centres[a], k % 50),
+                legal_basis: hfx_model::purpose::legal_basis(purpose).into(),
+                subject_masked: format!("张* {:06}****{:04}", 0, k % 10_000),
+                log_index,
+                commit_index: Some(outs[side].tree.size()),
             };
+            let bytes = d.canonical_bytes();
+            append(
+                &mut outs[side],
+                peer,
+                COMMIT_DIR,
+                &mid,
+                DISCLOSURE_RECORD,
+                &bytes,
+                at,
+            )?;
+            d.commit_index = Some(outs[side].tree.size() - 1);
             write_disclosure(&mut outs[side].disclosures, &d)?;
             outs[side].ndisclosures += 1;
         }

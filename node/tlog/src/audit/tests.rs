@@ -386,6 +386,7 @@ fn the_writers_produce_what_parse_reads() {
         message_id: "m0".into(),
         outcome: "disclosed".into(),
         at_ms: 7,
+        ..Default::default()
     };
     let payload = b"payload".to_vec();
     let hash: [u8; 32] = sha2::Sha256::digest(&payload).into();
@@ -461,4 +462,257 @@ fn synthetic_exports_verify_replay_and_reconcile_clean() {
     }
     assert_eq!(r.finish(), rep);
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+fn record(i: i64) -> DisclosureRecord {
+    DisclosureRecord {
+        direction: "sent".into(),
+        peer: "320700000000000".into(),
+        purpose: "identity_confirmation".into(),
+        message_id: format!("m{i}"),
+        outcome: "disclosed".into(),
+        at_ms: 1_000 + i,
+        id: Some(i + 1),
+        acting_person: "320700000000000/clerk/c1".into(),
+        legal_basis: "basis".into(),
+        subject_masked: "张* 320102****0011".into(),
+        log_index: Some(i as u64),
+        commit_index: None,
+    }
+}
+
+/// Every committed field changed, one at a time.
+type Edit = fn(&mut DisclosureRecord);
+
+fn edits() -> Vec<(&'static str, Edit)> {
+    vec![
+        ("at_ms", |d| d.at_ms += 1),
+        ("direction", |d| d.direction = "refused".into()),
+        ("peer", |d| d.peer = "321300000000000".into()),
+        ("acting_person", |d| d.acting_person = "someone".into()),
+        ("purpose", |d| d.purpose = "loan_application".into()),
+        ("legal_basis", |d| d.legal_basis = "other".into()),
+        ("outcome", |d| d.outcome = "refused: x".into()),
+        ("message_id", |d| d.message_id = "mX".into()),
+        ("subject_masked", |d| d.subject_masked = "李*".into()),
+        ("log_index", |d| d.log_index = None),
+    ]
+}
+
+#[test]
+fn the_canonical_bytes_cover_every_committed_field_and_round_trip() {
+    let d = record(3);
+    let bytes = d.canonical_bytes();
+    assert_eq!(bytes, record(3).canonical_bytes(), "deterministic");
+    let text = String::from_utf8(bytes.clone()).unwrap();
+    assert!(
+        text.starts_with("{\"v\":1,\"at_ms\":1003,\"direction\":\"sent\",\"peer\":"),
+        "{text}"
+    );
+    let back = DisclosureRecord::from_canonical(&bytes).unwrap();
+    assert_eq!(
+        back,
+        DisclosureRecord {
+            id: None,
+            commit_index: None,
+            ..d.clone()
+        }
+    );
+    // Neither the row id nor the commitment's own index is committed.
+    let mut other = d.clone();
+    other.id = Some(99);
+    other.commit_index = Some(7);
+    assert_eq!(other.canonical_bytes(), bytes);
+    for (field, edit) in edits() {
+        let mut e = d.clone();
+        edit(&mut e);
+        assert_ne!(e.canonical_bytes(), bytes, "{field} is committed");
+        assert_ne!(e.commitment_sha256(), d.commitment_sha256(), "{field}");
+    }
+    assert_eq!(DisclosureRecord::from_canonical(b"{\"v\":2}"), None);
+    assert_eq!(DisclosureRecord::from_canonical(b"garbage"), None);
+    // An export written before the commitment (six fields) still parses, uncommitted.
+    let old: DisclosureRecord = serde_json::from_str(
+        r#"{"direction":"sent","peer":"p","purpose":"x","message_id":"m","outcome":"o","at_ms":1}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        (old.commit_index, old.id, old.log_index),
+        (None, None, None)
+    );
+}
+
+/// An export of `legacy` uncommitted records followed by `n` committed ones, each after
+/// its exchange's request entry, as the node writes them.
+fn committed_export(legacy: i64, n: i64) -> Export {
+    let mut entries = Vec::new();
+    let mut payloads = HashMap::new();
+    let mut disclosures = Vec::new();
+    let mut seq: HashMap<String, u64> = HashMap::new();
+    let mut push = |dir: &str, mid: &str, ty: &str, payload: &[u8], entries: &mut Vec<Vec<u8>>| {
+        let mut e = Envelope::draft(dir, "320700000000000", mid, "", ty, payload);
+        let s = seq.entry(dir.into()).or_insert(0);
+        *s += 1;
+        e.seq = *s;
+        entries.push(e.entry_bytes());
+        let h: [u8; 32] = sha2::Sha256::digest(payload).into();
+        payloads.insert(h, Some(payload.to_vec()));
+    };
+    for i in 0..legacy + n {
+        let mut d = record(i);
+        d.log_index = Some(entries.len() as u64);
+        push(RECV, &d.message_id, "T#request", b"q", &mut entries);
+        if i >= legacy {
+            d.commit_index = Some(entries.len() as u64);
+            let bytes = d.canonical_bytes();
+            push(
+                COMMIT_DIR,
+                &d.message_id,
+                DISCLOSURE_RECORD,
+                &bytes,
+                &mut entries,
+            );
+        }
+        disclosures.push(d);
+    }
+    Export {
+        centre: "320300000000000".into(),
+        origin: "o".into(),
+        vkey: String::new(),
+        entries,
+        checkpoints: vec![],
+        cosignatures: vec![],
+        disclosures,
+        payloads,
+    }
+}
+
+fn dkinds(ps: &[Problem]) -> Vec<&str> {
+    ps.iter().map(|p| p.kind.as_str()).collect()
+}
+
+#[test]
+fn every_edit_of_a_committed_disclosure_is_named_by_the_check_and_by_replay() {
+    let e = committed_export(0, 4);
+    let clean = check_disclosures(&e);
+    assert!(clean.problems.is_empty(), "{:?}", clean.problems);
+    assert_eq!((clean.committed, clean.uncommitted_before_schema), (4, 0));
+    let fields: Vec<_> = replay(&e)
+        .differences
+        .into_iter()
+        .filter(|p| p.kind != "missing_in_store" && p.kind != "missing_in_log")
+        .collect();
+    assert!(fields.is_empty(), "{fields:?}");
+    assert_eq!(replay(&e).compared, 4);
+    for (field, edit) in edits() {
+        let mut x = committed_export(0, 4);
+        edit(&mut x.disclosures[2]);
+        let at = x.disclosures[2].commit_index;
+        let c = check_disclosures(&x);
+        assert_eq!(dkinds(&c.problems), ["disclosure_altered"], "{field}");
+        assert_eq!(c.problems[0].at, at, "{field}");
+        assert!(
+            c.problems[0].detail.contains("disclosure #3"),
+            "{field}: {c:?}"
+        );
+        let r = replay(&x);
+        let hit: Vec<_> = r
+            .differences
+            .iter()
+            .filter(|p| p.kind == "field_differs")
+            .collect();
+        assert_eq!(hit.len(), 1, "{field}: {:?}", r.differences);
+        assert!(
+            hit[0].detail.starts_with("disclosure #3 (message ")
+                && hit[0].detail.contains(&format!(": {field}: ")),
+            "{field}: {}",
+            hit[0].detail
+        );
+        assert_eq!(hit[0].at, at);
+    }
+}
+
+#[test]
+fn commitment_index_deletions_and_purges_are_caught_and_old_records_reported() {
+    // Old records ahead of the committed ones are accepted and counted.
+    let e = committed_export(2, 3);
+    let c = check_disclosures(&e);
+    assert!(c.problems.is_empty(), "{:?}", c.problems);
+    assert_eq!((c.committed, c.uncommitted_before_schema), (3, 2));
+    assert!(
+        c.summary()
+            .contains("2 uncommitted (written before schema 3)"),
+        "{}",
+        c.summary()
+    );
+    assert_eq!(replay(&e).uncommitted_before_schema, 2);
+
+    // A committed record whose commit_index is removed: uncommitted after the commitment
+    // began, and its entry unclaimed.
+    let mut x = committed_export(0, 3);
+    let ci = x.disclosures[1].commit_index.take();
+    let c = check_disclosures(&x);
+    assert_eq!(
+        dkinds(&c.problems),
+        ["disclosure_uncommitted", "disclosure_missing"]
+    );
+    assert!(
+        c.problems[0].detail.contains("disclosure #2"),
+        "{:?}",
+        c.problems
+    );
+    assert_eq!(c.problems[1].at, ci);
+    let r = replay(&x);
+    assert!(
+        dkinds(&r.differences).contains(&"uncommitted"),
+        "{:?}",
+        r.differences
+    );
+
+    // Pointed at another record's entry, or at an exchange entry.
+    let mut x = committed_export(0, 3);
+    x.disclosures[1].commit_index = x.disclosures[0].commit_index;
+    let c = check_disclosures(&x);
+    assert_eq!(
+        dkinds(&c.problems),
+        ["disclosure_commitment_shared", "disclosure_missing"]
+    );
+    let mut x = committed_export(0, 3);
+    x.disclosures[1].commit_index = Some(0);
+    let c = check_disclosures(&x);
+    assert_eq!(
+        dkinds(&c.problems),
+        ["disclosure_commitment_missing", "disclosure_missing"]
+    );
+    assert_eq!(c.problems[0].at, Some(0));
+
+    // A deleted record leaves its commitment unclaimed.
+    let mut x = committed_export(0, 3);
+    let gone = x.disclosures.remove(2);
+    let c = check_disclosures(&x);
+    assert_eq!(dkinds(&c.problems), ["disclosure_missing"]);
+    assert_eq!(c.problems[0].at, gone.commit_index);
+    assert!(dkinds(&replay(&x).differences).contains(&"missing_in_store"));
+
+    // Purged commitment payloads: verify needs only the hash; replay says it cannot name
+    // the field.
+    let mut x = committed_export(0, 3);
+    for p in x.payloads.values_mut() {
+        *p = None;
+    }
+    assert!(check_disclosures(&x).problems.is_empty());
+    x.disclosures[0].outcome = "not found".into();
+    assert_eq!(
+        dkinds(&check_disclosures(&x).problems),
+        ["disclosure_altered"]
+    );
+    let r = replay(&x);
+    assert_eq!(r.commitments_purged, 3);
+    let hit: Vec<_> = r
+        .differences
+        .iter()
+        .filter(|p| p.kind == "record_differs")
+        .collect();
+    assert_eq!(hit.len(), 1, "{:?}", r.differences);
+    assert!(hit[0].detail.contains("disclosure #1") && hit[0].detail.contains("purged"));
 }

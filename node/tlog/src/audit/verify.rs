@@ -2,13 +2,15 @@
 //! witness quorum, per-peer sequence numbers, payload hashes.
 
 use super::export::{entry_fields, seq_fields};
+use super::verify_cause;
+use super::verify_read::{Lines, ReadExport};
 use super::{B64, Export, Problem};
 use crate::merkle::{self, Hash, Tree};
 use crate::note::{Checkpoint, NoteVerifier, verify_cosignature};
 use base64::Engine;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct VerifyReport {
@@ -23,6 +25,13 @@ pub struct VerifyReport {
     /// Time spent on the entries (leaf hashes, tree, sequence numbers) and on payload hashes.
     pub entries_seconds: f64,
     pub payloads_seconds: f64,
+    /// Whether the checkpoint key came from the caller (the directory); `false`: it was taken
+    /// from the export itself, so the result proves only the export's internal consistency.
+    pub key_trusted: bool,
+    /// Disclosure records matching their commitment entries, and records written before
+    /// the commitment began (schema 3; accepted, reported).
+    pub disclosures_committed: u64,
+    pub disclosures_uncommitted: u64,
     pub problems: Vec<Problem>,
 }
 
@@ -30,14 +39,52 @@ pub struct VerifyReport {
 /// roots (a checkpoint re-signed with another root is caught here), cosignatures, per-peer
 /// per-direction sequence numbers (a dropped, reordered or inserted entry shows as a gap or
 /// a repeat) and payload hashes. `trusted_vkey`: the centre's key from the directory (if
-/// `None`, the export's own header key is used and the report says so).
+/// `None`, the export's own header key is used and `key_trusted` is false: the result then
+/// proves only that the export is consistent with itself).
 pub fn verify(
     e: &Export,
     trusted_vkey: Option<&str>,
     quorum: u32,
     progress: &dyn Fn(u64, u64),
 ) -> VerifyReport {
-    let mut problems = Vec::new();
+    verify_at(e, &Lines::of(e), &[], trusted_vkey, quorum, progress)
+}
+
+/// [`verify`] an export read with [`super::read_for_verify`]: its unreadable lines are
+/// findings too, and every finding names its file line.
+pub fn verify_read(
+    r: &ReadExport,
+    trusted_vkey: Option<&str>,
+    quorum: u32,
+    progress: &dyn Fn(u64, u64),
+) -> VerifyReport {
+    verify_at(
+        &r.export,
+        &r.lines,
+        &r.findings,
+        trusted_vkey,
+        quorum,
+        progress,
+    )
+}
+
+/// The size a checkpoint note claims (its second line), read without checking anything.
+fn claimed_size(note: &str) -> Option<u64> {
+    note.split('\n').nth(1)?.parse().ok()
+}
+
+/// Findings come out in this order: what could not be read, the key, the root causes in the
+/// entries, the entries' own findings, the checkpoints, the cosignatures (consequences
+/// summarised), the payloads, the disclosures.
+fn verify_at(
+    e: &Export,
+    lines: &Lines,
+    read_findings: &[Problem],
+    trusted_vkey: Option<&str>,
+    quorum: u32,
+    progress: &dyn Fn(u64, u64),
+) -> VerifyReport {
+    let mut entry_problems = Vec::new();
     let n = e.entries.len() as u64;
     let mut tree = Tree::new();
     // (peer, direction) -> last sequence number; few distinct keys, so a linear scan beats
@@ -48,10 +95,10 @@ pub fn verify(
         let i = i as u64;
         tree.push(merkle::leaf_hash(line));
         match seq_fields(line) {
-            None => problems.push(Problem {
+            None => entry_problems.push(Problem {
                 kind: "malformed_entry".into(),
                 at: Some(i),
-                detail: "entry is not an hfx envelope".into(),
+                detail: format!("entry {i} (line {}): not an hfx envelope", lines.entry(i)),
             }),
             Some(f) => {
                 let slot = match seqs.iter().position(|(k, _)| *k == (f.peer, f.dir)) {
@@ -68,16 +115,17 @@ pub fn verify(
                     } else {
                         "sequence_gap"
                     };
-                    problems.push(Problem {
+                    entry_problems.push(Problem {
                         kind: kind.into(),
                         at: Some(i),
                         detail: format!(
-                            "{} {} seq {} after {} (message {})",
+                            "{} {} seq {} after {} (message {}), entry {i} (line {})",
                             f.dir,
                             f.peer,
                             f.seq,
                             last,
-                            entry_fields(line).map(|x| x.message_id).unwrap_or("?")
+                            entry_fields(line).map(|x| x.message_id).unwrap_or("?"),
+                            lines.entry(i)
                         ),
                     });
                 }
@@ -90,68 +138,96 @@ pub fn verify(
     }
     progress(n, n);
     let entries_seconds = t_entries.elapsed().as_secs_f64();
+    let key_trusted = trusted_vkey.is_some();
     let vkey = trusted_vkey.unwrap_or(&e.vkey);
-    if trusted_vkey.is_none() {
-        problems.push(Problem {
-            kind: "untrusted_key".into(),
-            at: None,
-            detail: "no directory given: checkpoint key taken from the export itself".into(),
-        });
-    } else if trusted_vkey != Some(e.vkey.as_str()) {
-        problems.push(Problem {
+    let mut key_problems = Vec::new();
+    if trusted_vkey.is_some_and(|k| k != e.vkey) {
+        key_problems.push(Problem {
             kind: "key_mismatch".into(),
             at: None,
-            detail: "the export's key is not the directory's key for this centre".into(),
+            detail:
+                "header line 4 (vkey): the export's key is not the directory's key for this centre"
+                    .into(),
         });
     }
+    let cp_line = |j: usize| lines.checkpoints.get(j).copied().unwrap_or(0);
     let mut checkpoints_verified = 0;
     let mut cp_texts: BTreeMap<u64, String> = BTreeMap::new();
+    // Checkpoints that failed, by (claimed) size: what the cosignatures over them depend on.
+    let mut failed_sizes: BTreeSet<u64> = BTreeSet::new();
+    let mut cp_problems = Vec::new();
+    // (index, size, line, the problem) of each checkpoint whose signed root differs.
+    let mut bad_roots: Vec<(u64, Problem)> = Vec::new();
+    // (line, claimed size, error) of each checkpoint whose signature does not verify.
+    let mut bad_sigs: Vec<(u64, Option<u64>, String)> = Vec::new();
     match NoteVerifier::parse(vkey) {
-        Err(err) => problems.push(Problem {
-            kind: "bad_key".into(),
-            at: None,
-            detail: err.to_string(),
-        }),
+        Err(err) => {
+            key_problems.push(Problem {
+                kind: "bad_key".into(),
+                at: None,
+                detail: format!(
+                    "{}: {err}; none of the {} checkpoints could be checked",
+                    if key_trusted {
+                        "the directory's key"
+                    } else {
+                        "header line 4 (vkey)"
+                    },
+                    e.checkpoints.len()
+                ),
+            });
+            failed_sizes.extend(e.checkpoints.iter().filter_map(|c| claimed_size(c)));
+        }
         Ok(v) => {
             let mut last_size = 0;
-            for note in &e.checkpoints {
+            for (j, note) in e.checkpoints.iter().enumerate() {
+                let line = cp_line(j);
                 match Checkpoint::open(note, std::slice::from_ref(&v)) {
-                    Err(err) => problems.push(Problem {
-                        kind: "checkpoint_signature".into(),
-                        at: None,
-                        detail: err.to_string(),
-                    }),
+                    Err(err) => {
+                        let size = claimed_size(note);
+                        failed_sizes.extend(size);
+                        bad_sigs.push((line, size, err.to_string()));
+                    }
                     Ok((cp, _)) => {
+                        let at = format!("checkpoint at size {} (line {line})", cp.size);
                         if cp.origin != e.origin {
-                            problems.push(Problem {
+                            cp_problems.push(Problem {
                                 kind: "checkpoint_origin".into(),
                                 at: Some(cp.size),
-                                detail: format!("origin {:?}", cp.origin),
+                                detail: format!("{at}: origin {:?}", cp.origin),
                             });
                         }
                         if cp.size < last_size {
-                            problems.push(Problem {
+                            cp_problems.push(Problem {
                                 kind: "checkpoint_order".into(),
                                 at: Some(cp.size),
-                                detail: format!("after {last_size}"),
+                                detail: format!("{at}: after {last_size}"),
                             });
                         }
                         last_size = cp.size;
                         match tree.root_at(cp.size) {
-                            None => problems.push(Problem {
-                                kind: "checkpoint_beyond_entries".into(),
-                                at: Some(cp.size),
-                                detail: format!("only {n} entries exported"),
-                            }),
-                            Some(r) if r != cp.root => problems.push(Problem {
-                                kind: "checkpoint_root".into(),
-                                at: Some(cp.size),
-                                detail: format!(
-                                    "signed root {} is not the root of the exported entries {}",
-                                    hex::encode(cp.root),
-                                    hex::encode(r)
-                                ),
-                            }),
+                            None => {
+                                failed_sizes.insert(cp.size);
+                                cp_problems.push(Problem {
+                                    kind: "checkpoint_beyond_entries".into(),
+                                    at: Some(cp.size),
+                                    detail: format!("{at}: only {n} entries exported"),
+                                })
+                            }
+                            Some(r) if r != cp.root => {
+                                failed_sizes.insert(cp.size);
+                                bad_roots.push((
+                                    line,
+                                    Problem {
+                                        kind: "checkpoint_root".into(),
+                                        at: Some(cp.size),
+                                        detail: format!(
+                                            "{at}: signed root {} is not the root of the exported entries {}",
+                                            hex::encode(cp.root),
+                                            hex::encode(r)
+                                        ),
+                                    },
+                                ))
+                            }
                             Some(_) => {
                                 checkpoints_verified += 1;
                                 cp_texts.insert(cp.size, cp.to_text());
@@ -162,15 +238,92 @@ pub fn verify(
             }
         }
     }
+    // Bad signatures: under a wrong key every one fails, so that is one finding.
+    if !key_problems.is_empty() && bad_sigs.len() > 1 {
+        let ls: Vec<u64> = bad_sigs.iter().map(|b| b.0).collect();
+        cp_problems.push(Problem {
+            kind: "checkpoint_signature".into(),
+            at: bad_sigs.iter().find_map(|b| b.1),
+            detail: format!(
+                "{} checkpoints (lines {}) do not verify under the key given: see above",
+                bad_sigs.len(),
+                verify_cause::list(&ls, 8)
+            ),
+        });
+    } else {
+        for (line, size, err) in &bad_sigs {
+            cp_problems.push(Problem {
+                kind: "checkpoint_signature".into(),
+                at: *size,
+                detail: format!(
+                    "checkpoint on line {line}{}: {err}",
+                    size.map(|s| format!(" (claims size {s})"))
+                        .unwrap_or_default()
+                ),
+            });
+        }
+    }
+    // Root causes: the entries between the last checkpoint that verifies and the first one
+    // after it whose root differs; the checkpoints after that fail as a consequence.
+    let good = cp_texts.keys().next_back().copied().unwrap_or(0);
+    let mut causes = Vec::new();
+    let mut root_problems = Vec::new();
+    let mut later: Vec<(u64, u64)> = Vec::new();
+    let mut first_after: Option<(u64, u64)> = None;
+    for (line, p) in bad_roots {
+        let size = p.at.unwrap_or(0);
+        if size <= good {
+            let mut p = p;
+            p.detail.push_str(&format!(
+                "; the checkpoint at size {good} verifies, so the entries are the log's and this checkpoint was signed over another log"
+            ));
+            root_problems.push(p);
+        } else if first_after.is_none() {
+            first_after = Some((size, line));
+            root_problems.push(p);
+        } else {
+            later.push((size, line));
+        }
+    }
+    if let Some((bad, bad_line)) = first_after {
+        let by_index: BTreeMap<u64, String> = entry_problems
+            .iter()
+            .filter_map(|p| p.at.map(|i| (i, format!("{}: {}", p.kind, p.detail))))
+            .collect();
+        causes = verify_cause::explain(e, lines, good, bad, bad_line, &by_index);
+        if !later.is_empty() {
+            let sizes: Vec<u64> = later.iter().map(|l| l.0).collect();
+            let ls: Vec<u64> = later.iter().map(|l| l.1).collect();
+            root_problems.push(Problem {
+                kind: "checkpoint_root".into(),
+                at: Some(later[0].0),
+                detail: format!(
+                    "{} later checkpoints (sizes {}; lines {}) fail for the same reason: they cover the changed entries above",
+                    later.len(),
+                    verify_cause::list(&sizes, 8),
+                    verify_cause::list(&ls, 8)
+                ),
+            });
+        }
+    }
     let mut cosignatures_verified = 0;
     let mut witnesses_at: BTreeMap<u64, std::collections::BTreeSet<String>> = BTreeMap::new();
-    for (size, witness, key, line) in &e.cosignatures {
+    let mut cs_problems = Vec::new();
+    // Cosignatures over checkpoints that failed above: (size, line), summarised.
+    let mut over_failed: Vec<(u64, u64)> = Vec::new();
+    // Cosignatures naming a size with no checkpoint at all, by size: (witness, line).
+    let mut orphans: BTreeMap<u64, Vec<(String, u64)>> = BTreeMap::new();
+    for (j, (size, witness, key, line)) in e.cosignatures.iter().enumerate() {
+        let at_line = lines.cosignatures.get(j).copied().unwrap_or(0);
         let Some(text) = cp_texts.get(size) else {
-            problems.push(Problem {
-                kind: "cosignature_orphan".into(),
-                at: Some(*size),
-                detail: format!("{witness}: no verified checkpoint of that size"),
-            });
+            if failed_sizes.contains(size) {
+                over_failed.push((*size, at_line));
+            } else {
+                orphans
+                    .entry(*size)
+                    .or_default()
+                    .push((witness.clone(), at_line));
+            }
             continue;
         };
         let pk = B64
@@ -185,17 +338,59 @@ pub fn verify(
                     .or_default()
                     .insert(witness.clone());
             }
-            Some(Err(err)) => problems.push(Problem {
+            Some(Err(err)) => cs_problems.push(Problem {
                 kind: "cosignature".into(),
                 at: Some(*size),
-                detail: format!("{witness}: {err}"),
+                detail: format!("cosignature on line {at_line} at size {size}, {witness}: {err}"),
             }),
-            None => problems.push(Problem {
+            None => cs_problems.push(Problem {
                 kind: "cosignature".into(),
                 at: Some(*size),
-                detail: format!("{witness}: bad key"),
+                detail: format!("cosignature on line {at_line} at size {size}, {witness}: bad key"),
             }),
         }
+    }
+    if !over_failed.is_empty() {
+        let sizes: BTreeSet<u64> = over_failed.iter().map(|c| c.0).collect();
+        let sizes: Vec<u64> = sizes.into_iter().collect();
+        cs_problems.insert(
+            0,
+            Problem {
+                kind: "cosignatures_unverified".into(),
+                at: sizes.first().copied(),
+                detail: format!(
+                    "{} cosignatures (lines {}–{}) over the {} checkpoints that failed above (sizes {}) no longer verify",
+                    over_failed.len(),
+                    over_failed[0].1,
+                    over_failed[over_failed.len() - 1].1,
+                    sizes.len(),
+                    verify_cause::list(&sizes, 8)
+                ),
+            },
+        );
+    }
+    let unreadable_cps = read_findings
+        .iter()
+        .filter(|p| p.kind == "checkpoint_unreadable")
+        .count();
+    for (size, ws) in &orphans {
+        let names: Vec<&str> = ws.iter().map(|w| w.0.as_str()).collect();
+        let ls: Vec<u64> = ws.iter().map(|w| w.1).collect();
+        cs_problems.push(Problem {
+            kind: "cosignature_orphan".into(),
+            at: Some(*size),
+            detail: format!(
+                "{} cosignature(s) at size {size} (lines {}; {}): no checkpoint of that size in the export{}",
+                ws.len(),
+                verify_cause::list(&ls, 8),
+                verify_cause::list(&names, 4),
+                if unreadable_cps > 0 {
+                    " (perhaps the unreadable checkpoint above)"
+                } else {
+                    ""
+                }
+            ),
+        });
     }
     let mut witnessed_size = 0;
     for size in witnesses_at.keys() {
@@ -207,26 +402,63 @@ pub fn verify(
             witnessed_size = *size;
         }
     }
+    let mut problems: Vec<Problem> = read_findings.to_vec();
+    problems.extend(key_problems);
+    problems.extend(causes);
+    problems.extend(entry_problems);
+    problems.extend(root_problems);
+    problems.extend(cp_problems);
+    problems.extend(cs_problems);
     let (mut present, mut purged) = (0, 0);
     let t_payloads = std::time::Instant::now();
+    let mut bad_payloads: Vec<&Hash> = Vec::new();
     for (hash, data) in &e.payloads {
         match data {
             None => purged += 1,
             Some(d) => {
                 let h: Hash = Sha256::digest(d).into();
                 if &h != hash {
-                    problems.push(Problem {
-                        kind: "payload_hash".into(),
-                        at: None,
-                        detail: format!("payload {} does not hash to its name", hex::encode(hash)),
-                    });
+                    bad_payloads.push(hash);
                 } else {
                     present += 1;
                 }
             }
         }
     }
+    if !bad_payloads.is_empty() {
+        // Name each by the first entry that refers to it (one pass over the entries).
+        bad_payloads.sort();
+        let names: BTreeMap<String, &Hash> =
+            bad_payloads.iter().map(|h| (hex::encode(h), *h)).collect();
+        let mut user: BTreeMap<&str, u64> = BTreeMap::new();
+        for (i, l) in e.entries.iter().enumerate() {
+            if let Some(f) = entry_fields(l)
+                && let Some((name, _)) = names.get_key_value(f.payload_sha256)
+            {
+                user.entry(name.as_str()).or_insert(i as u64);
+            }
+        }
+        for (name, hash) in &names {
+            let by = user.get(name.as_str()).copied();
+            problems.push(Problem {
+                kind: "payload_hash".into(),
+                at: by,
+                detail: format!(
+                    "payload {name}{}{} does not hash to its name",
+                    lines
+                        .payloads
+                        .get(*hash)
+                        .map(|l| format!(" (line {l})"))
+                        .unwrap_or_default(),
+                    by.map(|i| format!(", the payload of entry {i}"))
+                        .unwrap_or_default()
+                ),
+            });
+        }
+    }
     let payloads_seconds = t_payloads.elapsed().as_secs_f64();
+    let disclosures = super::disclosures::check_disclosures(e);
+    problems.extend(disclosures.problems);
     VerifyReport {
         centre: e.centre.clone(),
         entries: n,
@@ -238,6 +470,9 @@ pub fn verify(
         payloads_purged: purged,
         entries_seconds,
         payloads_seconds,
+        key_trusted,
+        disclosures_committed: disclosures.committed,
+        disclosures_uncommitted: disclosures.uncommitted_before_schema,
         problems,
     }
 }

@@ -161,7 +161,8 @@ pub(crate) async fn soak_load(
     for c in codes {
         after.push(log_size(zone, c).await?);
     }
-    // Each answered query is two entries at the asking node and two at the answering one.
+    // Each answered query is three entries at the asking node and three at the answering one
+    // (request, reply, and the commitment of the disclosure record).
     let mut log_ok = load.errors == 0;
     let mut nodes = serde_json::Map::new();
     let mut max_idle = 0u64;
@@ -169,8 +170,8 @@ pub(crate) async fn soak_load(
     for (k, c) in codes.iter().enumerate() {
         let mut expected = 0u64;
         for j in 0..n {
-            expected += 2 * answered[k * n + j].load(Ordering::Relaxed);
-            expected += 2 * answered[j * n + k].load(Ordering::Relaxed);
+            expected += 3 * answered[k * n + j].load(Ordering::Relaxed);
+            expected += 3 * answered[j * n + k].load(Ordering::Relaxed);
         }
         let added = after[k].saturating_sub(before[k]);
         log_ok &= added == expected;
