@@ -9,7 +9,7 @@ use hfx_certs::Role;
 use hfx_proto::v1 as pb;
 use hfx_tlog::audit::{self, Export};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 /// Entry `index` of `e` is (`dir`, `…suffix`) for `message_id` with `peer`.
@@ -57,20 +57,35 @@ async fn kill_9_under_load_keeps_every_acknowledged_exchange_and_a_consistent_si
         let clerk = zone.client(&a, Role::Clerk).unwrap();
         let q = query(&b, &m, pb::Purpose::IdentityConfirmation);
         let killed = Arc::new(AtomicBool::new(false));
+        let answered = Arc::new(AtomicUsize::new(0));
         let load = tokio::spawn({
             let killed = killed.clone();
+            let answered = answered.clone();
             async move {
                 // Until the peer dies under it; every answer is an acknowledged exchange.
                 let mut acked = Vec::new();
                 loop {
                     match clerk.query_member(q.clone()).await {
-                        Ok(r) => acked.push(r),
+                        Ok(r) => {
+                            acked.push(r);
+                            answered.fetch_add(1, Ordering::SeqCst);
+                        }
                         Err(e) => return (acked, e, killed.load(Ordering::SeqCst)),
                     }
                 }
             }
         });
-        tokio::time::sleep(Duration::from_millis(300 + 200 * round)).await;
+        // Kill only once the load is flowing (a loaded machine may take a while to answer
+        // the first queries), then at a different moment each round.
+        let flowing = tokio::time::Instant::now() + Duration::from_secs(60);
+        while answered.load(Ordering::SeqCst) < 5 && !load.is_finished() {
+            assert!(
+                tokio::time::Instant::now() < flowing,
+                "round {round}: no load flowed within 60 s"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(100 + 200 * round)).await;
         killed.store(true, Ordering::SeqCst);
         zone.kill(&b);
         let (acked, err, after_kill) = load.await.unwrap();
