@@ -13,56 +13,65 @@ use crate::log::Envelope;
 use hfx_tlog::audit::{COMMIT_DIR, DISCLOSURE_RECORD, DisclosureRecord};
 use sqlx::Row;
 
-/// The statement [`NewDisclosure::op`] builds. The writer recognises it: it appends the
-/// record's commitment entry first and binds that entry's index as the last value.
-pub(super) const INSERT: &str = "INSERT INTO disclosures (at_ms, direction, peer, acting_person, purpose, legal_basis, outcome, message_id, subject_masked, log_index, commit_index) \
+/// The row insert; the writer binds the commitment entry's index as the last value.
+const INSERT: &str = "INSERT INTO disclosures (at_ms, direction, peer, acting_person, purpose, legal_basis, outcome, message_id, subject_masked, log_index, commit_index) \
                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
 
-/// Whether a statement is a disclosure insert to commit to the log.
-pub(super) fn commits(sql: &str) -> bool {
-    sql == INSERT
+/// A disclosure as the writer records it ([`WriteOp::Disclosure`]): the record (its
+/// `log_index` filled in by the writer from `link`) and the entry it points at.
+#[derive(Debug, Clone)]
+pub struct DisclosureWrite {
+    pub(super) record: DisclosureRecord,
+    pub(super) link: LogLink,
 }
 
-fn text(v: Option<&Val>) -> String {
-    match v {
-        Some(Val::Text(s)) => s.clone(),
-        _ => String::new(),
+impl DisclosureWrite {
+    /// The record with its link resolved (`request_index`: the exchange's request entry,
+    /// inside [`Store::write_exchange`]'s extra ops).
+    pub(super) fn resolved(&self, request_index: Option<u64>) -> DisclosureRecord {
+        let mut record = self.record.clone();
+        record.log_index = match self.link {
+            LogLink::None => None,
+            LogLink::ExchangeRequest => request_index,
+            LogLink::At(i) => Some(i),
+        };
+        record
     }
-}
 
-/// The commitment entry of a disclosure insert's values (as [`NewDisclosure::op`] lays them
-/// out), with [`Val::RequestIndex`] resolved to the exchange's request index.
-pub(super) fn commitment(args: &[Val], request_index: Option<u64>) -> (Envelope, Vec<u8>) {
-    let record = DisclosureRecord {
-        at_ms: match args.first() {
-            Some(Val::I64(t)) => *t,
-            _ => 0,
-        },
-        direction: text(args.get(1)),
-        peer: text(args.get(2)),
-        acting_person: text(args.get(3)),
-        purpose: text(args.get(4)),
-        legal_basis: text(args.get(5)),
-        outcome: text(args.get(6)),
-        message_id: text(args.get(7)),
-        subject_masked: text(args.get(8)),
-        log_index: match args.get(9) {
-            Some(Val::I64(i)) => Some(*i as u64),
-            Some(Val::RequestIndex) => request_index,
-            _ => None,
-        },
-        ..Default::default()
-    };
-    let payload = record.canonical_bytes();
-    let envelope = Envelope::draft(
-        COMMIT_DIR,
-        &record.peer,
-        &record.message_id,
-        "",
-        DISCLOSURE_RECORD,
-        &payload,
-    );
-    (envelope, payload)
+    /// The commitment entry of a resolved record: its canonical bytes as the payload.
+    pub(super) fn commitment(record: &DisclosureRecord) -> (Envelope, Vec<u8>) {
+        let payload = record.canonical_bytes();
+        let envelope = Envelope::draft(
+            COMMIT_DIR,
+            &record.peer,
+            &record.message_id,
+            "",
+            DISCLOSURE_RECORD,
+            &payload,
+        );
+        (envelope, payload)
+    }
+
+    /// The row insert of a resolved record, naming its commitment entry.
+    pub(super) fn insert(record: &DisclosureRecord, commit_index: u64) -> (&'static str, Vec<Val>) {
+        let args = vec![
+            Val::I64(record.at_ms),
+            record.direction.clone().into(),
+            record.peer.clone().into(),
+            record.acting_person.clone().into(),
+            record.purpose.clone().into(),
+            record.legal_basis.clone().into(),
+            record.outcome.clone().into(),
+            record.message_id.clone().into(),
+            record.subject_masked.clone().into(),
+            match record.log_index {
+                Some(i) => Val::I64(i as i64),
+                None => Val::NullText,
+            },
+            Val::I64(commit_index as i64),
+        ];
+        (INSERT, args)
+    }
 }
 
 /// Which log entry a disclosure points at.
@@ -95,25 +104,21 @@ impl NewDisclosure<'_> {
     /// The write that records it, to commit with the exchange it belongs to (the writer
     /// adds its commitment entry in the same transaction).
     pub fn op(&self) -> WriteOp {
-        WriteOp::Sql {
-            sql: INSERT,
-            args: vec![
-                Val::I64(crate::now_ms()),
-                self.direction.into(),
-                self.peer.into(),
-                self.acting_person.into(),
-                self.purpose.into(),
-                self.legal_basis.into(),
-                self.outcome.into(),
-                self.message_id.into(),
-                self.subject_masked.into(),
-                match self.log_index {
-                    LogLink::ExchangeRequest => Val::RequestIndex,
-                    LogLink::At(i) => Val::I64(i as i64),
-                    LogLink::None => Val::NullText,
-                },
-            ],
-        }
+        WriteOp::Disclosure(Box::new(DisclosureWrite {
+            record: DisclosureRecord {
+                at_ms: crate::now_ms(),
+                direction: self.direction.to_string(),
+                peer: self.peer.to_string(),
+                acting_person: self.acting_person.to_string(),
+                purpose: self.purpose.to_string(),
+                legal_basis: self.legal_basis.to_string(),
+                outcome: self.outcome.to_string(),
+                message_id: self.message_id.to_string(),
+                subject_masked: self.subject_masked.to_string(),
+                ..Default::default()
+            },
+            link: self.log_index,
+        }))
     }
 }
 

@@ -79,9 +79,6 @@ pub enum Val {
     Text(String),
     Bytes(Vec<u8>),
     NullText,
-    /// In an exchange's extra ops: the log index of the exchange's request entry (NULL in a
-    /// plain [`Store::write`], which has no request).
-    RequestIndex,
 }
 
 impl From<i64> for Val {
@@ -123,6 +120,9 @@ pub enum WriteOp {
     /// A compare-and-swap: a statement that must change exactly one row; otherwise the job
     /// fails with [`StoreError::Conflict`] and none of its writes stay.
     Cas { sql: &'static str, args: Vec<Val> },
+    /// A disclosure record: the writer appends its commitment entry to the log and inserts
+    /// the row naming that entry, in the same transaction.
+    Disclosure(Box<disclosures::DisclosureWrite>),
 }
 
 /// Builds a reply once the request's log position (the receipt) is known.

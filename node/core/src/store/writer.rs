@@ -2,6 +2,7 @@
 //! transaction (group commit), gives each job its own savepoint so one failing job does not
 //! take the others with it, and inserts the batch's log rows together just before it commits.
 
+use super::disclosures::DisclosureWrite;
 use super::{Appended, Exchange, StoreError, StoreKind, Val, WriteOp};
 use crate::log::{Envelope, LogState};
 use sqlx::{AnyPool, Executor};
@@ -118,9 +119,8 @@ impl Work {
     pub(super) fn appends(&self) -> bool {
         match self {
             Work::Ops(ops) => ops.iter().any(|op| match op {
-                WriteOp::LogAppend { .. } => true,
-                WriteOp::Sql { sql, .. } => super::disclosures::commits(sql),
-                WriteOp::Cas { .. } => false,
+                WriteOp::LogAppend { .. } | WriteOp::Disclosure(_) => true,
+                WriteOp::Sql { .. } | WriteOp::Cas { .. } => false,
             }),
             Work::Exchange(_) => true,
         }
@@ -131,7 +131,7 @@ impl Work {
         match self {
             Work::Ops(ops) => ops
                 .iter()
-                .any(|op| matches!(op, WriteOp::Sql { .. } | WriteOp::Cas { .. })),
+                .any(|op| !matches!(op, WriteOp::LogAppend { .. })),
             Work::Exchange(_) => true,
         }
     }
@@ -309,28 +309,22 @@ async fn apply_ops(
     let mut appended = Vec::new();
     for op in ops {
         match op {
-            WriteOp::Sql { sql, args } if super::disclosures::commits(sql) => {
-                // A disclosure is committed to the log in the same transaction: its entry is
-                // staged first, and the row names the entry's index (the last value).
-                let (envelope, payload) = super::disclosures::commitment(args, request_index);
+            WriteOp::Disclosure(d) => {
+                // Committed to the log in the same transaction: its entry is staged first,
+                // and the row names the entry's index.
+                let record = d.resolved(request_index);
+                let (envelope, payload) = DisclosureWrite::commitment(&record);
                 let (a, row) = staged.append(envelope, &payload, base_seqs);
                 pending.payloads.push((row.payload_hash, payload));
                 pending.entries.push((a, row));
-                let mut args = args.clone();
-                args.push(Val::I64(a.index as i64));
-                statement(sql, &args, request_index)
-                    .execute(&mut **tx)
-                    .await?;
+                let (sql, args) = DisclosureWrite::insert(&record, a.index);
+                statement(sql, &args).execute(&mut **tx).await?;
             }
             WriteOp::Sql { sql, args } => {
-                statement(sql, args, request_index)
-                    .execute(&mut **tx)
-                    .await?;
+                statement(sql, args).execute(&mut **tx).await?;
             }
             WriteOp::Cas { sql, args } => {
-                let done = statement(sql, args, request_index)
-                    .execute(&mut **tx)
-                    .await?;
+                let done = statement(sql, args).execute(&mut **tx).await?;
                 if done.rows_affected() != 1 {
                     return Err(StoreError::Conflict);
                 }
@@ -348,18 +342,9 @@ async fn apply_ops(
 
 type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
 
-/// A statement with its values bound; [`Val::RequestIndex`] becomes the exchange's request
-/// index (NULL outside an exchange).
-fn statement<'q>(sql: &'static str, args: &[Val], request_index: Option<u64>) -> AnyQuery<'q> {
-    let mut q = sqlx::query(sql);
-    for a in args.iter().cloned() {
-        let a = match (a, request_index) {
-            (Val::RequestIndex, Some(i)) => Val::I64(i as i64),
-            (a, _) => a,
-        };
-        q = bind(q, a);
-    }
-    q
+/// A statement with its values bound.
+fn statement<'q>(sql: &'static str, args: &[Val]) -> AnyQuery<'q> {
+    args.iter().cloned().fold(sqlx::query(sql), bind)
 }
 
 pub(super) fn bind<'q>(q: AnyQuery<'q>, v: Val) -> AnyQuery<'q> {
@@ -368,6 +353,5 @@ pub(super) fn bind<'q>(q: AnyQuery<'q>, v: Val) -> AnyQuery<'q> {
         Val::Text(x) => q.bind(x),
         Val::Bytes(x) => q.bind(x),
         Val::NullText => q.bind(Option::<String>::None),
-        Val::RequestIndex => q.bind(Option::<i64>::None),
     }
 }

@@ -64,7 +64,7 @@ fn subproof(m: usize, d: &[Hash], b: bool) -> Vec<Hash> {
     }
 }
 
-/// The eight leaves of the reference tree (shared/testdata/merkle/README.md).
+/// The eight leaves of the reference tree (node/tlog/testdata/merkle/README.md).
 fn reference_leaves() -> Vec<Hash> {
     [
         "",
