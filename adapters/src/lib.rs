@@ -9,7 +9,9 @@
 
 pub use hfx_model::{ids, model, money};
 
+pub mod bank;
 pub mod batchfile;
+pub mod faults;
 pub mod hold;
 pub mod mariadb;
 pub mod open;

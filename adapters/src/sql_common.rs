@@ -57,6 +57,71 @@ pub(crate) async fn timed<C: SqlCore, T>(
     }
 }
 
+/// How often one call is tried again after its database connection was lost.
+const RECONNECTS: u32 = 2;
+
+/// Whether `e` says the database connection was lost (the socket, or the server ending the
+/// session: PostgreSQL SQLSTATE class 08 or 57P01-57P03 on a restart or
+/// `pg_terminate_backend`; MariaDB 70100 on `KILL`, 08S01 on shutdown). Whatever the call was
+/// doing, the server either committed it or rolled it back.
+pub fn connection_lost(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_) => true,
+        sqlx::Error::Database(d) => d.code().is_some_and(|c| {
+            c.starts_with("08") || matches!(c.as_ref(), "57P01" | "57P02" | "57P03" | "70100")
+        }),
+        _ => false,
+    }
+}
+
+/// Whether `e`'s sqlx source says the connection was lost; if so, `e` becomes (or stays)
+/// [`AdapterError::Unavailable`] (the session ended; a retry may help), the sqlx error kept as
+/// its source.
+fn as_connection_lost(e: &mut AdapterError) -> bool {
+    let lost = std::error::Error::source(&*e)
+        .and_then(|s| s.downcast_ref::<sqlx::Error>())
+        .is_some_and(connection_lost);
+    if lost && let AdapterError::Other { source, .. } = e {
+        *e = AdapterError::Unavailable {
+            what: "database connection lost".into(),
+            source: source.take(),
+        };
+    }
+    lost
+}
+
+/// Run call `f` of `core` under its deadline; a call whose connection was lost (the server
+/// restarted, or ended the session) is run again on a fresh connection from the pool, at most
+/// [`RECONNECTS`] times. That is safe for every call: reads change nothing, and every write is
+/// idempotent by case id, committed or rolled back as a whole. Still lost: Unavailable.
+pub(crate) async fn reconnecting<C: SqlCore, T, F, Fut>(
+    core: &C,
+    what: &str,
+    f: F,
+) -> Result<T, AdapterError>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Result<T, AdapterError>>,
+{
+    timed(core, what, async {
+        let mut tries = 0;
+        loop {
+            match f().await {
+                Ok(v) => return Ok(v),
+                Err(mut e) => {
+                    if as_connection_lost(&mut e) && tries < RECONNECTS {
+                        tries += 1;
+                        tracing::info!(kind = C::KIND, what, tries, error = %e.detail(), "database connection lost; calling again");
+                        continue;
+                    }
+                    return Err(e);
+                }
+            }
+        }
+    })
+    .await
+}
+
 #[async_trait::async_trait]
 impl<C: SqlCore> CoreSystem for C {
     fn kind(&self) -> &'static str {
@@ -68,7 +133,10 @@ impl<C: SqlCore> CoreSystem for C {
         id_type: IdType,
         id_number: &str,
     ) -> Result<Option<Member>, AdapterError> {
-        timed(self, "member_by_id", self.member_inner(id_type, id_number)).await
+        reconnecting(self, "member_by_id", || {
+            self.member_inner(id_type, id_number)
+        })
+        .await
     }
 
     async fn deposits(
@@ -77,7 +145,10 @@ impl<C: SqlCore> CoreSystem for C {
         from: YearMonth,
         to: YearMonth,
     ) -> Result<Vec<Deposit>, AdapterError> {
-        timed(self, "deposits", self.deposits_inner(account_no, from, to)).await
+        reconnecting(self, "deposits", || {
+            self.deposits_inner(account_no, from, to)
+        })
+        .await
     }
 
     async fn loans_of(
@@ -85,19 +156,19 @@ impl<C: SqlCore> CoreSystem for C {
         id_type: IdType,
         id_number: &str,
     ) -> Result<Vec<PersonLoan>, AdapterError> {
-        timed(self, "loans_of", self.loans_inner(id_type, id_number)).await
+        reconnecting(self, "loans_of", || self.loans_inner(id_type, id_number)).await
     }
 
     async fn reserve(&self, case_id: &str, account_no: &str) -> Result<Reservation, AdapterError> {
-        timed(self, "reserve", hold::reserve(self, case_id, account_no)).await
+        reconnecting(self, "reserve", || hold::reserve(self, case_id, account_no)).await
     }
 
     async fn release(&self, case_id: &str) -> Result<(), AdapterError> {
-        timed(self, "release", hold::release(self, case_id)).await
+        reconnecting(self, "release", || hold::release(self, case_id)).await
     }
 
     async fn close_out(&self, case_id: &str) -> Result<(), AdapterError> {
-        timed(self, "close_out", hold::close_out(self, case_id)).await
+        reconnecting(self, "close_out", || hold::close_out(self, case_id)).await
     }
 
     async fn credit_in(
@@ -107,8 +178,8 @@ impl<C: SqlCore> CoreSystem for C {
         amount_fen: i64,
         history: &[Deposit],
     ) -> Result<(), AdapterError> {
-        let credit = hold::credit_in(self, case_id, account_no, amount_fen, history);
-        timed(self, "credit_in", credit).await
+        let credit = || hold::credit_in(self, case_id, account_no, amount_fen, history);
+        reconnecting(self, "credit_in", credit).await
     }
 
     async fn check(&self) -> Vec<CheckItem> {
@@ -345,4 +416,21 @@ pub(crate) fn person_loan<R: TextRow>(
             status,
         },
     })
+}
+
+#[cfg(test)]
+mod connection_tests {
+    use super::*;
+
+    #[test]
+    fn a_lost_connection_is_unavailable_and_other_errors_are_kept() {
+        let mut e = AdapterError::from(sqlx::Error::Io(std::io::Error::other("reset")));
+        assert!(as_connection_lost(&mut e) && e.is_unavailable(), "{e:?}");
+        let mut e = AdapterError::from(sqlx::Error::RowNotFound);
+        assert!(!as_connection_lost(&mut e));
+        assert!(matches!(e, AdapterError::Other { .. }), "{e:?}");
+        let mut e = AdapterError::Conflict("held".into());
+        assert!(!as_connection_lost(&mut e));
+        assert!(!connection_lost(&sqlx::Error::PoolTimedOut));
+    }
 }

@@ -38,12 +38,13 @@ pub struct Validity {
 }
 
 impl Validity {
-    /// From an hour ago (clock skew) for `days` days.
+    /// `days` days from an hour ago (clock skew): the whole window is `days` days long, so
+    /// `days(825)` is within the 825-day limit scanners check (not 825 days and an hour).
     pub fn days(days: i64) -> Self {
-        let now = OffsetDateTime::now_utc();
+        let not_before = OffsetDateTime::now_utc() - Duration::hours(1);
         Self {
-            not_before: now - Duration::hours(1),
-            not_after: now + Duration::days(days),
+            not_before,
+            not_after: not_before + Duration::days(days),
         }
     }
     /// A window that ended in the past (for tests of expiry refusal).

@@ -76,4 +76,23 @@ fn hfx_demo_runs_its_scripted_session_with_refusals_and_disclosures_on_both_side
             .any(|l| l.trim_start().starts_with("received ")),
         "{all}"
     );
+    // The transfer section: each scripted case ended as planned, and the zone's money
+    // (Σ the script's accounts + bank transit) is the same after as before.
+    assert!(
+        has("transfers: 8 of 8 scripted cases ended as expected"),
+        "{all}"
+    );
+    for end in [
+        "ended done (00)",
+        "ended refused (13), refusal ORIGIN_ACCOUNT_FROZEN",
+        "ended negotiated_done (20)",
+        "ended failed (40)",
+    ] {
+        assert!(has(end), "transfer ending {end:?} not printed: {all}");
+    }
+    let after = stdout
+        .lines()
+        .find(|l| l.contains("zone money after:"))
+        .unwrap_or_else(|| panic!("no money after printed: {all}"));
+    assert!(after.ends_with(": conserved"), "{all}");
 }

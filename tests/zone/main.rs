@@ -17,4 +17,7 @@ mod revocation;
 mod roles;
 mod store;
 mod tls_refusals;
+mod tls_scan;
+mod transfer;
+mod transfer_faults;
 mod verify_cli;

@@ -481,6 +481,9 @@ impl BatchfileCore {
         let res_name = format!("{stem}.res");
         let res_path = self.root.join("outbox").join(&res_name);
         if let Some(res) = self.read_result(&res_path, &res_name).await? {
+            // A result the core wrote after an earlier call gave up waiting (a retry after a
+            // lost or late result): its export may not be loaded yet either.
+            self.catch_up(&res, Instant::now() + self.timeout).await;
             return Ok(res);
         }
         let mut all = vec![("AJBH", case_id.to_string()), ("CZ", op.code().to_string())];

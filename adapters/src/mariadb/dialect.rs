@@ -138,7 +138,9 @@ impl HoldDialect for MariadbCore {
             qb.push_values(chunk, |mut b, h| {
                 b.push_bind(account_no.to_string())
                     .push_bind(ymd(h.date))
-                    .push_bind("99")
+                    // The carried postings keep their business type, so their months count
+                    // here (continuous deposits); BZ says they were carried.
+                    .push_bind(h.business_type.clone())
                     .push_bind(format_yuan(h.amount_fen))
                     .push_bind(format_yuan(h.interest_fen))
                     .push_bind(h.for_month.to_string())

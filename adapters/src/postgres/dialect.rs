@@ -141,7 +141,14 @@ impl HoldDialect for PostgresCore {
             qb.push_values(chunk, |mut b, h| {
                 b.push_bind(account_no.to_string())
                     .push_bind(h.date)
-                    .push_bind("other")
+                    // The carried postings keep their business type, so their months count
+                    // here (continuous deposits); the memo says they were carried.
+                    .push_bind(
+                        super::codes::BUSINESS_TYPE
+                            .iter()
+                            .find(|(_, code)| *code == h.business_type)
+                            .map_or("other", |(name, _)| name),
+                    )
                     .push_bind(format_yuan(h.amount_fen))
                     .push_unseparated("::numeric")
                     .push_bind(format_yuan(h.interest_fen))

@@ -132,13 +132,16 @@ impl HoldDialect for SqliteCore {
         history: &[Deposit],
     ) -> Result<(), AdapterError> {
         for h in history {
-            sqlx::query("INSERT INTO grmx (grzh, rq, ywlx, fse, lx, hjny, ajbh) VALUES (?1, ?2, '99', ?3, ?4, ?5, ?6)")
+            // The carried postings keep their business type, so their months count here
+            // (continuous deposits); ajbh names the case and the type they came as.
+            sqlx::query("INSERT INTO grmx (grzh, rq, ywlx, fse, lx, hjny, ajbh) VALUES (?1, ?2, ?7, ?3, ?4, ?5, ?6)")
                 .bind(account_no)
                 .bind(d(h.date))
                 .bind(format_yuan(h.amount_fen))
                 .bind(format_yuan(h.interest_fen))
                 .bind(h.for_month.to_string())
                 .bind(format!("{case_id}:{}", h.business_type))
+                .bind(h.business_type.as_str())
                 .execute(&mut **tx)
                 .await?;
         }

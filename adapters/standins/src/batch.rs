@@ -2,6 +2,11 @@
 //! core's master data (`core/master.db`, a sqlite core, so the holds run the shared state
 //! machine), re-exports, then writes the outbox/ results. The adapter side is
 //! `hfx_adapters::batchfile`; both speak `hfx_adapters::batchfile::format`.
+//!
+//! Faults on command, per operation ([`BatchRunner::fail_write`]): an instruction lost before the
+//! run applies it (removed unread; the adapter's wait runs out), or applied and exported but its
+//! result lost (never written). A runner can be paused ([`BatchRunner::pause`]): the batch run
+//! does not run in time, its instructions wait in the inbox.
 
 use crate::model::Deposit;
 use crate::money::parse_yuan;
@@ -12,12 +17,14 @@ use hfx_adapters::batchfile::format::{
     parse_kv, parse_posting, put_date_text, put_money_text, put_num, put_text, record_width,
     render_control, render_kv, write_atomic,
 };
+use hfx_adapters::faults::WriteOp;
 use hfx_adapters::sqlite::SqliteCore;
 use hfx_adapters::{AdapterError, CoreSystem};
 use sha2::{Digest, Sha256};
 use sqlx::Row;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime};
 use tokio::io::AsyncWriteExt;
@@ -45,6 +52,28 @@ pub struct RunReport {
     pub deferred: usize,
     /// Whether the export was written.
     pub exported: bool,
+    /// Instructions lost on command (removed unread, or applied with their result lost).
+    pub lost: usize,
+}
+
+/// How an instruction fails on command ([`BatchRunner::fail_write`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BatchFault {
+    /// The instruction is removed from inbox/ unread: never applied, never answered.
+    LoseInstruction,
+    /// The instruction is applied and exported, but its result is never written to outbox/.
+    LoseResult,
+}
+
+/// What the batch run did with one instruction.
+enum Outcome {
+    Answer(Vec<(&'static str, String)>),
+    /// Left in inbox/ for the next run.
+    Defer,
+    /// Removed from inbox/ without a result; `applied`: its effect is in the master data.
+    Lost {
+        applied: bool,
+    },
 }
 
 /// The stand-in for the legacy core's batch run: applies inbox/ instructions to the core's master
@@ -52,6 +81,11 @@ pub struct RunReport {
 pub struct BatchRunner {
     root: PathBuf,
     master: SqliteCore,
+    paused: AtomicBool,
+    /// Armed faults, in order per operation: (fault, instructions left).
+    faults: Mutex<HashMap<WriteOp, VecDeque<(BatchFault, u64)>>>,
+    lost_instructions: AtomicU64,
+    lost_results: AtomicU64,
 }
 
 /// A batch run in the background; stops when dropped.
@@ -77,7 +111,64 @@ impl BatchRunner {
         Ok(Self {
             root: root.to_path_buf(),
             master,
+            paused: AtomicBool::new(false),
+            faults: Mutex::new(HashMap::new()),
+            lost_instructions: AtomicU64::new(0),
+            lost_results: AtomicU64::new(0),
         })
+    }
+
+    /// The next `times` instructions of `op` (after the faults already armed for it) fail with
+    /// `fault`. A lost result strikes only an instruction the master data applied; one it
+    /// refuses is answered and leaves the fault armed.
+    pub fn fail_write(&self, op: WriteOp, fault: BatchFault, times: u64) {
+        if times == 0 {
+            return;
+        }
+        lock(&self.faults)
+            .entry(op)
+            .or_default()
+            .push_back((fault, times));
+    }
+
+    /// Pause (or resume) the background batch run ([`BatchRunner::spawn`]): while paused it
+    /// does not run, and instructions wait in inbox/. [`BatchRunner::run_once`] still runs.
+    pub fn pause(&self, paused: bool) {
+        self.paused.store(paused, Ordering::SeqCst);
+    }
+
+    /// Instructions removed unread on command so far.
+    pub fn lost_instructions(&self) -> u64 {
+        self.lost_instructions.load(Ordering::SeqCst)
+    }
+
+    /// Instructions applied whose result was lost on command so far.
+    pub fn lost_results(&self) -> u64 {
+        self.lost_results.load(Ordering::SeqCst)
+    }
+
+    /// The armed fault the next instruction of `op` meets, spent, if it is `fault`.
+    fn take_fault(&self, op: WriteOp, fault: BatchFault) -> bool {
+        let mut all = lock(&self.faults);
+        let Some(q) = all.get_mut(&op) else {
+            return false;
+        };
+        let Some(front) = q.front_mut() else {
+            return false;
+        };
+        if front.0 != fault {
+            return false;
+        }
+        front.1 -= 1;
+        if front.1 == 0 {
+            q.pop_front();
+        }
+        let c = match fault {
+            BatchFault::LoseInstruction => &self.lost_instructions,
+            BatchFault::LoseResult => &self.lost_results,
+        };
+        c.fetch_add(1, Ordering::SeqCst);
+        true
     }
 
     /// The core's master data.
@@ -89,7 +180,9 @@ impl BatchRunner {
     pub fn spawn(self: Arc<Self>, interval: Duration) -> RunnerTask {
         RunnerTask(tokio::spawn(async move {
             loop {
-                if let Err(e) = self.run_once().await {
+                if !self.paused.load(Ordering::SeqCst)
+                    && let Err(e) = self.run_once().await
+                {
                     tracing::warn!(error = %e, "batch core run failed");
                 }
                 tokio::time::sleep(interval).await;
@@ -119,6 +212,7 @@ impl BatchRunner {
         reqs.sort();
         let mut report = RunReport::default();
         let mut results = Vec::new();
+        let mut changed = false;
         for (_, name) in reqs {
             let data = match tokio::fs::read(inbox.join(&name)).await {
                 Ok(d) => d,
@@ -126,15 +220,26 @@ impl BatchRunner {
                 Err(e) => return Err(AdapterError::unavailable_from(format!("inbox/{name}"), e)),
             };
             match self.apply(&data).await {
-                Some(fields) => results.push((name, fields)),
-                None => report.deferred += 1,
+                Outcome::Answer(fields) => results.push((name, fields)),
+                Outcome::Defer => report.deferred += 1,
+                Outcome::Lost { applied } => {
+                    changed |= applied;
+                    report.lost += 1;
+                    match tokio::fs::remove_file(inbox.join(&name)).await {
+                        Ok(()) => {}
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                        Err(e) => {
+                            return Err(AdapterError::unavailable_from(format!("inbox/{name}"), e));
+                        }
+                    }
+                }
             }
         }
         let no_export = !tokio::fs::try_exists(self.root.join("export").join(CONTROL_FILE))
             .await
             .unwrap_or(false);
         let mut seq = None;
-        if !results.is_empty() || no_export {
+        if !results.is_empty() || changed || no_export {
             seq = Some(self.export().await?);
             report.exported = true;
         }
@@ -170,8 +275,47 @@ impl BatchRunner {
         Ok(report)
     }
 
+    /// Apply one instruction to the master data, with the faults armed for its operation.
+    async fn apply(&self, data: &[u8]) -> Outcome {
+        let op = parse_kv(REQ_HEADER, data)
+            .ok()
+            .and_then(|r| r.fields.get("CZ").and_then(|c| Op::from_code(c)))
+            .map(|op| match op {
+                Op::Reserve => WriteOp::Reserve,
+                Op::Release => WriteOp::Release,
+                Op::Close => WriteOp::CloseOut,
+                Op::Credit => WriteOp::CreditIn,
+            });
+        if let Some(op) = op
+            && self.take_fault(op, BatchFault::LoseInstruction)
+        {
+            tracing::info!(
+                op = op.name(),
+                "batch stand-in: instruction lost on command"
+            );
+            return Outcome::Lost { applied: false };
+        }
+        match self.apply_now(data).await {
+            None => Outcome::Defer,
+            Some(fields) => {
+                let ok = fields.iter().any(|(k, v)| *k == "JG" && v == jg::OK);
+                if ok
+                    && let Some(op) = op
+                    && self.take_fault(op, BatchFault::LoseResult)
+                {
+                    tracing::info!(
+                        op = op.name(),
+                        "batch stand-in: applied, result lost on command"
+                    );
+                    return Outcome::Lost { applied: true };
+                }
+                Outcome::Answer(fields)
+            }
+        }
+    }
+
     /// Apply one instruction to the master data; `None` leaves it for the next run.
-    async fn apply(&self, data: &[u8]) -> Option<Vec<(&'static str, String)>> {
+    async fn apply_now(&self, data: &[u8]) -> Option<Vec<(&'static str, String)>> {
         let req = match parse_kv(REQ_HEADER, data) {
             Ok(r) => r,
             Err(e) => {

@@ -5,6 +5,13 @@
 //! The transfer writes of every kind run through the one hold/credit state machine
 //! (`hfx_adapters::hold`): directly for sqlite, postgres and mariadb, in the stand-in's sqlite
 //! master data behind the batch files and the vendor API.
+//!
+//! The fault cases ([`run_faults`], DESIGN.md §4.7) run through a [`FaultHarness`]: a reply lost
+//! after the core applied a write, a timeout before the write, a restart of the core system
+//! between reserve and close-out, a credit-in repeated across a restart; each effect happens
+//! once (status, balance, postings, and the hold and credit records in the core's own store).
+//! Faults come from a [`FaultyCore`] around any kind, or from a stand-in's own controls
+//! ([`FaultSwitch`] for the vendor API server and the batch run).
 
 use crate::model::{AccountStatus, IdType, YearMonth};
 use crate::seed::{SeedOptions, generate, loans_of};
@@ -474,4 +481,557 @@ pub async fn unknown_hold_state_is_refused(
         ));
     }
     Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Faults: reply lost after the write, timeout before it, a restart between two writes
+// ---------------------------------------------------------------------------------------------
+
+pub use hfx_adapters::faults::{FaultWhen, FaultyCore, WriteOp};
+
+/// What the fault cases arm faults with: a [`FaultyCore`] around any kind, or a stand-in's own
+/// fault controls (the vendor API server, the batch run).
+pub trait FaultSwitch: Send + Sync {
+    /// The next `times` writes of `op` fail `when`.
+    fn arm(&self, op: WriteOp, when: FaultWhen, times: u32);
+    /// Faults injected so far.
+    fn fired(&self) -> u64;
+}
+
+impl<C: CoreSystem + ?Sized> FaultSwitch for FaultyCore<C> {
+    fn arm(&self, op: WriteOp, when: FaultWhen, times: u32) {
+        FaultyCore::arm(self, op, when, times);
+    }
+    fn fired(&self) -> u64 {
+        FaultyCore::fired(self)
+    }
+}
+
+/// The vendor API server's own faults: 503 before the write, or the write applied and then a
+/// 503 (the adapter's own retries meet them first).
+impl FaultSwitch for crate::vendor::VendorApiServer {
+    fn arm(&self, op: WriteOp, when: FaultWhen, times: u32) {
+        let f = match when {
+            FaultWhen::Before => crate::vendor::WriteFault::Before5xx,
+            FaultWhen::AfterApply => crate::vendor::WriteFault::After5xx,
+        };
+        self.fail_write(op, f, u64::from(times));
+    }
+    fn fired(&self) -> u64 {
+        let s = self.stats();
+        s.failed_before_apply + s.failed_after_apply
+    }
+}
+
+/// The batch run's own faults: the instruction lost before it is applied, or applied with its
+/// result lost (the adapter's wait runs out either way).
+impl FaultSwitch for crate::batch::BatchRunner {
+    fn arm(&self, op: WriteOp, when: FaultWhen, times: u32) {
+        let f = match when {
+            FaultWhen::Before => crate::batch::BatchFault::LoseInstruction,
+            FaultWhen::AfterApply => crate::batch::BatchFault::LoseResult,
+        };
+        self.fail_write(op, f, u64::from(times));
+    }
+    fn fired(&self) -> u64 {
+        self.lost_instructions() + self.lost_results()
+    }
+}
+
+/// A core system under the fault cases, and what they need beside its [`CoreSystem`] face.
+#[async_trait::async_trait]
+pub trait FaultHarness: Send + Sync {
+    /// The adapter the cases call (after [`FaultHarness::restart`], the one that is current).
+    fn core(&self) -> &dyn CoreSystem;
+    /// Where the cases arm faults.
+    fn faults(&self) -> &dyn FaultSwitch;
+    /// Restart the core system between two calls: end its connections (a database server's
+    /// sessions), stop and start its stand-in, or drop and reopen the adapter.
+    async fn restart(&mut self) -> Result<(), String>;
+    /// The case's hold record in the core's own store: (account, raw state).
+    async fn hold_of(&self, case_id: &str) -> Result<Option<(String, String)>, String>;
+    /// The account the case's credit record in the core's own store names.
+    async fn credit_of(&self, case_id: &str) -> Result<Option<String>, String>;
+}
+
+/// [`FaultHarness::hold_of`] for a sqlite store (the sqlite kind, the stand-ins' master data).
+pub async fn sqlite_hold_of(
+    pool: &sqlx::SqlitePool,
+    case_id: &str,
+) -> Result<Option<(String, String)>, String> {
+    sqlx::query_as("SELECT grzh, state FROM hfx_hold WHERE case_id = ?1")
+        .bind(case_id)
+        .fetch_optional(pool)
+        .await
+        .map_err(|e| fail("hold record", e))
+}
+
+/// [`FaultHarness::credit_of`] for a sqlite store.
+pub async fn sqlite_credit_of(
+    pool: &sqlx::SqlitePool,
+    case_id: &str,
+) -> Result<Option<String>, String> {
+    sqlx::query_scalar("SELECT grzh FROM hfx_credit WHERE case_id = ?1")
+        .bind(case_id)
+        .fetch_optional(pool)
+        .await
+        .map_err(|e| fail("credit record", e))
+}
+
+/// How often a case calls again after [`AdapterError::Unavailable`] (a caller's retries).
+const RETRIES: usize = 8;
+
+/// Call `call` until it answers something other than Unavailable, at most [`RETRIES`] more
+/// times; the answer.
+async fn retried<T, F, Fut>(case: &str, mut call: F) -> Result<T, String>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, AdapterError>>,
+{
+    let mut last = None;
+    for _ in 0..=RETRIES {
+        match call().await {
+            Ok(v) => return Ok(v),
+            Err(e) if e.is_unavailable() => last = Some(e),
+            Err(e) => return Err(fail(case, format!("retry: {e:?}"))),
+        }
+    }
+    Err(fail(
+        case,
+        format!("still unavailable after {RETRIES} retries: {last:?}"),
+    ))
+}
+
+/// The member of a seeded account, as the core reads it now.
+async fn now_member(
+    core: &dyn CoreSystem,
+    case: &str,
+    m: &crate::model::Member,
+) -> Result<crate::model::Member, String> {
+    retried(case, || core.member_by_id(m.id_type, &m.id_number))
+        .await?
+        .ok_or_else(|| fail(case, format!("account {} is gone", m.account_no)))
+}
+
+/// This month's postings of business type `bt` on the account.
+async fn postings_now(
+    core: &dyn CoreSystem,
+    case: &str,
+    account_no: &str,
+    bt: &str,
+) -> Result<Vec<crate::model::Deposit>, String> {
+    let now = YearMonth::of(chrono::Local::now().date_naive());
+    Ok(retried(case, || core.deposits(account_no, now, now))
+        .await?
+        .into_iter()
+        .filter(|d| d.business_type == bt)
+        .collect())
+}
+
+/// One write of a fault case, as a value.
+#[derive(Clone, Copy)]
+enum Write<'a> {
+    Reserve(&'a str, &'a str),
+    Release(&'a str),
+    CloseOut(&'a str),
+    CreditIn(&'a str, &'a str, i64),
+}
+
+impl Write<'_> {
+    fn op(self) -> WriteOp {
+        match self {
+            Write::Reserve(..) => WriteOp::Reserve,
+            Write::Release(..) => WriteOp::Release,
+            Write::CloseOut(..) => WriteOp::CloseOut,
+            Write::CreditIn(..) => WriteOp::CreditIn,
+        }
+    }
+
+    fn case_id(self) -> String {
+        match self {
+            Write::Reserve(c, _)
+            | Write::Release(c)
+            | Write::CloseOut(c)
+            | Write::CreditIn(c, ..) => c.to_string(),
+        }
+    }
+
+    async fn call(self, core: &dyn CoreSystem) -> Result<(), AdapterError> {
+        match self {
+            Write::Reserve(c, a) => core.reserve(c, a).await.map(|_| ()),
+            Write::Release(c) => core.release(c).await,
+            Write::CloseOut(c) => core.close_out(c).await,
+            Write::CreditIn(c, a, fen) => core.credit_in(c, a, fen, &[]).await,
+        }
+    }
+
+    /// Whether the write's effect is in the core's own store.
+    async fn applied(self, h: &dyn FaultHarness) -> Result<bool, String> {
+        let c = self.case_id();
+        let state = |want: &'static str| async move {
+            Ok::<_, String>(h.hold_of(&c).await?.is_some_and(|(_, s)| s == want))
+        };
+        match self {
+            Write::Reserve(c, _) => Ok(h.hold_of(c).await?.is_some()),
+            Write::Release(_) => state("released").await,
+            Write::CloseOut(_) => state("closed").await,
+            Write::CreditIn(c, ..) => Ok(h.credit_of(c).await?.is_some()),
+        }
+    }
+}
+
+/// Run `w` with one fault `when` armed for it, as a caller does: on Unavailable it looks at
+/// the core's store (the effect is there after an after-apply fault, absent after a
+/// before-write one) and calls again until answered. The fault must have struck.
+async fn faulted_write(
+    h: &dyn FaultHarness,
+    case: &str,
+    w: Write<'_>,
+    when: FaultWhen,
+) -> Result<(), String> {
+    let fired = h.faults().fired();
+    h.faults().arm(w.op(), when, 1);
+    match w.call(h.core()).await {
+        // The adapter retried by itself (the vendor API client after a 503).
+        Ok(()) => {}
+        Err(e) if e.is_unavailable() => {
+            let applied = w.applied(h).await?;
+            if applied != (when == FaultWhen::AfterApply) {
+                return Err(fail(
+                    case,
+                    format!(
+                        "after {} failed ({e}), its effect is {}in the core's store",
+                        w.op().name(),
+                        if applied { "" } else { "not " }
+                    ),
+                ));
+            }
+            retried(case, || w.call(h.core())).await?;
+        }
+        Err(e) => return Err(fail(case, format!("{}: {e:?}", w.op().name()))),
+    }
+    let now = h.faults().fired();
+    if now != fired + 1 {
+        return Err(fail(
+            case,
+            format!(
+                "{} {} fault armed, {} injected",
+                w.op().name(),
+                when.name(),
+                now - fired
+            ),
+        ));
+    }
+    if !w.applied(h).await? {
+        return Err(fail(
+            case,
+            format!("{} answered but not applied", w.op().name()),
+        ));
+    }
+    Ok(())
+}
+
+/// The account is held by the case once: sealed, balance untouched, one `held` hold record,
+/// and reserving again answers the same reservation.
+async fn held_once(
+    h: &dyn FaultHarness,
+    case: &str,
+    case_id: &str,
+    m: &crate::model::Member,
+) -> Result<(), String> {
+    let got = now_member(h.core(), case, m).await?;
+    if (got.status, got.balance_fen) != (AccountStatus::Sealed, m.balance_fen) {
+        return Err(fail(
+            case,
+            format!(
+                "after reserve {:?} {} fen, want Sealed {} fen",
+                got.status, got.balance_fen, m.balance_fen
+            ),
+        ));
+    }
+    let hold = h.hold_of(case_id).await?;
+    if hold != Some((m.account_no.clone(), "held".into())) {
+        return Err(fail(
+            case,
+            format!("hold record {hold:?}, want held on {}", m.account_no),
+        ));
+    }
+    let r = retried(case, || h.core().reserve(case_id, &m.account_no)).await?;
+    if r.principal_fen != m.balance_fen || r.account_no != m.account_no {
+        return Err(fail(case, format!("reserve again answered {r:?}")));
+    }
+    Ok(())
+}
+
+/// The case closed the account once: closed-transferred, balance 0, reason 07, one 07 posting
+/// of the whole balance this month, the hold record `closed`.
+async fn closed_once(
+    h: &dyn FaultHarness,
+    case: &str,
+    case_id: &str,
+    m: &crate::model::Member,
+) -> Result<(), String> {
+    let got = now_member(h.core(), case, m).await?;
+    if got.status != AccountStatus::ClosedTransferred
+        || got.balance_fen != 0
+        || got.close_reason.as_deref() != Some("07")
+    {
+        return Err(fail(
+            case,
+            format!(
+                "after close-out {:?} {} fen reason {:?}",
+                got.status, got.balance_fen, got.close_reason
+            ),
+        ));
+    }
+    let out = postings_now(
+        h.core(),
+        case,
+        &m.account_no,
+        crate::model::business_type::TRANSFER_OUT,
+    )
+    .await?;
+    if out.len() != 1 || out[0].amount_fen != -m.balance_fen {
+        return Err(fail(
+            case,
+            format!(
+                "want one 07 posting of {} fen this month, got {out:?}",
+                -m.balance_fen
+            ),
+        ));
+    }
+    let hold = h.hold_of(case_id).await?;
+    if hold != Some((m.account_no.clone(), "closed".into())) {
+        return Err(fail(
+            case,
+            format!("hold record {hold:?}, want closed on {}", m.account_no),
+        ));
+    }
+    Ok(())
+}
+
+/// The case released the account once: back to its status, balance untouched, the hold record
+/// `released`, no 07 posting.
+async fn released_once(
+    h: &dyn FaultHarness,
+    case: &str,
+    case_id: &str,
+    m: &crate::model::Member,
+) -> Result<(), String> {
+    let got = now_member(h.core(), case, m).await?;
+    if (got.status, got.balance_fen) != (m.status, m.balance_fen) {
+        return Err(fail(
+            case,
+            format!(
+                "after release {:?} {} fen, want {:?} {} fen",
+                got.status, got.balance_fen, m.status, m.balance_fen
+            ),
+        ));
+    }
+    let hold = h.hold_of(case_id).await?;
+    if hold != Some((m.account_no.clone(), "released".into())) {
+        return Err(fail(
+            case,
+            format!("hold record {hold:?}, want released on {}", m.account_no),
+        ));
+    }
+    let out = postings_now(
+        h.core(),
+        case,
+        &m.account_no,
+        crate::model::business_type::TRANSFER_OUT,
+    )
+    .await?;
+    if !out.is_empty() {
+        return Err(fail(case, format!("released, yet 07 postings {out:?}")));
+    }
+    Ok(())
+}
+
+/// The case credited the account once: balance + amount, one 08 posting of the amount this
+/// month, one credit record naming the account.
+async fn credited_once(
+    h: &dyn FaultHarness,
+    case: &str,
+    case_id: &str,
+    m: &crate::model::Member,
+    fen: i64,
+) -> Result<(), String> {
+    let got = now_member(h.core(), case, m).await?;
+    if got.balance_fen != m.balance_fen + fen {
+        return Err(fail(
+            case,
+            format!(
+                "after credit {} fen, want {} fen",
+                got.balance_fen,
+                m.balance_fen + fen
+            ),
+        ));
+    }
+    let ins = postings_now(
+        h.core(),
+        case,
+        &m.account_no,
+        crate::model::business_type::TRANSFER_IN,
+    )
+    .await?;
+    if ins.iter().filter(|d| d.amount_fen == fen).count() != 1 {
+        return Err(fail(
+            case,
+            format!("want one 08 posting of {fen} fen this month, got {ins:?}"),
+        ));
+    }
+    let credit = h.credit_of(case_id).await?;
+    if credit.as_deref() != Some(m.account_no.as_str()) {
+        return Err(fail(
+            case,
+            format!("credit record {credit:?}, want {}", m.account_no),
+        ));
+    }
+    Ok(())
+}
+
+/// The normal resident-id accounts the fault cases use: the 5th to the 12th (the transfer cases
+/// use the first three, the unknown-state case the fourth).
+fn fault_accounts(
+    centre: &str,
+    opts: &SeedOptions,
+    n: u64,
+) -> Result<Vec<crate::model::Member>, String> {
+    let v: Vec<_> = (0..n)
+        .map(|i| generate(centre, opts, i).member)
+        .filter(|m| m.status == AccountStatus::Normal && m.id_type == IdType::ResidentId)
+        .skip(4)
+        .take(8)
+        .collect();
+    if v.len() < 8 {
+        return Err(fail("setup", "fewer than 12 normal accounts seeded"));
+    }
+    Ok(v)
+}
+
+/// Every write meets one fault `when` and is retried by the caller: reserve then close-out of
+/// one account, reserve then release of another, a credit of a third. Each takes effect once
+/// (status, balance, postings, the hold and credit records). `accounts`: three members.
+async fn writes_with_fault(
+    h: &dyn FaultHarness,
+    when: FaultWhen,
+    accounts: &[crate::model::Member],
+) -> Result<(), String> {
+    let [x, y, z] = accounts else {
+        return Err(fail("setup", "want three accounts"));
+    };
+    let tag = when.name();
+    let case = format!("{tag}: reserve, then close-out");
+    let cx = format!("fault-{tag}-x");
+    faulted_write(h, &case, Write::Reserve(&cx, &x.account_no), when).await?;
+    held_once(h, &case, &cx, x).await?;
+    faulted_write(h, &case, Write::CloseOut(&cx), when).await?;
+    closed_once(h, &case, &cx, x).await?;
+    retried(&case, || h.core().close_out(&cx)).await?;
+    closed_once(h, &case, &cx, x).await?;
+
+    let case = format!("{tag}: reserve, then release");
+    let cy = format!("fault-{tag}-y");
+    faulted_write(h, &case, Write::Reserve(&cy, &y.account_no), when).await?;
+    held_once(h, &case, &cy, y).await?;
+    faulted_write(h, &case, Write::Release(&cy), when).await?;
+    released_once(h, &case, &cy, y).await?;
+
+    let case = format!("{tag}: credit-in");
+    let cz = format!("fault-{tag}-z");
+    faulted_write(h, &case, Write::CreditIn(&cz, &z.account_no, 77_700), when).await?;
+    credited_once(h, &case, &cz, z, 77_700).await?;
+    retried(&case, || {
+        h.core().credit_in(&cz, &z.account_no, 77_700, &[])
+    })
+    .await?;
+    credited_once(h, &case, &cz, z, 77_700).await
+}
+
+/// The reply of every write is lost after the core applied it, and the caller retries: the
+/// effect happens once.
+pub async fn reply_lost_after_apply(
+    h: &dyn FaultHarness,
+    centre: &str,
+    opts: &SeedOptions,
+    n: u64,
+) -> Result<(), String> {
+    let a = fault_accounts(centre, opts, n)?;
+    writes_with_fault(h, FaultWhen::AfterApply, &a[0..3]).await
+}
+
+/// Every write times out before it reaches the core, and the caller retries: the effect
+/// happens once.
+pub async fn timeout_before_write(
+    h: &dyn FaultHarness,
+    centre: &str,
+    opts: &SeedOptions,
+    n: u64,
+) -> Result<(), String> {
+    let a = fault_accounts(centre, opts, n)?;
+    writes_with_fault(h, FaultWhen::Before, &a[3..6]).await
+}
+
+/// The core system restarts between reserve and close-out: close-out succeeds (the adapter
+/// reconnects) and closes once; a second close-out changes nothing.
+pub async fn restart_between_reserve_and_close_out(
+    h: &mut dyn FaultHarness,
+    centre: &str,
+    opts: &SeedOptions,
+    n: u64,
+) -> Result<(), String> {
+    let a = fault_accounts(centre, opts, n)?;
+    let m = &a[6];
+    let case = "restart between reserve and close-out";
+    let id = "fault-restart-close";
+    retried(case, || h.core().reserve(id, &m.account_no)).await?;
+    held_once(&*h, case, id, m).await?;
+    h.restart().await.map_err(|e| fail(case, e))?;
+    // The first call after the restart succeeds: the adapter reconnects by itself.
+    h.core()
+        .close_out(id)
+        .await
+        .map_err(|e| fail(case, format!("close-out after the restart: {e:?}")))?;
+    closed_once(&*h, case, id, m).await?;
+    retried(case, || h.core().close_out(id)).await?;
+    closed_once(&*h, case, id, m).await
+}
+
+/// A credit-in, the core system restarted, the same credit-in again: credited once.
+pub async fn credit_twice_across_a_restart(
+    h: &mut dyn FaultHarness,
+    centre: &str,
+    opts: &SeedOptions,
+    n: u64,
+) -> Result<(), String> {
+    let a = fault_accounts(centre, opts, n)?;
+    let m = &a[7];
+    let case = "credit-in twice across a restart";
+    let id = "fault-restart-credit";
+    let history = generate(centre, opts, 0).deposits;
+    retried(case, || {
+        h.core().credit_in(id, &m.account_no, 45_600, &history)
+    })
+    .await?;
+    credited_once(&*h, case, id, m, 45_600).await?;
+    h.restart().await.map_err(|e| fail(case, e))?;
+    h.core()
+        .credit_in(id, &m.account_no, 45_600, &history)
+        .await
+        .map_err(|e| fail(case, format!("credit-in after the restart: {e:?}")))?;
+    credited_once(&*h, case, id, m, 45_600).await
+}
+
+/// Every fault case, in order; the first failure.
+pub async fn run_faults(
+    h: &mut dyn FaultHarness,
+    centre: &str,
+    opts: &SeedOptions,
+    n: u64,
+) -> Result<(), String> {
+    reply_lost_after_apply(&*h, centre, opts, n).await?;
+    timeout_before_write(&*h, centre, opts, n).await?;
+    restart_between_reserve_and_close_out(h, centre, opts, n).await?;
+    credit_twice_across_a_restart(h, centre, opts, n).await
 }

@@ -12,6 +12,7 @@
 
 pub(crate) use hfx_adapters::{ids, model, money};
 
+pub mod bank;
 pub mod batch;
 pub mod contract;
 pub mod db;

@@ -65,6 +65,10 @@ enum Cmd {
     /// Ask another centre about a member (clerk).
     #[command(subcommand)]
     Member(MemberCmd),
+    /// Transfer a member's account from another centre to this one (clerk): request, follow,
+    /// list, cancel, resolve.
+    #[command(subcommand)]
+    Transfer(commands::transfer::TransferCmd),
     /// The centre's adapter to its core fund system.
     #[command(subcommand)]
     Adapter(AdapterCmd),
@@ -111,6 +115,10 @@ enum Cmd {
         /// Members seeded into each centre's core system.
         #[arg(long, default_value_t = 2000)]
         members: u64,
+        /// Transfers the `transfer` scenario makes (at --concurrency).
+        #[arg(long, value_name = "N", default_value_t = hfx_zone::bench::DEFAULT_TRANSFERS,
+              value_parser = clap::value_parser!(u32).range(1..=100_000).map(|n| n as usize))]
+        transfers: usize,
         /// Keep zones and stores in this (empty or new) folder; default: a temporary folder.
         #[arg(long)]
         dir: Option<PathBuf>,
@@ -432,6 +440,7 @@ fn main() -> std::process::ExitCode {
                 )
                 .await
             }
+            Cmd::Transfer(cmd) => commands::transfer::run(cmd).await,
             Cmd::Status { conn, json } => commands::status::status(&conn, json).await,
             Cmd::Reload { conn, json } => commands::status::reload(&conn, json).await,
             Cmd::Audit(AuditCmd::Disclosures { conn, limit, json }) => {
@@ -483,6 +492,7 @@ fn main() -> std::process::ExitCode {
                 log_writers,
                 json,
                 members,
+                transfers,
                 dir,
             } => {
                 commands::bench::bench(commands::bench::BenchArgs {
@@ -492,6 +502,7 @@ fn main() -> std::process::ExitCode {
                     log_writers,
                     json,
                     members,
+                    transfers,
                     dir,
                 })
                 .await

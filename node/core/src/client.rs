@@ -97,4 +97,53 @@ impl LocalClient {
             .into_inner()
             .disclosures)
     }
+
+    fn clerk(&self) -> pb::clerk_client::ClerkClient<Channel> {
+        pb::clerk_client::ClerkClient::new(self.channel.clone())
+    }
+
+    pub async fn start_transfer(
+        &self,
+        r: pb::StartTransferRequest,
+    ) -> Result<pb::TransferView, tonic::Status> {
+        Ok(self.clerk().start_transfer(r).await?.into_inner())
+    }
+
+    pub async fn get_transfer(&self, case_id: &str) -> Result<pb::TransferView, tonic::Status> {
+        let r = pb::GetTransferRequest {
+            case_id: case_id.to_string(),
+        };
+        Ok(self.clerk().get_transfer(r).await?.into_inner())
+    }
+
+    pub async fn list_transfers(
+        &self,
+        r: pb::ListTransfersRequest,
+    ) -> Result<Vec<pb::TransferView>, tonic::Status> {
+        Ok(self.clerk().list_transfers(r).await?.into_inner().cases)
+    }
+
+    pub async fn cancel_transfer(
+        &self,
+        case_id: &str,
+        reason: &str,
+    ) -> Result<pb::TransferView, tonic::Status> {
+        let r = pb::CancelTransferRequest {
+            case_id: case_id.to_string(),
+            reason: reason.to_string(),
+        };
+        Ok(self.clerk().cancel_transfer(r).await?.into_inner())
+    }
+
+    pub async fn resolve_transfer(
+        &self,
+        case_id: &str,
+        action: &str,
+    ) -> Result<pb::TransferView, tonic::Status> {
+        let r = pb::ResolveTransferRequest {
+            case_id: case_id.to_string(),
+            action: action.to_string(),
+        };
+        Ok(self.clerk().resolve_transfer(r).await?.into_inner())
+    }
 }

@@ -36,6 +36,8 @@ pub struct NodeConfig {
     pub limits: Limits,
     #[serde(default)]
     pub logging: Logging,
+    #[serde(default)]
+    pub transfer: TransferCfg,
     /// Where relative paths resolve from (the config file's folder); not a key.
     #[serde(skip)]
     pub base: PathBuf,
@@ -196,6 +198,137 @@ impl Default for Logging {
     }
 }
 
+/// `[transfer]`: account transfers (DESIGN §4).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransferCfg {
+    /// The settlement bank's base URL; absent, this node takes no transfers
+    /// (TRANSFERS_DISABLED).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bank_url: Option<String>,
+    /// Deadline of one call to the bank, milliseconds (past it, the payout is in doubt and is
+    /// asked again with the same case id).
+    #[serde(default = "d_bank_timeout")]
+    pub bank_timeout_ms: u64,
+    /// How long the origin has to receive a letter, seconds (default 3 days). Past it, an
+    /// origin that never saw the case writes an expiry tombstone when asked.
+    #[serde(default = "d_letter_deadline")]
+    pub letter_deadline_secs: u64,
+    /// A case that has not moved for this long is parked for a clerk, seconds.
+    #[serde(default = "d_step_deadline")]
+    pub step_deadline_secs: u64,
+    /// Backoff of a message or step without an answer: first wait, milliseconds.
+    #[serde(default = "d_backoff_min")]
+    pub relay_backoff_min_ms: u64,
+    /// Longest wait between two tries, milliseconds.
+    #[serde(default = "d_backoff_max")]
+    pub relay_backoff_max_ms: u64,
+    /// Test hook: abort the process at this crash point (`HFX_CRASH_AT` overrides).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crash_at: Option<String>,
+}
+
+fn d_bank_timeout() -> u64 {
+    3_000
+}
+fn d_letter_deadline() -> u64 {
+    259_200
+}
+fn d_step_deadline() -> u64 {
+    600
+}
+fn d_backoff_min() -> u64 {
+    50
+}
+fn d_backoff_max() -> u64 {
+    30_000
+}
+
+impl Default for TransferCfg {
+    fn default() -> Self {
+        Self {
+            bank_url: None,
+            bank_timeout_ms: d_bank_timeout(),
+            letter_deadline_secs: d_letter_deadline(),
+            step_deadline_secs: d_step_deadline(),
+            relay_backoff_min_ms: d_backoff_min(),
+            relay_backoff_max_ms: d_backoff_max(),
+            crash_at: None,
+        }
+    }
+}
+
+/// The environment variable that overrides `transfer.crash_at`.
+pub const CRASH_AT_ENV: &str = "HFX_CRASH_AT";
+
+impl TransferCfg {
+    /// The crash point in force: env `HFX_CRASH_AT` (when set and not empty), else `crash_at`.
+    pub fn crash_point(&self) -> Option<String> {
+        Self::crash_point_with(std::env::var(CRASH_AT_ENV).ok(), self.crash_at.as_deref())
+    }
+
+    fn crash_point_with(env: Option<String>, cfg: Option<&str>) -> Option<String> {
+        env.filter(|v| !v.trim().is_empty())
+            .or_else(|| cfg.map(str::to_string))
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    }
+
+    pub fn bank_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.bank_timeout_ms)
+    }
+
+    fn validate(&self, key: &dyn Fn(&str, String) -> ConfigError) -> Result<(), ConfigError> {
+        if let Some(url) = &self.bank_url {
+            let rest = url.strip_prefix("http://").unwrap_or_default();
+            if rest.is_empty() || rest.starts_with('/') {
+                return Err(key(
+                    "transfer.bank_url",
+                    format!("{url:?} must be an address like http://127.0.0.1:8600"),
+                ));
+            }
+        }
+        if self.bank_timeout_ms == 0 || self.bank_timeout_ms > 120_000 {
+            return Err(key("transfer.bank_timeout_ms", "must be 1..=120000".into()));
+        }
+        if self.letter_deadline_secs == 0 {
+            return Err(key(
+                "transfer.letter_deadline_secs",
+                "must be at least 1".into(),
+            ));
+        }
+        if self.step_deadline_secs == 0 {
+            return Err(key(
+                "transfer.step_deadline_secs",
+                "must be at least 1".into(),
+            ));
+        }
+        if self.relay_backoff_min_ms == 0 {
+            return Err(key(
+                "transfer.relay_backoff_min_ms",
+                "must be at least 1".into(),
+            ));
+        }
+        if self.relay_backoff_max_ms < self.relay_backoff_min_ms {
+            return Err(key(
+                "transfer.relay_backoff_max_ms",
+                format!(
+                    "must be at least transfer.relay_backoff_min_ms ({})",
+                    self.relay_backoff_min_ms
+                ),
+            ));
+        }
+        if self
+            .crash_at
+            .as_deref()
+            .is_some_and(|c| c.trim().is_empty())
+        {
+            return Err(key("transfer.crash_at", "must not be empty".into()));
+        }
+        Ok(())
+    }
+}
+
 impl NodeConfig {
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
@@ -308,6 +441,7 @@ impl NodeConfig {
         if !matches!(self.logging.format.as_str(), "json" | "text") {
             return Err(key("logging.format", "must be \"json\" or \"text\"".into()));
         }
+        self.transfer.validate(&key)?;
         Ok(())
     }
 
@@ -408,5 +542,79 @@ path = "core.db"
         );
         let e = err(&GOOD.replace("[listen]", "[listen]\nport = 1"));
         assert!(e.contains("unknown field") && e.contains("port"), "{e}");
+    }
+
+    #[test]
+    fn the_transfer_table_is_optional_with_defaults() {
+        let tmp = tempfile::tempdir().unwrap();
+        let cfg = NodeConfig::load(&write(tmp.path(), GOOD)).unwrap();
+        assert_eq!(cfg.transfer, TransferCfg::default());
+        assert_eq!(cfg.transfer.bank_url, None);
+        assert_eq!(cfg.transfer.bank_timeout_ms, 3_000);
+        assert_eq!(cfg.transfer.letter_deadline_secs, 259_200);
+        assert_eq!(cfg.transfer.step_deadline_secs, 600);
+        assert_eq!(
+            (
+                cfg.transfer.relay_backoff_min_ms,
+                cfg.transfer.relay_backoff_max_ms
+            ),
+            (50, 30_000)
+        );
+        assert_eq!(cfg.transfer.crash_at, None);
+
+        let text = format!(
+            "{GOOD}[transfer]\nbank_url = \"http://127.0.0.1:8600\"\nbank_timeout_ms = 500\ncrash_at = \"after_payout\"\n"
+        );
+        let cfg = NodeConfig::load(&write(tmp.path(), &text)).unwrap();
+        assert_eq!(
+            cfg.transfer.bank_url.as_deref(),
+            Some("http://127.0.0.1:8600")
+        );
+        assert_eq!(
+            cfg.transfer.bank_timeout(),
+            std::time::Duration::from_millis(500)
+        );
+        assert_eq!(cfg.transfer.crash_at.as_deref(), Some("after_payout"));
+        assert_eq!(
+            cfg.transfer.step_deadline_secs, 600,
+            "the others keep their defaults"
+        );
+        // written and read again, it is the same
+        let again = toml::to_string(&cfg).unwrap();
+        let back = NodeConfig::load(&write(tmp.path(), &again)).unwrap();
+        assert_eq!(back, cfg);
+        let plain = toml::to_string(&NodeConfig::load(&write(tmp.path(), GOOD)).unwrap()).unwrap();
+        assert!(
+            !plain.contains("bank_url") && !plain.contains("crash_at"),
+            "{plain}"
+        );
+    }
+
+    #[test]
+    fn transfer_errors_name_the_key() {
+        let t = |body: &str| err(&format!("{GOOD}[transfer]\n{body}\n"));
+        let e = t("bank = \"x\"");
+        assert!(e.contains("unknown field") && e.contains("bank"), "{e}");
+        assert!(t("bank_url = \"https://bank\"").contains("`transfer.bank_url`"));
+        assert!(t("bank_url = \"http://\"").contains("`transfer.bank_url`"));
+        assert!(t("bank_timeout_ms = 0").contains("`transfer.bank_timeout_ms`"));
+        assert!(t("step_deadline_secs = 0").contains("`transfer.step_deadline_secs`"));
+        assert!(t("letter_deadline_secs = 0").contains("`transfer.letter_deadline_secs`"));
+        assert!(t("relay_backoff_min_ms = 0").contains("`transfer.relay_backoff_min_ms`"));
+        assert!(
+            t("relay_backoff_min_ms = 100\nrelay_backoff_max_ms = 99")
+                .contains("`transfer.relay_backoff_max_ms`")
+        );
+        assert!(t("crash_at = \" \"").contains("`transfer.crash_at`"));
+    }
+
+    #[test]
+    fn the_environment_overrides_the_crash_point() {
+        let f = TransferCfg::crash_point_with;
+        assert_eq!(f(None, None), None);
+        assert_eq!(f(None, Some("a")).as_deref(), Some("a"));
+        assert_eq!(f(Some("b".into()), Some("a")).as_deref(), Some("b"));
+        assert_eq!(f(Some(" ".into()), Some("a")).as_deref(), Some("a"));
+        assert_eq!(f(Some("b".into()), None).as_deref(), Some("b"));
     }
 }

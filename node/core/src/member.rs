@@ -78,7 +78,7 @@ fn check_purpose(v: i32) -> HfxResult<pb::Purpose> {
         .ok_or_else(|| HfxError::invalid("purpose", format!("{v} is not a purpose")))
 }
 
-fn check_message_id(field: &str, s: &str) -> HfxResult<String> {
+pub(crate) fn check_message_id(field: &str, s: &str) -> HfxResult<String> {
     let id = uuid::Uuid::parse_str(s)
         .map_err(|_| HfxError::invalid(field, format!("{s:?} is not a UUID")))?;
     if id.get_version_num() != 7 {
@@ -346,7 +346,7 @@ pub const ACTING_PERSON_FOREIGN: &str = "ACTING_PERSON_FOREIGN";
 /// A node speaks only for its own people: an acting person (`centre/role/person`, as
 /// [`Caller::label`] writes it) naming another centre than the authenticated caller's is
 /// refused. (A value naming no centre at all is not checked here.)
-fn foreign_acting_person(peer: &str, acting: &str) -> Option<HfxError> {
+pub(crate) fn foreign_acting_person(peer: &str, acting: &str) -> Option<HfxError> {
     let (centre, _) = acting.split_once('/')?;
     (centre != peer).then(|| {
         HfxError::refused(

@@ -25,6 +25,10 @@ pub struct Node {
     /// Serialises the witness's check-and-store against gossip, so a contradicting checkpoint
     /// arriving by both paths at once is always compared with the other.
     pub witness_lock: tokio::sync::Mutex<()>,
+    /// The settlement bank transfers pay out through (None: this node takes no transfers).
+    pub bank: Option<Arc<dyn hfx_adapters::bank::SettlementBank>>,
+    /// Transfer cases: per-case locks, the relay's and driver's wake-ups.
+    pub transfers: crate::transfer::Transfers,
 }
 
 /// Open the core system an adapter config names (relative paths from the config's folder).
@@ -57,7 +61,25 @@ impl Node {
             trust.clone(),
             Duration::from_millis(cfg.limits.peer_timeout_ms),
         );
+        let bank: Option<Arc<dyn hfx_adapters::bank::SettlementBank>> = match &cfg.transfer.bank_url
+        {
+            Some(url) => Some(Arc::new(
+                hfx_adapters::bank::HttpBank::new(
+                    url,
+                    Duration::from_millis(cfg.transfer.bank_timeout_ms),
+                )
+                .with_context(|| format!("transfer.bank_url: {url}"))?,
+            )),
+            None => None,
+        };
+        let crash_at = std::env::var("HFX_CRASH_AT")
+            .ok()
+            .filter(|s| !s.is_empty())
+            .or_else(|| cfg.transfer.crash_at.clone());
+        let transfers = crate::transfer::Transfers::new(&cfg.centre, crash_at);
         Ok(Arc::new(Node {
+            bank,
+            transfers,
             centre: cfg.centre.clone(),
             cfg,
             trust,

@@ -4,3 +4,14 @@
 
 /// A member query between centres.
 pub const METHOD_QUERY: &str = "MemberExchange/QueryMember";
+
+/// The transfer exchange (DESIGN §4): destination → origin.
+pub const METHOD_LETTER: &str = "TransferExchange/SendContactLetter";
+pub const METHOD_CANCEL: &str = "TransferExchange/CancelLetter";
+pub const METHOD_COMPLETION: &str = "TransferExchange/SendCompletion";
+/// Origin → destination.
+pub const METHOD_TRANSFER_OUT: &str = "TransferExchange/SendTransferOut";
+pub const METHOD_REFUSAL: &str = "TransferExchange/SendRefusal";
+pub const METHOD_PAYMENT: &str = "TransferExchange/SendPayment";
+/// Either side, in doubt.
+pub const METHOD_QUERY_CASE: &str = "TransferExchange/QueryCase";

@@ -13,6 +13,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+mod transfers;
+
 pub struct DemoOptions {
     pub dir: Option<PathBuf>,
     pub keep_running: bool,
@@ -424,6 +426,7 @@ pub async fn run(opts: DemoOptions, binary: PathBuf) -> anyhow::Result<bool> {
         let st = zone.client(c, Role::Operator)?.status().await?;
         println!("    exchange log: {} entries", st.log_size);
     }
+    let transfers_ok = transfers::run(&mut zone, &seed, opts.members).await?;
     let passed = results.iter().filter(|r| r.ok).count();
     println!();
     println!(
@@ -454,5 +457,5 @@ pub async fn run(opts: DemoOptions, binary: PathBuf) -> anyhow::Result<bool> {
         tokio::signal::ctrl_c().await?;
     }
     zone.shutdown().await;
-    Ok(passed == results.len())
+    Ok(passed == results.len() && transfers_ok)
 }

@@ -7,7 +7,7 @@
 //! - `process`: the node processes, started on listeners the launcher bound and hands over
 //!   (the systemd socket-activation protocol), so no port is released between reserving it
 //!   and serving on it;
-//! - here: the core systems the launcher hosts for a zone.
+//! - here: the core systems and the settlement bank the launcher hosts for a zone.
 
 mod plan;
 mod prepare;
@@ -19,6 +19,7 @@ pub use plan::{CentrePlan, Listeners, Prepared, ZoneSpec};
 pub use prepare::{node_config, prepare, write_node_config};
 pub use process::Zone;
 
+use anyhow::Context;
 use std::path::Path;
 
 /// The zone file shipped with hfx (the ten centres of the Huaihai zone).
@@ -30,25 +31,53 @@ pub const AUDITOR: &str = "auditor1";
 pub const OPERATOR: &str = "operator1";
 
 /// Core systems the launcher runs for a zone (the stand-ins for the batch and vendor-API
-/// systems, and the databases it created). They live as long as this value.
+/// systems, and the databases it created), and the zone's settlement bank stand-in. They live
+/// as long as this value.
 #[derive(Default)]
 pub struct CoreHosts {
     cores: Vec<hfx_standins::host::Keep>,
+    /// The zone's settlement bank (every node's `transfer.bank_url`), ledger in `DIR/bank/`.
+    bank: Option<hfx_standins::bank::BankHandle>,
     /// One line per centre whose core system differs from deploy/zone.toml's, and why.
     pub notes: Vec<String>,
 }
 
 impl CoreHosts {
-    /// Stop the stand-ins and drop the databases created for the zone.
+    /// Stop the stand-ins (the bank too) and drop the databases created for the zone.
     pub async fn cleanup(&mut self) {
         for mut keep in std::mem::take(&mut self.cores) {
             keep.cleanup().await;
         }
+        if let Some(bank) = self.bank.take() {
+            bank.shutdown().await;
+        }
     }
 
+    /// No core-system stand-in or database is hosted (the bank does not count).
     pub fn is_empty(&self) -> bool {
         self.cores.iter().all(hfx_standins::host::Keep::is_empty)
     }
+
+    /// The zone's settlement bank stand-in: faults (`set_fault`) and the ledger (`ledger`).
+    pub fn bank(&self) -> Option<&hfx_standins::bank::BankHandle> {
+        self.bank.as_ref()
+    }
+
+    /// The bank's URL, as every node's config has it.
+    pub fn bank_url(&self) -> Option<&str> {
+        self.bank.as_ref().map(hfx_standins::bank::BankHandle::url)
+    }
+}
+
+/// Host the zone's settlement bank stand-in, its ledger in `DIR/bank/ledger.db`; returns its URL.
+async fn host_bank(spec: &ZoneSpec, hosts: &mut CoreHosts) -> anyhow::Result<String> {
+    let dir = spec.dir.join("bank");
+    let bank = hfx_standins::bank::host_bank(&dir)
+        .await
+        .with_context(|| format!("hosting the settlement bank stand-in in {}", dir.display()))?;
+    let url = bank.url().to_string();
+    hosts.bank = Some(bank);
+    Ok(url)
 }
 
 type SeedJob = hfx_standins::host::SeedJob;

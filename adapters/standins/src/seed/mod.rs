@@ -129,6 +129,27 @@ pub fn person_key(centre_code: &str, opts: &SeedOptions, index: u64) -> (String,
     (p.name, p.id_number)
 }
 
+/// In each block of [`MOVER_EVERY`] members of each of the ten cities, one is a *mover*: a
+/// person of the previous city in the zone's ring (徐州 ← 菏泽, 连云港 ← 徐州, ...) who changed
+/// jobs and opened a normal account here, so a transfer of their old account can be tried
+/// between any two neighbouring centres. Mover `k` ([`mover_index`]) is the first member from
+/// index `50k + 25` on whose account here is normal (so movers do not change the status mix).
+/// Their identity (id, name) is that of a member of the origin centre (prefix + zeros) from
+/// index `50k + 25` on whose account there is normal (k mod 4 = 0, 1), sealed (2) or frozen
+/// (3: a transfer the origin refuses).
+pub const MOVER_EVERY: u64 = 50;
+pub const MOVER_AT: u64 = 25;
+
+/// The seed index of mover `k` at `centre_code` (None for a centre outside the ten cities).
+pub fn mover_index(centre_code: &str, opts: &SeedOptions, k: u64) -> Option<u64> {
+    Ctx::new(centre_code, opts).mover_index(k)
+}
+
+/// The origin centre and member index of the mover at `index` of `centre_code`, if it is one.
+pub fn mover_origin(centre_code: &str, opts: &SeedOptions, index: u64) -> Option<(String, u64)> {
+    Ctx::new(centre_code, opts).mover_of(index)
+}
+
 /// The identity of the member at `index`, exactly as [`generate`] produces it.
 pub fn person(centre_code: &str, opts: &SeedOptions, index: u64) -> Person {
     let ctx = Ctx::new(centre_code, opts);
@@ -346,6 +367,7 @@ struct Core {
 }
 
 struct Ctx {
+    opts: SeedOptions,
     prefix: String,
     city: Option<&'static City>,
     key_person: [u8; 32],
@@ -370,6 +392,7 @@ impl Ctx {
         let o2 = splitmix64(o);
         let o3 = splitmix64(o2);
         Self {
+            opts: *opts,
             prefix,
             city,
             key_person: key32(base, SALT_PERSON),
@@ -408,6 +431,9 @@ impl Ctx {
     }
 
     fn person(&self, index: u64) -> Person {
+        if let Some((origin, at)) = self.mover_of(index) {
+            return Ctx::new(&origin, &self.opts).person(at);
+        }
         let mut rng = Self::rng(&self.key_person, index);
         let pos = index % PERSON_SLOTS;
         let block = index / PERSON_SLOTS;
@@ -469,6 +495,42 @@ impl Ctx {
         }
     }
 
+    /// The index of mover `k` (see [`mover_index`]).
+    fn mover_index(&self, k: u64) -> Option<u64> {
+        self.city?;
+        let from = k.checked_mul(MOVER_EVERY)?.checked_add(MOVER_AT)?;
+        (from..from + (MOVER_EVERY - MOVER_AT))
+            .find(|&j| self.status_of(j) == AccountStatus::Normal)
+    }
+
+    /// See [`mover_origin`].
+    fn mover_of(&self, index: u64) -> Option<(String, u64)> {
+        if index % MOVER_EVERY < MOVER_AT {
+            return None;
+        }
+        let k = index / MOVER_EVERY;
+        if self.mover_index(k) != Some(index) {
+            return None;
+        }
+        let city = self.city?;
+        let i = CITIES.iter().position(|c| std::ptr::eq(c, city))?;
+        let from = &CITIES[(i + CITIES.len() - 1) % CITIES.len()];
+        let code = format!("{}00000000000", from.code4);
+        let want = match k % 4 {
+            2 => AccountStatus::Sealed,
+            3 => AccountStatus::Frozen,
+            _ => AccountStatus::Normal,
+        };
+        let origin = Ctx::new(&code, &self.opts);
+        let start = k * MOVER_EVERY + MOVER_AT;
+        let at = (start..start + 400).find(|&j| {
+            origin.status_of(j) == want && origin.mover_index(j / MOVER_EVERY) != Some(j)
+        })?;
+        Some((code, at))
+    }
+
+    /// The account status of `index`: a fixed mix (movers are chosen among normal accounts,
+    /// so they do not change it).
     fn status_of(&self, index: u64) -> AccountStatus {
         // 37 is coprime to 100: any 100 consecutive indexes hit every bucket once.
         let bucket = ((index % 100) * 37 + self.status_offset) % 100;
@@ -506,7 +568,15 @@ impl Ctx {
             .unwrap_or(person.birth_date);
         let open_last = ymd(2024, 12, 31);
         let open_first = ymd(2005, 1, 1).max(adult).min(open_last);
-        let opened_on = date_between(&mut rng, open_first, open_last);
+        let drawn = date_between(&mut rng, open_first, open_last);
+        // A mover opened the account here a few months ago, on moving (the draw is kept so
+        // every other field is as it would be).
+        let opened_on = match self.mover_of(index) {
+            Some(_) => AS_OF
+                .add_months(-(3 + (index / MOVER_EVERY % 6) as i32))
+                .first_day(),
+            None => drawn,
+        };
         let open_month = YearMonth::of(opened_on);
 
         let u: f64 = rng.random();

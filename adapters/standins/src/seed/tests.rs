@@ -140,7 +140,10 @@ fn population_invariants() {
         if m.id_type == IdType::ResidentId {
             assert_eq!(ids::sex_of(&m.id_number), Some(m.sex));
             assert_eq!(ids::birth_date_of(&m.id_number), Some(m.birth_date));
-            districts.insert(m.id_number[..6].to_string());
+            // A mover's id was issued in the city they came from.
+            if mover_origin(XUZHOU, &opts, i).is_none() {
+                districts.insert(m.id_number[..6].to_string());
+            }
         } else {
             passports += 1;
             assert_eq!(m.id_type, IdType::Passport);
@@ -180,7 +183,16 @@ fn population_invariants() {
         assert!(m.balance_fen >= 0 && m.carried_over_fen >= 0 && m.this_year_fen >= 0);
 
         // Dates and status.
-        assert!((ymd(2005, 1, 1)..=ymd(2024, 12, 31)).contains(&m.opened_on));
+        if mover_origin(XUZHOU, &opts, i).is_some() {
+            // A mover opened the account here 3 to 8 months ago.
+            assert!(
+                (ymd(2026, 2, 1)..=ymd(2026, 7, 1)).contains(&m.opened_on),
+                "{}",
+                m.opened_on
+            );
+        } else {
+            assert!((ymd(2005, 1, 1)..=ymd(2024, 12, 31)).contains(&m.opened_on));
+        }
         assert!(m.opened_on >= m.birth_date.checked_add_months(Months::new(216)).unwrap());
         let open_month = YearMonth::of(m.opened_on);
         assert!(m.paid_up_to >= open_month && m.paid_up_to <= AS_OF);
@@ -331,6 +343,29 @@ fn population_invariants() {
         "shared {shared} of {loans}"
     );
     assert_eq!(districts.len(), 10);
+    // One mover in 50, each a normal account here with an identity from 菏泽 (the ring's
+    // previous city), and the origin's account of the wanted status.
+    let movers: Vec<u64> = (0..n / 50)
+        .filter_map(|k| mover_index(XUZHOU, &opts, k))
+        .collect();
+    assert_eq!(movers.len() as u64, n / 50);
+    for (k, &i) in movers.iter().enumerate() {
+        let m = &records[i as usize].member;
+        assert_eq!(m.status, AccountStatus::Normal);
+        let (origin, at) = mover_origin(XUZHOU, &opts, i).expect("a mover");
+        assert!(origin.starts_with("3717"), "{origin}");
+        let o = generate(&origin, &opts, at).member;
+        assert_eq!(
+            (o.id_number.as_str(), o.name.as_str()),
+            (m.id_number.as_str(), m.name.as_str())
+        );
+        let want = match k % 4 {
+            2 => AccountStatus::Sealed,
+            3 => AccountStatus::Frozen,
+            _ => AccountStatus::Normal,
+        };
+        assert_eq!(o.status, want, "mover {k}");
+    }
     assert!(surnames[&'王'] > surnames.get(&'褚').copied().unwrap_or(0) * 20);
     // Live normal accounts are mostly paid up to date.
     let normal_current = records

@@ -1,6 +1,11 @@
 //! The vendor API stand-in: an HTTP/JSON server in the vendor's API v2 (see
 //! `hfx_adapters::vendorapi`), with its own store (a sqlite core, so transfer holds run the
 //! shared state machine) and injectable faults (5xx, 429, delays, small pages, token expiry).
+//!
+//! Transfer writes can also fail on command, per operation ([`VendorApiServer::fail_write`]):
+//! before the write is applied (503, nothing stored), or after it was applied: a 503, or the
+//! connection cut before the answer is complete ([`WriteFault`]). A stand-in can be restarted on
+//! its port with its data ([`StandIn::restart`]).
 
 use axum::extract::Query;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -8,13 +13,15 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use hfx_adapters::AdapterError;
+use hfx_adapters::faults::WriteOp;
 use hfx_adapters::settings::AdapterSettings;
 use hfx_adapters::sqlite::SqliteCore;
 use hfx_adapters::vendorapi::VendorApiCore;
 use hfx_adapters::vendorapi::wire::{TXN_TYPES, VENDOR_ERRORS};
 use serde_json::{Value, json};
-use std::collections::HashMap;
-use std::path::Path;
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -70,6 +77,28 @@ pub struct Stats {
     pub member_pages: u64,
     pub transaction_pages: u64,
     pub loan_pages: u64,
+    /// Transfer writes failed on command before they were applied.
+    pub failed_before_apply: u64,
+    /// Transfer writes applied, then failed on command (503 or a cut connection).
+    pub failed_after_apply: u64,
+}
+
+/// How a transfer write fails on command ([`VendorApiServer::fail_write`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteFault {
+    /// 503 E5030 before the write: nothing is applied.
+    Before5xx,
+    /// The write is applied and committed, then the answer is 503 E5030.
+    After5xx,
+    /// The write is applied and committed, then the connection is cut before the answer is
+    /// complete.
+    AfterCut,
+}
+
+impl WriteFault {
+    fn before(self) -> bool {
+        self == WriteFault::Before5xx
+    }
 }
 
 #[derive(Default)]
@@ -82,6 +111,8 @@ struct Counters {
     member_pages: AtomicU64,
     transaction_pages: AtomicU64,
     loan_pages: AtomicU64,
+    failed_before_apply: AtomicU64,
+    failed_after_apply: AtomicU64,
 }
 
 struct ServerState {
@@ -98,6 +129,8 @@ struct ServerState {
     retry_after: AtomicU64,
     max_page: AtomicU32,
     window: std::sync::Mutex<(Instant, u32)>,
+    /// Armed transfer-write faults, in order per operation: (fault, writes left).
+    write_faults: std::sync::Mutex<HashMap<WriteOp, VecDeque<(WriteFault, u64)>>>,
     counters: Counters,
 }
 
@@ -108,12 +141,26 @@ pub struct VendorApiServer {
     st: Arc<ServerState>,
 }
 
-/// A running server; stops when dropped.
-pub struct ServerTask(tokio::task::JoinHandle<()>);
+/// A running server; stops when dropped (at once), or with [`ServerTask::stop`] (gracefully).
+pub struct ServerTask {
+    task: tokio::task::JoinHandle<()>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl ServerTask {
+    /// Stop accepting, close idle connections, let requests in flight finish, and return once
+    /// the listener is closed.
+    pub async fn stop(mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        let _ = (&mut self.task).await;
+    }
+}
 
 impl Drop for ServerTask {
     fn drop(&mut self) {
-        self.0.abort();
+        self.task.abort();
     }
 }
 
@@ -263,6 +310,7 @@ impl VendorApiServer {
                 retry_after: AtomicU64::new(faults.retry_after_secs),
                 max_page: AtomicU32::new(faults.max_page_size.max(1)),
                 window: std::sync::Mutex::new((Instant::now(), 0)),
+                write_faults: Default::default(),
                 counters: Counters::default(),
             }),
         })
@@ -300,6 +348,21 @@ impl VendorApiServer {
     pub fn set_max_page_size(&self, n: u32) {
         self.st.max_page.store(n.max(1), Ordering::SeqCst);
     }
+    /// The next `times` transfer writes of `op` (after the faults already armed for it) fail
+    /// with `fault`. A fault after the write strikes only a write the store applied; a write the
+    /// store refuses answers its error and leaves the fault armed.
+    pub fn fail_write(&self, op: WriteOp, fault: WriteFault, times: u64) {
+        if times == 0 {
+            return;
+        }
+        self.st
+            .write_faults
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(op)
+            .or_default()
+            .push_back((fault, times));
+    }
     /// Forget every issued token (the next API call answers 401 E1001).
     pub fn revoke_tokens(&self) {
         self.st
@@ -320,6 +383,8 @@ impl VendorApiServer {
             member_pages: g(&c.member_pages),
             transaction_pages: g(&c.transaction_pages),
             loan_pages: g(&c.loan_pages),
+            failed_before_apply: g(&c.failed_before_apply),
+            failed_after_apply: g(&c.failed_after_apply),
         }
     }
 
@@ -338,18 +403,49 @@ impl VendorApiServer {
             .with_state(self.st.clone())
     }
 
-    /// Serve on `listener` in the background until the returned task is dropped.
+    /// Serve on `listener` in the background until the returned task is dropped or stopped.
     pub fn start(&self, listener: tokio::net::TcpListener) -> ServerTask {
         let app = self.router();
-        ServerTask(tokio::spawn(async move {
-            if let Err(e) = axum::serve(listener, app).await {
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
+                let _ = stopped.await;
+            });
+            if let Err(e) = serve.await {
                 tracing::warn!(error = %e, "vendor API stand-in stopped");
             }
-        }))
+        });
+        ServerTask {
+            task,
+            stop: Some(stop),
+        }
     }
 }
 
 impl ServerState {
+    /// The armed fault the next write of `op` meets, spent, if it strikes `before` (or after)
+    /// the write.
+    fn take_write_fault(&self, op: WriteOp, before: bool) -> Option<WriteFault> {
+        let mut all = self.write_faults.lock().unwrap_or_else(|p| p.into_inner());
+        let q = all.get_mut(&op)?;
+        let front = q.front_mut()?;
+        if front.0.before() != before {
+            return None;
+        }
+        let fault = front.0;
+        front.1 -= 1;
+        if front.1 == 0 {
+            q.pop_front();
+        }
+        let c = if before {
+            &self.counters.failed_before_apply
+        } else {
+            &self.counters.failed_after_apply
+        };
+        c.fetch_add(1, Ordering::SeqCst);
+        Some(fault)
+    }
+
     /// What a gateway in front of the vendor's API does to every request: delays, injected
     /// faults, rate limiting, and (for the API) the bearer token.
     async fn gate(&self, headers: &HeaderMap, auth: bool) -> Result<(), VErr> {
@@ -428,7 +524,10 @@ pub struct StandIn {
     pub client_id: String,
     pub client_secret: String,
     pub server: VendorApiServer,
-    _task: ServerTask,
+    addr: SocketAddr,
+    data_dir: PathBuf,
+    faults: Faults,
+    task: Option<ServerTask>,
 }
 
 impl StandIn {
@@ -447,6 +546,37 @@ impl StandIn {
     pub fn core(&self, timeout: Option<Duration>) -> Result<VendorApiCore, AdapterError> {
         VendorApiCore::open(&self.url, &self.client_id, &self.client_secret, timeout)
     }
+
+    /// Stop the server (gracefully: requests in flight finish) and start it again on the same
+    /// port with the same data, as a vendor's restart does: tokens, counters, and faults set
+    /// while it ran are forgotten; it starts from its [`Faults`].
+    pub async fn restart(&mut self) -> Result<(), AdapterError> {
+        if let Some(t) = self.task.take() {
+            t.stop().await;
+        }
+        self.server.store().pool().close().await;
+        let server = VendorApiServer::open(&self.data_dir, self.faults.clone()).await?;
+        // The old listener is closed; its port may take a moment to be free again.
+        let mut tries = 0;
+        let listener = loop {
+            match tokio::net::TcpListener::bind(self.addr).await {
+                Ok(l) => break l,
+                Err(e) if tries < 50 && e.kind() == std::io::ErrorKind::AddrInUse => {
+                    tries += 1;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) => {
+                    return Err(AdapterError::unavailable_from(
+                        format!("vendor API stand-in: binding {} again", self.addr),
+                        e,
+                    ));
+                }
+            }
+        };
+        self.task = Some(server.start(listener));
+        self.server = server;
+        Ok(())
+    }
 }
 
 /// Start the vendor API stand-in on `listener` with its store in `data_dir`.
@@ -458,14 +588,17 @@ pub async fn spawn_standin(
     let addr = listener
         .local_addr()
         .map_err(|e| AdapterError::unavailable_from("listener", e))?;
-    let server = VendorApiServer::open(data_dir, faults).await?;
+    let server = VendorApiServer::open(data_dir, faults.clone()).await?;
     let task = server.start(listener);
     Ok(StandIn {
         url: format!("http://{addr}"),
         client_id: STANDIN_CLIENT_ID.into(),
         client_secret: STANDIN_CLIENT_SECRET.into(),
         server,
-        _task: task,
+        addr,
+        data_dir: data_dir.to_path_buf(),
+        faults,
+        task: Some(task),
     })
 }
 

@@ -1,8 +1,8 @@
 //! The stand-in's endpoints.
 
 use super::{
-    OUT_ID, OUT_LOAN, OUT_STATUS, Params, Reply, ServerState, VErr, db_err, in_code, out_code,
-    out_month, out_txn, store_err, verr,
+    OUT_ID, OUT_LOAN, OUT_STATUS, Params, Reply, ServerState, VErr, WriteFault, db_err, in_code,
+    out_code, out_month, out_txn, store_err, verr,
 };
 use crate::money::{format_yuan, parse_yuan};
 use crate::seed::SeedOptions;
@@ -11,7 +11,9 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path as UrlPath, Query, State};
 use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
 use hfx_adapters::CoreSystem;
+use hfx_adapters::faults::WriteOp;
 use hfx_adapters::vendorapi::wire::{TXN_TYPES, TxnDto, deposit_of};
 use serde_json::{Value, json};
 use sqlx::Row;
@@ -343,15 +345,78 @@ fn str_field<'a>(v: &'a Value, k: &str) -> Result<&'a str, VErr> {
         .ok_or_else(|| verr("E2002", format!("{k} is required (a string)")))
 }
 
+/// The write a transfer URL's operation names.
+fn write_op(op: &str) -> Option<WriteOp> {
+    match op {
+        "reserve" => Some(WriteOp::Reserve),
+        "release" => Some(WriteOp::Release),
+        "close" => Some(WriteOp::CloseOut),
+        "credit" => Some(WriteOp::CreditIn),
+        _ => None,
+    }
+}
+
+/// An answer whose head may go out but whose body never completes: hyper cuts the connection.
+fn cut_connection() -> Response {
+    let body = axum::body::Body::from_stream(futures::stream::once(async {
+        Err::<Bytes, std::io::Error>(std::io::Error::new(
+            std::io::ErrorKind::ConnectionAborted,
+            "connection cut on command after the write was applied",
+        ))
+    }));
+    let mut r = Response::new(body);
+    r.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
 pub(super) async fn transfer(
     State(st): State<Arc<ServerState>>,
     headers: HeaderMap,
     UrlPath((case_id, op)): UrlPath<(String, String)>,
     body: Bytes,
-) -> Reply {
-    st.gate(&headers, true).await?;
-    let v = body_json(&body)?;
-    match op.as_str() {
+) -> Response {
+    if let Err(e) = st.gate(&headers, true).await {
+        return e.into_response();
+    }
+    let w = write_op(&op);
+    if let Some(w) = w
+        && st.take_write_fault(w, true).is_some()
+    {
+        return verr("E5030", "service temporarily unavailable, try again").into_response();
+    }
+    let answer = match apply_transfer(&st, &case_id, &op, &body).await {
+        Ok(a) => a,
+        Err(e) => return e.into_response(),
+    };
+    match w.and_then(|w| st.take_write_fault(w, false)) {
+        Some(WriteFault::After5xx) => {
+            tracing::info!(
+                case_id,
+                op,
+                "vendor stand-in: write applied, answering 503 on command"
+            );
+            verr("E5030", "service temporarily unavailable, try again").into_response()
+        }
+        Some(WriteFault::AfterCut) => {
+            tracing::info!(
+                case_id,
+                op,
+                "vendor stand-in: write applied, cutting the connection on command"
+            );
+            cut_connection()
+        }
+        Some(WriteFault::Before5xx) | None => answer.into_response(),
+    }
+}
+
+/// Apply one transfer write to the store.
+async fn apply_transfer(st: &ServerState, case_id: &str, op: &str, body: &Bytes) -> Reply {
+    let case_id = case_id.to_string();
+    let v = body_json(body)?;
+    match op {
         "reserve" => {
             let acct = str_field(&v, "acctNo")?;
             let r = st.store.reserve(&case_id, acct).await.map_err(store_err)?;

@@ -4,6 +4,7 @@
 //! set, when a missing URL fails; .ci/run sets the URLs, so in CI they run.
 
 mod batchfile;
+mod faults;
 mod mariadb;
 mod postgres;
 mod server;

@@ -14,6 +14,7 @@ pub struct BenchArgs {
     pub log_writers: usize,
     pub json: Option<PathBuf>,
     pub members: u64,
+    pub transfers: usize,
     pub dir: Option<PathBuf>,
 }
 
@@ -25,6 +26,7 @@ pub async fn bench(a: BenchArgs) -> anyhow::Result<ExitCode> {
     opts.log_writers = a.log_writers;
     opts.json = a.json;
     opts.members = a.members;
+    opts.transfers = a.transfers;
     opts.dir = a.dir;
     hfx_zone::bench::command(opts).await
 }

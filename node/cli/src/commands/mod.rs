@@ -10,6 +10,7 @@ pub mod member;
 pub mod node;
 pub mod seed;
 pub mod status;
+pub mod transfer;
 pub mod witness;
 pub mod zone;
 

@@ -29,6 +29,9 @@ pub const ROLES: &[(&str, &[Role])] = &[
     ("/hfx.v1.Clerk/LoanCheck", &[Clerk]),
     ("/hfx.v1.Clerk/StartTransfer", &[Clerk]),
     ("/hfx.v1.Clerk/GetTransfer", &[Clerk]),
+    ("/hfx.v1.Clerk/ListTransfers", &[Clerk]),
+    ("/hfx.v1.Clerk/CancelTransfer", &[Clerk]),
+    ("/hfx.v1.Clerk/ResolveTransfer", &[Clerk]),
     ("/hfx.v1.Clerk/RequestCertificate", &[Clerk]),
     ("/hfx.v1.Audit/ExportLog", &[Auditor]),
     ("/hfx.v1.Audit/ProveInclusion", &[Auditor]),
@@ -152,11 +155,36 @@ impl pb::clerk_server::Clerk for LocalApi {
     async fn loan_check(&self, _r: Request<pb::LocalLoanCheck>) -> R<pb::LocalLoanCheckReply> {
         Err(later("Clerk/LoanCheck"))
     }
-    async fn start_transfer(&self, _r: Request<pb::StartTransferRequest>) -> R<pb::TransferView> {
-        Err(later("Clerk/StartTransfer"))
+    async fn start_transfer(&self, r: Request<pb::StartTransferRequest>) -> R<pb::TransferView> {
+        let person = caller(&r)?;
+        Ok(Response::new(
+            crate::transfer::clerk::start(&self.node, &person, r.into_inner()).await?,
+        ))
     }
-    async fn get_transfer(&self, _r: Request<pb::GetTransferRequest>) -> R<pb::TransferView> {
-        Err(later("Clerk/GetTransfer"))
+    async fn get_transfer(&self, r: Request<pb::GetTransferRequest>) -> R<pb::TransferView> {
+        Ok(Response::new(
+            crate::transfer::clerk::get(&self.node, r.into_inner()).await?,
+        ))
+    }
+    async fn list_transfers(&self, r: Request<pb::ListTransfersRequest>) -> R<pb::TransferList> {
+        Ok(Response::new(
+            crate::transfer::clerk::list(&self.node, r.into_inner()).await?,
+        ))
+    }
+    async fn cancel_transfer(&self, r: Request<pb::CancelTransferRequest>) -> R<pb::TransferView> {
+        let person = caller(&r)?;
+        Ok(Response::new(
+            crate::transfer::clerk::cancel(&self.node, &person, r.into_inner()).await?,
+        ))
+    }
+    async fn resolve_transfer(
+        &self,
+        r: Request<pb::ResolveTransferRequest>,
+    ) -> R<pb::TransferView> {
+        let person = caller(&r)?;
+        Ok(Response::new(
+            crate::transfer::clerk::resolve(&self.node, &person, r.into_inner()).await?,
+        ))
     }
     async fn request_certificate(
         &self,

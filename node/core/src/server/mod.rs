@@ -72,6 +72,7 @@ pub async fn run_with_listeners(
     tokio::spawn(reload_loop(node.clone(), stop_rx.clone()));
     tokio::spawn(checkpoint_loop(node.clone(), stop_rx.clone()));
     tokio::spawn(witness_loop(node.clone(), stop_rx.clone()));
+    crate::transfer::spawn(node.clone());
 
     let peer_srv = peer::server(node.clone());
     let local_srv = local::server(node.clone());

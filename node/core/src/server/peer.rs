@@ -5,7 +5,11 @@ use super::{R, Router, builder, health_and_reflection, later};
 use crate::auth::{peer_centre, peer_interceptor};
 use crate::error::HfxError;
 use crate::node::Node;
+use crate::transfer::peer::receive;
+use crate::transfer::wire;
+use hfx_case::{Msg, MsgKind};
 use hfx_proto::v1 as pb;
+use prost::Message;
 use std::sync::Arc;
 use tonic::service::interceptor::InterceptedService;
 use tonic::{Request, Response, Status};
@@ -62,27 +66,110 @@ impl pb::member_exchange_server::MemberExchange for PeerApi {
 
 #[tonic::async_trait]
 impl pb::transfer_exchange_server::TransferExchange for PeerApi {
-    async fn send_contact_letter(&self, _r: Request<pb::ContactLetter>) -> R<pb::TransferAck> {
-        Err(later("TransferExchange/SendContactLetter"))
+    async fn send_contact_letter(&self, r: Request<pb::ContactLetter>) -> R<pb::TransferAck> {
+        let peer = peer_centre(&r)?;
+        let m = r.into_inner();
+        let own = self.node.centre.clone();
+        let ack = receive(
+            &self.node,
+            &peer,
+            MsgKind::Letter,
+            m.header.as_ref(),
+            m.encode_to_vec(),
+            || Ok(Msg::Letter(wire::letter_from(&m, &own, &peer)?)),
+        )
+        .await;
+        answer(&peer, "contact letter", ack)
     }
-    async fn cancel_letter(&self, _r: Request<pb::CaseMessage>) -> R<pb::TransferAck> {
-        Err(later("TransferExchange/CancelLetter"))
+    async fn cancel_letter(&self, r: Request<pb::CaseMessage>) -> R<pb::TransferAck> {
+        let peer = peer_centre(&r)?;
+        let m = r.into_inner();
+        let ack = receive(
+            &self.node,
+            &peer,
+            MsgKind::Cancel,
+            m.header.as_ref(),
+            m.encode_to_vec(),
+            || {
+                Ok(Msg::Cancel {
+                    reason: m.reason.chars().take(200).collect(),
+                })
+            },
+        )
+        .await;
+        answer(&peer, "cancel", ack)
     }
-    async fn send_transfer_out(&self, _r: Request<pb::TransferOut>) -> R<pb::TransferAck> {
-        Err(later("TransferExchange/SendTransferOut"))
+    async fn send_transfer_out(&self, r: Request<pb::TransferOut>) -> R<pb::TransferAck> {
+        let peer = peer_centre(&r)?;
+        let m = r.into_inner();
+        let ack = receive(
+            &self.node,
+            &peer,
+            MsgKind::TransferOut,
+            m.header.as_ref(),
+            m.encode_to_vec(),
+            || Ok(Msg::TransferOut(wire::record_from(&m)?)),
+        )
+        .await;
+        answer(&peer, "transfer-out record", ack)
     }
-    async fn send_refusal(&self, _r: Request<pb::Refusal>) -> R<pb::TransferAck> {
-        Err(later("TransferExchange/SendRefusal"))
+    async fn send_refusal(&self, r: Request<pb::Refusal>) -> R<pb::TransferAck> {
+        let peer = peer_centre(&r)?;
+        let m = r.into_inner();
+        let ack = receive(
+            &self.node,
+            &peer,
+            MsgKind::Refusal,
+            m.header.as_ref(),
+            m.encode_to_vec(),
+            || Ok(Msg::Refusal(wire::refusal_from(&m)?)),
+        )
+        .await;
+        answer(&peer, "refusal", ack)
     }
-    async fn send_payment(&self, _r: Request<pb::PaymentNotice>) -> R<pb::TransferAck> {
-        Err(later("TransferExchange/SendPayment"))
+    async fn send_payment(&self, r: Request<pb::PaymentNotice>) -> R<pb::TransferAck> {
+        let peer = peer_centre(&r)?;
+        let m = r.into_inner();
+        let ack = receive(
+            &self.node,
+            &peer,
+            MsgKind::Payment,
+            m.header.as_ref(),
+            m.encode_to_vec(),
+            || Ok(Msg::Payment(wire::payment_from(&m)?)),
+        )
+        .await;
+        answer(&peer, "payment notice", ack)
     }
-    async fn send_completion(&self, _r: Request<pb::Completion>) -> R<pb::TransferAck> {
-        Err(later("TransferExchange/SendCompletion"))
+    async fn send_completion(&self, r: Request<pb::Completion>) -> R<pb::TransferAck> {
+        let peer = peer_centre(&r)?;
+        let m = r.into_inner();
+        let ack = receive(
+            &self.node,
+            &peer,
+            MsgKind::Completion,
+            m.header.as_ref(),
+            m.encode_to_vec(),
+            || wire::completion_from(&m),
+        )
+        .await;
+        answer(&peer, "completion", ack)
     }
-    async fn query_case(&self, _r: Request<pb::CaseMessage>) -> R<pb::CaseState> {
-        Err(later("TransferExchange/QueryCase"))
+    async fn query_case(&self, r: Request<pb::CaseMessage>) -> R<pb::CaseState> {
+        let peer = peer_centre(&r)?;
+        let st = crate::transfer::peer::query_case(&self.node, &peer, r.into_inner()).await;
+        answer(&peer, "case query", st)
     }
+}
+
+/// A transfer message's answer; refusals are logged once (internal ones by the Status mapping).
+fn answer<T>(peer: &str, what: &str, r: Result<T, HfxError>) -> R<T> {
+    r.map(Response::new).map_err(|e| {
+        if !e.is_internal() {
+            tracing::info!(%peer, reason = e.reason(), "{what} refused: {e}");
+        }
+        Status::from(e)
+    })
 }
 
 #[tonic::async_trait]

@@ -10,6 +10,7 @@
 //! in `schema.rs`, the group-commit writer in `writer.rs`.
 
 pub mod audit;
+pub mod cases;
 pub mod disclosures;
 pub mod inbox;
 pub mod log_rows;

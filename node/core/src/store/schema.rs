@@ -87,6 +87,41 @@ ALTER TABLE disclosures ADD COLUMN commit_index BIGINT;
 CREATE TRIGGER disclosures_append_only BEFORE UPDATE OR DELETE ON disclosures FOR EACH ROW EXECUTE FUNCTION hfx_append_only();
 "#,
     ),
+    (
+        // Transfer cases (state as JSON, CAS by version, one in-flight case per person and
+        // role by a partial unique index), their outbox, and the daily letter sequence.
+        4,
+        r#"
+CREATE TABLE transfer_case (
+  case_id TEXT PRIMARY KEY, role TEXT NOT NULL, peer TEXT NOT NULL, letter_no TEXT, status TEXT NOT NULL,
+  person_hash TEXT, in_flight BIGINT NOT NULL, is_final BIGINT NOT NULL, version BIGINT NOT NULL,
+  state TEXT NOT NULL, stuck_reason TEXT, tombstone TEXT, created_ms BIGINT NOT NULL, updated_ms BIGINT NOT NULL);
+CREATE UNIQUE INDEX transfer_case_person ON transfer_case (role, person_hash) WHERE in_flight = 1;
+CREATE UNIQUE INDEX transfer_case_letter ON transfer_case (letter_no) WHERE role = 'destination';
+CREATE INDEX transfer_case_open ON transfer_case (is_final, created_ms);
+CREATE TABLE transfer_letter_seq (prefix TEXT NOT NULL, day BIGINT NOT NULL, last BIGINT NOT NULL, PRIMARY KEY (prefix, day));
+CREATE TABLE transfer_outbox (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, case_id TEXT NOT NULL, peer TEXT NOT NULL, kind TEXT NOT NULL,
+  message_id TEXT NOT NULL UNIQUE, body BLOB NOT NULL, created_ms BIGINT NOT NULL, attempts BIGINT NOT NULL,
+  next_attempt_ms BIGINT NOT NULL, claimed_by TEXT NOT NULL, claimed_until_ms BIGINT NOT NULL, done BIGINT NOT NULL, last_error TEXT);
+CREATE INDEX transfer_outbox_due ON transfer_outbox (done, case_id, id);
+"#,
+        r#"
+CREATE TABLE transfer_case (
+  case_id TEXT PRIMARY KEY, role TEXT NOT NULL, peer TEXT NOT NULL, letter_no TEXT, status TEXT NOT NULL,
+  person_hash TEXT, in_flight BIGINT NOT NULL, is_final BIGINT NOT NULL, version BIGINT NOT NULL,
+  state TEXT NOT NULL, stuck_reason TEXT, tombstone TEXT, created_ms BIGINT NOT NULL, updated_ms BIGINT NOT NULL);
+CREATE UNIQUE INDEX transfer_case_person ON transfer_case (role, person_hash) WHERE in_flight = 1;
+CREATE UNIQUE INDEX transfer_case_letter ON transfer_case (letter_no) WHERE role = 'destination';
+CREATE INDEX transfer_case_open ON transfer_case (is_final, created_ms);
+CREATE TABLE transfer_letter_seq (prefix TEXT NOT NULL, day BIGINT NOT NULL, last BIGINT NOT NULL, PRIMARY KEY (prefix, day));
+CREATE TABLE transfer_outbox (
+  id BIGSERIAL PRIMARY KEY, case_id TEXT NOT NULL, peer TEXT NOT NULL, kind TEXT NOT NULL,
+  message_id TEXT NOT NULL UNIQUE, body BYTEA NOT NULL, created_ms BIGINT NOT NULL, attempts BIGINT NOT NULL,
+  next_attempt_ms BIGINT NOT NULL, claimed_by TEXT NOT NULL, claimed_until_ms BIGINT NOT NULL, done BIGINT NOT NULL, last_error TEXT);
+CREATE INDEX transfer_outbox_due ON transfer_outbox (done, case_id, id);
+"#,
+    ),
 ];
 
 pub(super) async fn migrate(pool: &AnyPool, kind: StoreKind) -> Result<(), StoreError> {

@@ -13,6 +13,8 @@
 //! - `verify`: log entries verified per second on one core.
 //! - `soak`: a mixed load on a three-centre zone: errors, each node's RSS over time, open
 //!   file descriptors at start and end.
+//! - `transfer`: account transfers between two centres, start to "done", with the ratio of
+//!   completed transfers per second to `baseline`.
 //!
 //! BENCHMARKS.md has the figures and what limits each.
 //!
@@ -52,15 +54,18 @@ pub enum Scenario {
     Verify,
     /// A mixed load on a three-centre zone: errors, RSS, file descriptors.
     Soak,
+    /// Account transfers between two centres, start to done (implies `baseline`).
+    Transfer,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 5] = [
+    pub const ALL: [Scenario; 6] = [
         Scenario::Baseline,
         Scenario::Query,
         Scenario::Log,
         Scenario::Verify,
         Scenario::Soak,
+        Scenario::Transfer,
     ];
 
     pub fn name(self) -> &'static str {
@@ -70,6 +75,7 @@ impl Scenario {
             Scenario::Log => "log",
             Scenario::Verify => "verify",
             Scenario::Soak => "soak",
+            Scenario::Transfer => "transfer",
         }
     }
 }
@@ -94,6 +100,9 @@ pub const TARGET_LOG_APPENDS: f64 = 50_000.0;
 pub const TARGET_VERIFY_PER_CORE: f64 = 2_500_000.0;
 pub const TARGET_IDLE_RSS_MB: f64 = 64.0;
 pub const TARGET_SOAK_RSS_MB: f64 = 256.0;
+pub const TARGET_TRANSFERS_PER_S: f64 = 1_000.0;
+pub const TARGET_TRANSFER_P99_US: u64 = 1_000_000;
+pub use scenarios::transfer::DEFAULT_TRANSFERS;
 
 /// What to run and how.
 #[derive(Debug, Clone)]
@@ -106,8 +115,10 @@ pub struct BenchOptions {
     pub concurrency: usize,
     /// `log` also runs with this many concurrent writers (the group commit's capacity).
     pub log_writers: usize,
-    /// Members seeded per centre.
+    /// Members seeded per centre (`transfer` seeds more if its movers need them).
     pub members: u64,
+    /// Transfers the `transfer` scenario makes.
+    pub transfers: usize,
     /// Echo payload (`baseline`) and log payload (`log`) in bytes.
     pub payload_bytes: usize,
     /// Entries the `verify` scenario checks.
@@ -130,6 +141,7 @@ impl BenchOptions {
             concurrency: DEFAULT_CONCURRENCY,
             log_writers: DEFAULT_LOG_WRITERS,
             members: 2000,
+            transfers: DEFAULT_TRANSFERS,
             payload_bytes: 256,
             verify_entries: 2_000_000,
             dir: None,
@@ -201,7 +213,9 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<BenchOutcome> {
         opts.scenarios.clone()
     };
     // Every figure stands beside a baseline measured in the same run.
-    if wanted.contains(&Scenario::Query) && !wanted.contains(&Scenario::Baseline) {
+    if (wanted.contains(&Scenario::Query) || wanted.contains(&Scenario::Transfer))
+        && !wanted.contains(&Scenario::Baseline)
+    {
         wanted.push(Scenario::Baseline);
     }
     wanted.sort();
@@ -237,7 +251,10 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<BenchOutcome> {
     let mut failures = Vec::new();
 
     // baseline and query share a two-centre zone: the echo uses its node certificates.
-    if wanted.contains(&Scenario::Baseline) || wanted.contains(&Scenario::Query) {
+    if wanted.contains(&Scenario::Baseline)
+        || wanted.contains(&Scenario::Query)
+        || wanted.contains(&Scenario::Transfer)
+    {
         let dir = work.join("zone2");
         let mut spec = ZoneSpec::new(&dir, 2);
         spec.members_per_centre = opts.members;
@@ -289,6 +306,36 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<BenchOutcome> {
         let soak = scenarios::soak::run_soak(&work.join("zone3"), &opts, &ui).await?;
         collect_failures("soak", &soak, &mut failures);
         report.soak = Some(soak);
+    }
+    if wanted.contains(&Scenario::Transfer) {
+        let mut t = scenarios::transfer::run_transfer(
+            &work.join("zone2-transfer"),
+            opts.transfers,
+            &opts,
+            &ui,
+        )
+        .await?;
+        let base = report
+            .baseline
+            .as_ref()
+            .and_then(|b| b["throughput_per_s"].as_f64())
+            .unwrap_or(0.0);
+        let x = t["throughput_per_s"].as_f64().unwrap_or(0.0);
+        t["ratio_to_baseline"] = json!(if base > 0.0 { round(x / base, 5) } else { 0.0 });
+        let p99 = t["latency_us"]["p99"].as_u64().unwrap_or(u64::MAX);
+        t["target"] = json!({
+            "transfers_per_s": TARGET_TRANSFERS_PER_S,
+            "p99_us": TARGET_TRANSFER_P99_US,
+            "met": x >= TARGET_TRANSFERS_PER_S && p99 <= TARGET_TRANSFER_P99_US,
+        });
+        collect_failures("transfer", &t, &mut failures);
+        if t["origin_check"]["ok"] != json!(true) {
+            failures.push(format!(
+                "transfer: the origin does not agree: {}",
+                t["origin_check"]
+            ));
+        }
+        report.transfer = Some(t);
     }
     report.total_seconds = round(started.elapsed().as_secs_f64(), 1);
     report.load_average_end = procfs::loadavg();

@@ -4,7 +4,7 @@
 use super::procfs::{Machine, TICK_US, Usage};
 use super::{
     Scenario, TARGET_IDLE_RSS_MB, TARGET_LOG_APPENDS, TARGET_QUERY_RATIO, TARGET_SOAK_RSS_MB,
-    TARGET_VERIFY_PER_CORE, VERIFY_PASSES,
+    TARGET_TRANSFER_P99_US, TARGET_TRANSFERS_PER_S, TARGET_VERIFY_PER_CORE, VERIFY_PASSES,
 };
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -27,6 +27,8 @@ pub struct Report {
     pub verify: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub soak: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transfer: Option<Value>,
     pub total_seconds: f64,
     /// `null` where /proc/loadavg cannot be read.
     pub load_average_end: Option<Vec<f64>>,
@@ -44,6 +46,7 @@ impl Report {
             log: None,
             verify: None,
             soak: None,
+            transfer: None,
             total_seconds: 0.0,
             load_average_end: None,
         }
@@ -314,6 +317,36 @@ pub fn table(r: &Value) -> String {
             "  targets: idle ≤ {TARGET_IDLE_RSS_MB} MB, soak ≤ {TARGET_SOAK_RSS_MB} MB ({})\n",
             met(&s["target"])
         ));
+    }
+    if let Some(t) = r.get("transfer") {
+        out.push_str(&format!(
+            "transfer: {} → {}, {} started, {} done, {} failed, {} concurrent, poll every {} ms; origin agrees: {}; target ≥ {} transfers/s and p99 ≤ {} ms ({})\n",
+            t["centres"]["origin"].as_str().unwrap_or("?"),
+            t["centres"]["destination"].as_str().unwrap_or("?"),
+            t["transfers_started"],
+            t["transfers_done"],
+            t["errors"],
+            t["concurrency"],
+            t["poll_interval_ms"],
+            if t["origin_check"]["ok"] == json!(true) { "yes" } else { "NO" },
+            TARGET_TRANSFERS_PER_S,
+            TARGET_TRANSFER_P99_US / 1000,
+            met(&t["target"]),
+        ));
+        let c = &t["cost"]["cpu_us_per_op"];
+        out.push_str(&format!(
+            "  CPU per transfer {} µs (origin {}, destination {}, bench process {}); context switches per transfer {}\n",
+            c["total"],
+            c["node A (origin)"],
+            c["node B (destination)"],
+            c["bench process (clerk client + bank stand-in)"],
+            t["cost"]["context_switches_per_op"]["total"],
+        ));
+        if let Some(f) = t["failures"].as_array() {
+            for e in f.iter().take(5) {
+                out.push_str(&format!("  failed: {}\n", e.as_str().unwrap_or("?")));
+            }
+        }
     }
     out
 }

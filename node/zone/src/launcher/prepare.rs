@@ -1,13 +1,13 @@
 //! The zone on disk: PKI, directory, person certificates, seeded core systems, node configs.
 
 use super::plan::{CentrePlan, Listeners, Prepared, ZoneSpec};
-use super::{AUDITOR, CLERK, CoreHosts, OPERATOR, SHIPPED_ZONE, host_core};
+use super::{AUDITOR, CLERK, CoreHosts, OPERATOR, SHIPPED_ZONE, host_bank, host_core};
 use anyhow::Context;
 use hfx_certs::zone::ZoneConfig;
 use hfx_certs::{Role, Validity, ZoneDir};
 use hfx_node::config::{
     AdapterCfg, DirectoryCfg, Limits, Listen, Logging, NodeConfig, PURPOSES, Policy, Signing,
-    StoreCfg, Tls,
+    StoreCfg, Tls, TransferCfg,
 };
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -92,6 +92,10 @@ pub async fn prepare(
     for note in &hosts.notes {
         progress(note);
     }
+    let bank_url = host_bank(spec, &mut hosts).await?;
+    progress(&format!(
+        "settlement bank stand-in at {bank_url} (ledger in bank/ledger.db)"
+    ));
     for p in &plans {
         let node_dir = p.config.parent().map(Path::to_path_buf).unwrap_or_default();
         std::fs::create_dir_all(&node_dir)?;
@@ -103,7 +107,8 @@ pub async fn prepare(
         let adapter = adapters
             .remove(&p.code)
             .with_context(|| format!("no core system hosted for centre {}", p.code))?;
-        let cfg = node_config(spec, &zd, p, store, adapter);
+        let mut cfg = node_config(spec, &zd, p, store, adapter);
+        cfg.transfer.bank_url = Some(bank_url.clone());
         write_node_config(&p.config, &cfg)?;
     }
     for t in seeding {
@@ -147,7 +152,8 @@ impl IntoAdapter for String {
 
 /// The configuration of one centre's node in a launcher-built zone: every purpose allowed by
 /// default (plus the spec's per-peer policy), short reload, checkpoint and witness intervals,
-/// JSON logs. `base` is the node's folder, where the config file goes.
+/// JSON logs, default `[transfer]` settings (`prepare` adds the zone bank's URL). `base` is the
+/// node's folder, where the config file goes.
 pub fn node_config(
     spec: &ZoneSpec,
     zd: &ZoneDir,
@@ -190,6 +196,7 @@ pub fn node_config(
             format: "json".into(),
             level: spec.log_level.clone(),
         },
+        transfer: TransferCfg::default(),
         base: plan
             .config
             .parent()

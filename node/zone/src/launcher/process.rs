@@ -49,6 +49,11 @@ impl Zone {
         self.hosts.cleanup().await;
     }
 
+    /// The zone's settlement bank stand-in (faults, ledger), hosted for the life of the zone.
+    pub fn bank(&self) -> Option<&hfx_standins::bank::BankHandle> {
+        self.hosts.bank()
+    }
+
     pub fn zone_dir(&self) -> ZoneDir {
         ZoneDir::open(&self.dir)
     }

@@ -5,6 +5,7 @@ pub(crate) mod baseline;
 pub(crate) mod log;
 pub(crate) mod query;
 pub(crate) mod soak;
+pub(crate) mod transfer;
 pub(crate) mod verify;
 
 use crate::launcher::Zone;
