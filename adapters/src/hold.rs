@@ -136,6 +136,12 @@ pub trait HoldDialect: Send + Sync {
     /// account number and amount (yuan text).
     const INSERT_CREDIT: &'static str;
 
+    /// The statement that opens a write transaction, when the dialect needs its own: SQLite
+    /// takes the write lock at the start (`BEGIN IMMEDIATE`), so a concurrent writer waits its
+    /// busy timeout instead of failing at once with "database is locked" when the transaction
+    /// turns from reading the account to writing it.
+    const BEGIN: Option<&'static str> = None;
+
     /// The canonical status of a raw status code; `None` for a code the table lacks.
     fn account_status(raw: &str) -> Option<AccountStatus>;
 
@@ -233,7 +239,10 @@ where
     <D::DB as sqlx::Database>::QueryResult: HasRowsAffected,
 {
     async fn begin(&self) -> Result<Tx<Self>, AdapterError> {
-        Ok(self.pool().begin().await?)
+        Ok(match D::BEGIN {
+            Some(sql) => self.pool().begin_with(sqlx::AssertSqlSafe(sql)).await?,
+            None => self.pool().begin().await?,
+        })
     }
 
     async fn commit(&self, tx: Tx<Self>) -> Result<(), AdapterError> {

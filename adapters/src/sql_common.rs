@@ -67,11 +67,25 @@ const RECONNECTS: u32 = 2;
 pub fn connection_lost(e: &sqlx::Error) -> bool {
     match e {
         sqlx::Error::Io(_) => true,
-        sqlx::Error::Database(d) => d.code().is_some_and(|c| {
-            c.starts_with("08") || matches!(c.as_ref(), "57P01" | "57P02" | "57P03" | "70100")
-        }),
+        sqlx::Error::Database(d) => {
+            d.code().is_some_and(|c| {
+                c.starts_with("08") || matches!(c.as_ref(), "57P01" | "57P02" | "57P03" | "70100")
+            }) || transient_lock(d.as_ref())
+        }
         _ => false,
     }
+}
+
+/// A lock the database could not take now (SQLite busy or locked; PostgreSQL serialization
+/// failure, deadlock or lock not available; MariaDB deadlock or lock wait timeout): the
+/// transaction was rolled back whole, and the same call may succeed a moment later.
+fn transient_lock(d: &dyn sqlx::error::DatabaseError) -> bool {
+    let code = d.code();
+    matches!(
+        code.as_deref(),
+        Some("5" | "6" | "261" | "517" | "40001" | "40P01" | "55P03")
+    ) || d.message().contains("Lock wait timeout exceeded")
+        || d.message().contains("database is locked")
 }
 
 /// Whether `e`'s sqlx source says the connection was lost; if so, `e` becomes (or stays)

@@ -241,6 +241,34 @@ async fn a_transfer_moves_the_money_and_the_history_and_both_sides_agree() {
             .any(|x| x.message_id.len() == 36 && x.outcome.contains("letter")),
         "{disclosures:?}"
     );
+    // The auditors' tools take the transfer's exchanges: both logs verify, replay finds no
+    // difference, and reconciling the two sides finds every message on both, no break.
+    crate::audit::settle(&zone).await;
+    let mut exports = Vec::new();
+    for code in [&m.origin_centre, &dest] {
+        let (_, e) = crate::audit::export_of(&zone, code).await;
+        let rep = hfx_tlog::audit::verify(
+            &e,
+            Some(&crate::audit::trusted_key(&zone, code)),
+            1,
+            &|_, _| {},
+        );
+        assert!(rep.problems.is_empty(), "{code}: {:?}", rep.problems);
+        let replay = hfx_tlog::audit::replay(&e);
+        assert!(
+            replay.differences.is_empty(),
+            "{code}: {:?}",
+            replay.differences
+        );
+        exports.push(e);
+    }
+    let rep = hfx_tlog::audit::reconcile(&exports, hfx_node::now_ms());
+    assert!(rep.breaks.is_empty(), "{:?}", rep.breaks);
+    assert!(
+        rep.matched >= 10,
+        "letter, record, payment, completion and answers: {}",
+        rep.matched
+    );
     zone.shutdown().await;
 }
 
@@ -474,5 +502,86 @@ async fn a_crash_at_every_step_boundary_converges_with_the_money_moved_once() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    zone.shutdown().await;
+}
+
+/// An origin asked about a case it never saw, past the letter's deadline, writes a signed
+/// expiry tombstone; the letter arriving afterwards is answered "expired", never accepted.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_letter_never_seen_by_its_deadline_meets_a_signed_tombstone() {
+    let (_tmp, mut zone) = transfer_zone(2).await;
+    let dest = zone.centres[1].code.clone();
+    let m = mover(&dest, 5);
+    let origin = m.origin_centre.clone();
+    let ch = crate::common::peer_channel(&zone, &dest, &origin);
+    let mut peer = pb::transfer_exchange_client::TransferExchangeClient::new(ch);
+    let case_id = uuid::Uuid::now_v7().hyphenated().to_string();
+    let header = |mid: String| {
+        Some(pb::RequestHeader {
+            message_id: mid,
+            case_id: case_id.clone(),
+            purpose: pb::Purpose::TransferCheck as i32,
+            acting_person: format!("{dest}/node/transfer"),
+            sender_checkpoint_size: 0,
+            sent_at_unix_ms: hfx_node::now_ms(),
+        })
+    };
+    let mid = || uuid::Uuid::now_v7().hyphenated().to_string();
+    // Before the deadline: not known, no tombstone.
+    let early = peer
+        .query_case(pb::CaseMessage {
+            header: header(mid()),
+            reason: String::new(),
+            deadline_unix_ms: hfx_node::now_ms() + 60_000,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        !early.known && early.tombstone_signature.is_empty(),
+        "{early:?}"
+    );
+    // Past it: the tombstone, signed by the origin's key over this case.
+    let late = peer
+        .query_case(pb::CaseMessage {
+            header: header(mid()),
+            reason: String::new(),
+            deadline_unix_ms: hfx_node::now_ms() - 1,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(late.state, "expired");
+    let note = String::from_utf8(late.tombstone_signature.clone()).unwrap();
+    assert!(
+        note.starts_with(&format!("hfx-tombstone/v1\n{origin}\n{case_id}\n")),
+        "{note}"
+    );
+    // The letter arrives late: answered with the tombstone's state, and the origin never
+    // checks or holds anything for it.
+    let letter = pb::ContactLetter {
+        header: header(mid()),
+        letter_no: format!("{}2612020001", &dest[..6]),
+        person: start_request(&m).person,
+        destination_account_no: m.dest.account_no.clone(),
+        destination_centre: dest.clone(),
+        origin_centre: origin.clone(),
+        applied_date: 20261202,
+        deadline_unix_ms: hfx_node::now_ms() - 1,
+    };
+    let ack = peer.send_contact_letter(letter).await.unwrap().into_inner();
+    assert_eq!(ack.state, "expired");
+    let o = zone
+        .client(&origin, Role::Clerk)
+        .unwrap()
+        .get_transfer(&case_id)
+        .await
+        .unwrap();
+    assert_eq!((o.state.as_str(), o.is_final), ("expired", true));
+    let oc = core_of(&zone, &origin).await;
+    assert_eq!(
+        member_now(oc.as_ref(), &m.origin).await.status,
+        m.origin.status
+    );
     zone.shutdown().await;
 }

@@ -14,6 +14,7 @@ type Tx = crate::hold::Tx<SqliteCore>;
 #[async_trait::async_trait]
 impl HoldDialect for SqliteCore {
     type DB = Sqlite;
+    const BEGIN: Option<&'static str> = Some("BEGIN IMMEDIATE");
     const BALANCE: &'static str = "grzhye";
     const STATUS_TABLE: &'static str = "个人账户状态";
     const SEALED: &'static str = "02";

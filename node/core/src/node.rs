@@ -72,10 +72,7 @@ impl Node {
             )),
             None => None,
         };
-        let crash_at = std::env::var("HFX_CRASH_AT")
-            .ok()
-            .filter(|s| !s.is_empty())
-            .or_else(|| cfg.transfer.crash_at.clone());
+        let crash_at = cfg.transfer.crash_point();
         let transfers = crate::transfer::Transfers::new(&cfg.centre, crash_at);
         Ok(Arc::new(Node {
             bank,

@@ -32,3 +32,17 @@ fn hfx_tlog_depends_on_no_runtime_database_grpc_or_node() {
         .collect();
     assert!(bad.is_empty(), "hfx-tlog pulls in {bad:?}");
 }
+
+/// A forged entry count fails at the missing entry; it never reserves memory for the count
+/// (found by the fuzz corpus: `tests/fuzz/corpus/audit_export/crash-parse-entries-capacity-overflow`).
+#[test]
+fn a_forged_entry_count_is_an_error_not_a_crash() {
+    for n in ["18446744073709551615", "100000000"] {
+        let text = format!(
+            "hfx-log-export 1\ncentre 1\norigin o\nvkey k\nexported_at_ms 0\nentries {n}\n"
+        );
+        let r = hfx_tlog::audit::parse(&mut std::io::Cursor::new(text.as_bytes()), &|_, _| {});
+        let e = r.err().expect("an export without its entries is refused");
+        assert!(e.to_string().contains("entry 0"), "{e:#}");
+    }
+}

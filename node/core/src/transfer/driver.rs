@@ -547,6 +547,28 @@ async fn query_peer(node: &Node, c: &Case) -> Result<Option<Event>, String> {
         },
     ];
     node.store.write(ops).await.map_err(|e| e.to_string())?;
-    Ok(wire::status_from_answer(&answer.state, answer.status)
-        .map(|status| Event::PeerState { status }))
+    let status = wire::status_from_answer(&answer.state, answer.status);
+    if status == Some(hfx_case::Status::Expired) {
+        check_tombstone(node, c, &answer)?;
+    }
+    Ok(status.map(|status| Event::PeerState { status }))
+}
+
+/// An origin's expiry tombstone ends the case only if the origin's own key signed it, for
+/// this case: a forged or misplaced tombstone would let a destination give up a case the
+/// origin may still pay out.
+fn check_tombstone(node: &Node, c: &Case, answer: &pb::CaseState) -> Result<(), String> {
+    let note = std::str::from_utf8(&answer.tombstone_signature)
+        .map_err(|_| "the tombstone is not text".to_string())?;
+    let verifier = crate::witness::verifier_for(node, &c.peer).map_err(|e| e.to_string())?;
+    let opened = hfx_tlog::note::open_note(note, std::slice::from_ref(&verifier))
+        .map_err(|e| format!("the tombstone's signature does not verify: {e}"))?;
+    let want = super::peer::tombstone_text(&c.peer, &c.case_id, answer.tombstone_at_unix_ms);
+    if !opened.is_signed_by(&verifier) || opened.text != want {
+        return Err(format!(
+            "the tombstone from {} is not for case {} (signed text {:?})",
+            c.peer, c.case_id, opened.text
+        ));
+    }
+    Ok(())
 }

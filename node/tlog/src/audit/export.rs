@@ -291,7 +291,9 @@ pub fn parse(r: &mut impl BufRead, progress: &dyn Fn(u64, u64)) -> anyhow::Resul
     let vkey = header_value(&text(r, &mut buf)?, "vkey")?.to_string();
     let _at = text(r, &mut buf)?;
     let n = count_line(r, "entries", &mut buf)?;
-    let mut entries = Vec::with_capacity(n as usize);
+    // The count is the file's word, not a promise: reserve for at most 65,536 entries up
+    // front (a forged count must fail at the missing entry, not exhaust memory).
+    let mut entries = Vec::with_capacity(n.min(1 << 16) as usize);
     for i in 0..n {
         let l =
             read_line(r, &mut buf)?.with_context(|| format!("export ends at entry {i} of {n}"))?;

@@ -70,6 +70,50 @@ pub fn replay(e: &Export) -> ReplayReport {
         });
         rebuilt.insert((direction.to_string(), peer.clone(), mid.clone()), purpose);
     }
+    // Transfer messages that carry personal data (the contact letter, the transfer-out
+    // record with its history): a disclosure on each side, sent by the side that logged the
+    // request as sent, received by the other.
+    for line in &e.entries {
+        let Some(f) = entry_fields(line) else {
+            continue;
+        };
+        let letter = f.msg_type == format!("{}#request", crate::methods::METHOD_LETTER);
+        let record = f.msg_type == format!("{}#request", crate::methods::METHOD_TRANSFER_OUT);
+        if !letter && !record {
+            continue;
+        }
+        let direction = if f.dir == "sent" { "sent" } else { "received" };
+        let header = hex::decode(f.payload_sha256)
+            .ok()
+            .and_then(|h| merkle::hash_from_slice(&h).ok())
+            .and_then(|h| e.payloads.get(&h).cloned().flatten())
+            .and_then(|p| {
+                if letter {
+                    hfx_proto::v1::ContactLetter::decode(p.as_slice())
+                        .ok()?
+                        .header
+                } else {
+                    hfx_proto::v1::TransferOut::decode(p.as_slice())
+                        .ok()?
+                        .header
+                }
+            });
+        let purpose = header
+            .and_then(|h| hfx_proto::v1::Purpose::try_from(h.purpose).ok())
+            .map(|p| hfx_model::purpose::purpose_name(p).to_string())
+            .unwrap_or_else(|| {
+                undecodable += 1;
+                String::from("?")
+            });
+        rebuilt.insert(
+            (
+                direction.to_string(),
+                f.peer.to_string(),
+                f.message_id.to_string(),
+            ),
+            purpose,
+        );
+    }
     let mut claimed: BTreeMap<(String, String, String), String> = BTreeMap::new();
     for d in &e.disclosures {
         claimed.insert(
