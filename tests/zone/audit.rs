@@ -97,15 +97,21 @@ async fn exports_verify_replay_and_reconcile_across_a_real_zone() {
     let queries = traffic(&zone, 6).await;
     settle(&zone).await;
     // Witnessing: each node's checkpoint gets cosigned by its two peers (quorum 2).
+    // Every centre's newest checkpoint cosigned by a quorum: each export below must carry
+    // cosignatures (waiting on one centre only let a slower one be exported unwitnessed).
     let mut witnessed = false;
-    for _ in 0..100 {
-        let st = zone
-            .client(&zone.centres[0].code, Role::Operator)
-            .unwrap()
-            .status()
-            .await
-            .unwrap();
-        if st.witnessed_size > 0 && st.witnessed_size == st.checkpoint_size {
+    for _ in 0..200 {
+        let mut all = true;
+        for c in &zone.centres {
+            let st = zone
+                .client(&c.code, Role::Operator)
+                .unwrap()
+                .status()
+                .await
+                .unwrap();
+            all &= st.witnessed_size > 0 && st.witnessed_size == st.checkpoint_size;
+        }
+        if all {
             witnessed = true;
             break;
         }
