@@ -2,7 +2,7 @@
 //! resolve. Bad input is refused before anything is written, with the field or the
 //! conflicting case named.
 
-use super::{case_of, commit, is_conflict, person_hash, view};
+use super::{Applied, apply_stored, case_of, commit, is_conflict, person_hash, view};
 use crate::auth::Caller;
 use crate::error::{HfxError, HfxResult};
 use crate::member::{check_message_id, validate_person};
@@ -218,25 +218,17 @@ async fn clerk_move(
     case_id: &str,
     ev: Event,
 ) -> HfxResult<pb::TransferView> {
-    let (_, c0) = load(node, case_id).await?;
-    let _guard = node.transfers.lock(&c0.case_id).await;
-    for _ in 0..4 {
-        let (row, c) = load(node, case_id).await?;
-        let t = c.apply(ev.clone(), crate::now_ms()).map_err(not_allowed)?;
-        match commit(node, Some(row.version), &t, &caller.label(), vec![]).await {
-            Ok(()) => {
-                let row = node.store.case_get(&c.case_id).await?;
-                return Ok(view(&t.case, row.as_ref()));
-            }
-            Err(e) if is_conflict(&e) => continue,
-            Err(e) => return Err(e),
+    let (_, c) = load(node, case_id).await?;
+    match apply_stored(node, &c.case_id, Some(ev), &caller.label(), vec![]).await? {
+        Applied::NotTaken(e) => Err(not_allowed(e)),
+        Applied::NoCase => Err(HfxError::NotFound(format!(
+            "no transfer case {case_id} at this centre"
+        ))),
+        Applied::Moved | Applied::Unchanged => {
+            let (row, c) = load(node, &c.case_id).await?;
+            Ok(view(&c, Some(&row)))
         }
     }
-    Err(HfxError::refused(
-        Code::Aborted,
-        "CASE_BUSY",
-        "the case kept changing; try again",
-    ))
 }
 
 pub async fn cancel(

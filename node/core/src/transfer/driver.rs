@@ -5,8 +5,8 @@
 //! (unreachable, timeout) gives no event: it is made again later, with backoff; a case whose
 //! step does not finish by the step deadline is parked for a clerk with the reason.
 
-use super::{after_commit, case_of, is_conflict, transition_ops, wire};
-use crate::error::{HfxError, HfxResult};
+use super::{Applied, apply_stored, case_of, is_unique_violation, wire};
+use crate::error::HfxResult;
 use crate::log::{Envelope, RECV, SENT};
 use crate::node::Node;
 use crate::store::WriteOp;
@@ -216,45 +216,21 @@ async fn retry(node: &Node, shared: &Shared, case_id: &str, c: Option<&Case>, wh
 
 /// Commit an action's result as the case's event (reloading on a lost compare-and-swap).
 pub async fn apply(node: &Node, case_id: &str, ev: Event) -> HfxResult<()> {
-    let _guard = node.transfers.lock(case_id).await;
-    for _ in 0..4 {
-        let Some(r) = node.store.case_get(case_id).await? else {
-            return Ok(());
-        };
-        let c = case_of(&r)?;
-        let t = match c.apply(ev.clone(), crate::now_ms()) {
-            Ok(t) => t,
-            Err(e) => {
-                tracing::warn!(case = %case_id, error = %e, "driver: the case does not take the result");
-                return Ok(());
-            }
-        };
-        let ops = transition_ops(node, Some(r.version), &t, &super::node_actor(node), None).await?;
-        if ops.is_empty() {
-            return Ok(());
+    let actor = super::node_actor(node);
+    match apply_stored(node, case_id, Some(ev.clone()), &actor, vec![]).await {
+        Ok(Applied::NotTaken(e)) => {
+            tracing::warn!(case = %case_id, error = %e, "driver: the case does not take the result");
+            Ok(())
         }
-        match node.store.write(ops).await {
-            Ok(_) => {
-                after_commit(node, &t);
-                return Ok(());
-            }
-            Err(e) => {
-                let e = HfxError::from(e);
-                if !is_conflict(&e) {
-                    return Err(e);
-                }
-                // A unique-index refusal on acceptance: another case holds the person.
-                if let Event::Checked(Ok(_)) = ev
-                    && c.status == hfx_case::Status::LetterReceived
-                {
-                    return Box::pin(apply(node, case_id, in_flight_refusal())).await;
-                }
-            }
+        Ok(_) => Ok(()),
+        // A unique-index refusal on acceptance: another case holds the person.
+        Err(e) if is_unique_violation(&e) && matches!(ev, Event::Checked(Ok(_))) => {
+            apply_stored(node, case_id, Some(in_flight_refusal()), &actor, vec![])
+                .await
+                .map(|_| ())
         }
+        Err(e) => Err(e),
     }
-    Err(HfxError::internal(
-        "the case kept changing while recording a step",
-    ))
 }
 
 fn in_flight_refusal() -> Event {

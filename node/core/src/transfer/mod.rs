@@ -231,6 +231,69 @@ pub fn after_commit(node: &Node, t: &Transition) {
     node.transfers.kick(&c.case_id);
 }
 
+/// What [`apply_stored`] did.
+#[derive(Debug)]
+pub enum Applied {
+    /// The event moved the case (committed with the extra writes).
+    Moved,
+    /// Nothing to change in the case; the extra writes (if any) are committed.
+    Unchanged,
+    /// The case does not take the event; nothing was written.
+    NotTaken(hfx_case::CaseError),
+    /// No such case; nothing was written.
+    NoCase,
+}
+
+/// Apply `ev` (None: no event, only `extra`) to the stored case under its lock and commit the
+/// transition with `extra` in one transaction. A lost compare-and-swap (another writer moved
+/// the case first) reloads the case and tries again.
+pub async fn apply_stored(
+    node: &Node,
+    case_id: &str,
+    ev: Option<hfx_case::Event>,
+    acting: &str,
+    extra: Vec<WriteOp>,
+) -> HfxResult<Applied> {
+    let _guard = node.transfers.lock(case_id).await;
+    for _ in 0..4 {
+        let Some(r) = node.store.case_get(case_id).await? else {
+            return Ok(Applied::NoCase);
+        };
+        let c = case_of(&r)?;
+        let t = match ev.clone().map(|ev| c.apply(ev, crate::now_ms())) {
+            Some(Ok(t)) if t.changed => Some(t),
+            Some(Err(e)) => return Ok(Applied::NotTaken(e)),
+            _ => None,
+        };
+        let mut ops = extra.clone();
+        if let Some(t) = &t {
+            ops.extend(transition_ops(node, Some(r.version), t, acting, None).await?);
+        }
+        if !ops.is_empty()
+            && let Err(e) = node.store.write(ops).await
+        {
+            let e = HfxError::from(e);
+            // A lost compare-and-swap is worth another try; a unique-index refusal is not.
+            if is_conflict(&e) && !is_unique_violation(&e) {
+                continue;
+            }
+            return Err(e);
+        }
+        return Ok(match t {
+            Some(t) => {
+                after_commit(node, &t);
+                Applied::Moved
+            }
+            None => Applied::Unchanged,
+        });
+    }
+    Err(HfxError::refused(
+        tonic::Code::Aborted,
+        "CASE_BUSY",
+        "the case kept changing; try again",
+    ))
+}
+
 /// Test hook (DESIGN's "crash at every step boundary"): `[transfer] crash_at` or
 /// `HFX_CRASH_AT` names a point; reaching it aborts the process like `kill -9`.
 pub fn crash_point(node: &Node, point: &str) {
@@ -248,6 +311,15 @@ pub fn is_conflict(e: &HfxError) -> bool {
         HfxError::Store(StoreError::CommitFailed(inner)) => {
             matches!(inner.as_ref(), StoreError::Conflict) || unique_violation(inner)
         }
+        HfxError::Store(s) => unique_violation(s),
+        _ => false,
+    }
+}
+
+/// Whether a store error is a unique-index refusal (another case holds the person, the
+/// letter number is taken, the case exists).
+pub fn is_unique_violation(e: &HfxError) -> bool {
+    match e {
         HfxError::Store(s) => unique_violation(s),
         _ => false,
     }

@@ -2,7 +2,7 @@
 //! answers (DESIGN §4 rule 2). A case's messages leave one at a time, oldest first. The
 //! answer, the row's end and the answer's effect on the case commit together.
 
-use super::{after_commit, case_of, is_conflict, transition_ops, wire};
+use super::{Applied, apply_stored, wire};
 use crate::error::{HfxError, HfxResult, reason_of};
 use crate::log::{Envelope, RECV};
 use crate::node::Node;
@@ -163,58 +163,36 @@ async fn answered(
     ack: pb::TransferAck,
 ) -> HfxResult<()> {
     let ack_bytes = ack.encode_to_vec();
-    let status = wire::status_from_answer(&ack.state, ack.status);
-    let _guard = node.transfers.lock(&row.case_id).await;
-    for _ in 0..4 {
-        let Some(r) = node.store.case_get(&row.case_id).await? else {
-            return Err(HfxError::internal(format!(
-                "outbox row {} names no case",
-                row.id
-            )));
-        };
-        let c = case_of(&r)?;
-        let t = match status {
-            Some(status) => c.apply(Event::Acked { kind, status }, crate::now_ms()).ok(),
-            None => None,
-        };
-        let mut ops = vec![
-            WriteOp::LogAppend {
-                envelope: Envelope::draft(
-                    RECV,
-                    &row.peer,
-                    &row.message_id,
-                    &row.case_id,
-                    &format!("{}#reply", wire::method(kind)),
-                    &ack_bytes,
-                ),
-                payload: ack_bytes.clone(),
-            },
-            outbox_done_op(row.id),
-        ];
-        if let Some(t) = &t {
-            ops.extend(
-                transition_ops(node, Some(r.version), t, &super::node_actor(node), None).await?,
-            );
-        }
-        match node.store.write(ops).await {
-            Ok(_) => {
-                if let Some(t) = &t {
-                    after_commit(node, t);
-                }
-                node.transfers.kick(&row.case_id);
-                return Ok(());
-            }
-            Err(e) => {
-                let e = HfxError::from(e);
-                if !is_conflict(&e) {
-                    return Err(e);
-                }
-            }
-        }
+    let ev = wire::status_from_answer(&ack.state, ack.status)
+        .map(|status| Event::Acked { kind, status });
+    let extra = vec![
+        WriteOp::LogAppend {
+            envelope: Envelope::draft(
+                RECV,
+                &row.peer,
+                &row.message_id,
+                &row.case_id,
+                &format!("{}#reply", wire::method(kind)),
+                &ack_bytes,
+            ),
+            payload: ack_bytes.clone(),
+        },
+        outbox_done_op(row.id),
+    ];
+    let actor = super::node_actor(node);
+    let mut done = apply_stored(node, &row.case_id, ev, &actor, extra.clone()).await?;
+    if let Applied::NotTaken(_) = done {
+        // The answer changes nothing in the case: it is still logged and ends the row.
+        done = apply_stored(node, &row.case_id, None, &actor, extra).await?;
     }
-    Err(HfxError::internal(
-        "the case kept changing while recording an answer",
-    ))
+    if let Applied::NoCase = done {
+        return Err(HfxError::internal(format!(
+            "outbox row {} names no case",
+            row.id
+        )));
+    }
+    node.transfers.kick(&row.case_id);
+    Ok(())
 }
 
 /// No answer: send again later; park the case for a clerk after many tries.
@@ -249,36 +227,20 @@ async fn refused(node: &Node, row: &OutboxRow, kind: MsgKind, s: tonic::Status) 
     let reason = reason_of(&s).unwrap_or_else(|| format!("{:?}", s.code()));
     tracing::warn!(case = %row.case_id, kind = kind.as_str(), peer = %row.peer, %reason, "relay: the peer refused the message");
     if kind == MsgKind::Letter {
-        let _guard = node.transfers.lock(&row.case_id).await;
-        for _ in 0..4 {
-            let Some(r) = node.store.case_get(&row.case_id).await? else {
-                return Ok(());
-            };
-            let c = case_of(&r)?;
-            let refusal = Refusal::new(
-                &reason,
-                format!("the origin refused the letter: {}", s.message()),
-            );
-            let Ok(t) = c.apply(Event::Received(Msg::Refusal(refusal)), crate::now_ms()) else {
-                return Ok(());
-            };
-            let mut ops = vec![outbox_done_op(row.id)];
-            ops.extend(
-                transition_ops(node, Some(r.version), &t, &super::node_actor(node), None).await?,
-            );
-            match node.store.write(ops).await {
-                Ok(_) => {
-                    after_commit(node, &t);
-                    return Ok(());
-                }
-                Err(e) => {
-                    let e = HfxError::from(e);
-                    if !is_conflict(&e) {
-                        return Err(e);
-                    }
-                }
-            }
-        }
+        let refusal = Refusal::new(
+            &reason,
+            format!("the origin refused the letter: {}", s.message()),
+        );
+        let ev = Event::Received(Msg::Refusal(refusal));
+        let actor = super::node_actor(node);
+        apply_stored(
+            node,
+            &row.case_id,
+            Some(ev),
+            &actor,
+            vec![outbox_done_op(row.id)],
+        )
+        .await?;
         return Ok(());
     }
     let next = crate::now_ms() + node.cfg.transfer.relay_backoff_max_ms as i64;
