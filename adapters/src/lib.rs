@@ -7,7 +7,7 @@
 //! naming the record, and the exchange answers the peer with a clear status.
 #![forbid(unsafe_code)]
 
-pub use hfx_model::{ids, model, money};
+pub use hfx_model::{ids, model, money, purpose};
 
 pub mod bank;
 pub mod batchfile;

@@ -22,6 +22,7 @@ const EDITS: &[(&str, &str)] = &[
     ("outcome", "'not found'"),
     ("message_id", "message_id || 'x'"),
     ("subject_masked", "'李*'"),
+    ("subject_key", "subject_key || 'x'"),
     ("log_index", "COALESCE(log_index, 0) + 1"),
     ("commit_index", "NULL"),
 ];

@@ -11,6 +11,7 @@ mod demo;
 mod directory;
 mod disclosures;
 mod duplicates;
+mod policy;
 mod query;
 mod raw;
 mod revocation;

@@ -86,6 +86,9 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// The node's disclosure records, filtered; with --member, the member's own report
+    /// (PIPL art. 45: which centres saw which of their data, when, why, on what basis).
+    Disclosures(commands::disclosures::DisclosuresArgs),
     /// Auditor's tools.
     #[command(subcommand)]
     Audit(AuditCmd),
@@ -441,6 +444,7 @@ fn main() -> std::process::ExitCode {
                 .await
             }
             Cmd::Transfer(cmd) => commands::transfer::run(cmd).await,
+            Cmd::Disclosures(args) => commands::disclosures::run(args).await,
             Cmd::Status { conn, json } => commands::status::status(&conn, json).await,
             Cmd::Reload { conn, json } => commands::status::reload(&conn, json).await,
             Cmd::Audit(AuditCmd::Disclosures { conn, limit, json }) => {

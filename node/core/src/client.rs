@@ -91,11 +91,19 @@ impl LocalClient {
     }
 
     pub async fn disclosures(&self, limit: u32) -> Result<Vec<pb::Disclosure>, tonic::Status> {
+        self.disclosures_where(pb::DisclosureQuery {
+            limit,
+            ..Default::default()
+        })
+        .await
+    }
+
+    pub async fn disclosures_where(
+        &self,
+        q: pb::DisclosureQuery,
+    ) -> Result<Vec<pb::Disclosure>, tonic::Status> {
         let mut c = pb::audit_client::AuditClient::new(self.channel.clone());
-        Ok(c.list_disclosures(pb::DisclosureQuery { limit })
-            .await?
-            .into_inner()
-            .disclosures)
+        Ok(c.list_disclosures(q).await?.into_inner().disclosures)
     }
 
     fn clerk(&self) -> pb::clerk_client::ClerkClient<Channel> {

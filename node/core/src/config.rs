@@ -85,8 +85,10 @@ pub struct StoreCfg {
 /// The `[adapter]` table: which core system, and where (see `hfx_adapters::open`).
 pub type AdapterCfg = hfx_adapters::open::AdapterSettings;
 
-/// Which peers may ask which purposes. `default` applies to every centre of the directory
-/// not listed in `peers`.
+/// Which peers may ask which purposes, and how often. `default` applies to every centre of
+/// the directory not listed in `peers`. Rates are requests per minute per peer and purpose
+/// (`rates` for every peer, `peer_rates.<centre>` overriding it for one); a purpose with no
+/// rate is not limited. See [`crate::policy`].
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Policy {
@@ -94,6 +96,10 @@ pub struct Policy {
     pub default: Vec<String>,
     #[serde(default)]
     pub peers: BTreeMap<String, Vec<String>>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub rates: BTreeMap<String, u32>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub peer_rates: BTreeMap<String, BTreeMap<String, u32>>,
 }
 
 impl Default for Policy {
@@ -101,6 +107,8 @@ impl Default for Policy {
         Self {
             default: all_purposes(),
             peers: BTreeMap::new(),
+            rates: BTreeMap::new(),
+            peer_rates: BTreeMap::new(),
         }
     }
 }
@@ -126,6 +134,15 @@ impl Policy {
     pub fn allows(&self, peer: &str, purpose: &str) -> bool {
         let list = self.peers.get(peer).unwrap_or(&self.default);
         list.iter().any(|p| p == purpose)
+    }
+
+    /// The limit on `peer`'s requests for `purpose`, per minute (None: not limited).
+    pub fn rate_per_minute(&self, peer: &str, purpose: &str) -> Option<u32> {
+        self.peer_rates
+            .get(peer)
+            .and_then(|r| r.get(purpose))
+            .or_else(|| self.rates.get(purpose))
+            .copied()
     }
 }
 
@@ -431,6 +448,30 @@ impl NodeConfig {
                     return Err(key(
                         &format!("policy.{peer}"),
                         format!("unknown purpose {p:?} (known: {PURPOSES:?})"),
+                    ));
+                }
+            }
+        }
+        let rate_tables = std::iter::once(("policy.rates".to_string(), &self.policy.rates)).chain(
+            self.policy
+                .peer_rates
+                .iter()
+                .map(|(peer, r)| (format!("policy.peer_rates.{peer}"), r)),
+        );
+        for (table, rates) in rate_tables {
+            for (p, n) in rates {
+                if !PURPOSES.contains(&p.as_str()) {
+                    return Err(key(
+                        &table,
+                        format!("unknown purpose {p:?} (known: {PURPOSES:?})"),
+                    ));
+                }
+                if *n == 0 {
+                    return Err(key(
+                        &format!("{table}.{p}"),
+                        "must be at least 1 request per minute (to refuse a purpose, leave \
+                         it out of the peer's list)"
+                            .into(),
                     ));
                 }
             }

@@ -28,6 +28,37 @@ impl Person {
     pub fn masked(&self) -> String {
         format!("{} {}", mask_name(&self.name), mask_id(&self.id_number))
     }
+
+    /// The subject of a disclosure about this person: masked, and keyed for the member's
+    /// report ([`crate::store::Store::subject_key`]).
+    pub fn subject(&self, node: &Node) -> Subject {
+        Subject {
+            masked: self.masked(),
+            key: node.store.subject_key(self.id_type.code(), &self.id_number),
+        }
+    }
+}
+
+/// Whom a disclosure record is about: the masked person and the store's keyed hash of the
+/// id (empty when the request named no valid person).
+#[derive(Debug, Clone, Default)]
+pub struct Subject {
+    pub masked: String,
+    pub key: String,
+}
+
+impl Subject {
+    /// The subject of a request refused before its person was checked: the person it names
+    /// if that parses, else none.
+    pub fn of_request(node: &Node, person: Option<&pb::PersonKey>) -> Subject {
+        match validate_person(person) {
+            Ok(p) => p.subject(node),
+            Err(_) => Subject {
+                masked: "-".into(),
+                key: String::new(),
+            },
+        }
+    }
 }
 
 pub fn id_type_from_pb(v: i32) -> Option<IdType> {
@@ -215,7 +246,7 @@ fn disclosure_op(
     purpose: pb::Purpose,
     outcome: &str,
     message_id: &str,
-    subject: &str,
+    subject: &Subject,
     log_index: LogLink,
 ) -> WriteOp {
     NewDisclosure {
@@ -226,10 +257,10 @@ fn disclosure_op(
         legal_basis: legal_basis(purpose),
         outcome,
         message_id,
-        subject_masked: subject,
+        subject_masked: &subject.masked,
         log_index,
     }
-    .op()
+    .op_for(subject.key.clone())
 }
 
 /// Peer side: another centre asks about a member of ours.
@@ -274,7 +305,7 @@ pub async fn answer_query(
                     purpose,
                     &outcome,
                     &message_id,
-                    "-",
+                    &Subject::of_request(node, req.person.as_ref()),
                     LogLink::None,
                 ),
             ];
@@ -328,7 +359,7 @@ pub async fn answer_query(
                 purpose,
                 "disclosed",
                 &message_id,
-                &person.masked(),
+                &person.subject(node),
                 LogLink::ExchangeRequest,
             )],
         )
@@ -371,12 +402,12 @@ async fn decide(
     if let Some(e) = acting.and_then(|a| foreign_acting_person(peer, a)) {
         return Err((format!("refused: {ACTING_PERSON_FOREIGN}"), e));
     }
-    if !node.cfg.policy.allows(peer, purpose_name(purpose)) {
-        let e = HfxError::PurposeNotAllowed {
-            purpose: purpose_name(purpose).into(),
-            centre: peer.into(),
+    if let Err(e) = node.admit(peer, purpose_name(purpose)) {
+        let outcome = match &e {
+            HfxError::PurposeNotAllowed { .. } => "refused: purpose not allowed".to_string(),
+            other => format!("refused: {}", other.reason()),
         };
-        return Err(("refused: purpose not allowed".into(), e));
+        return Err((outcome, e));
     }
     let person = validate_person(req.person.as_ref())
         .map_err(|e| (format!("refused: {}", e.reason()), e))?;
@@ -482,7 +513,7 @@ pub async fn ask(
                     purpose,
                     "received",
                     &message_id,
-                    &person.masked(),
+                    &person.subject(node),
                     LogLink::None,
                 ),
             ];
@@ -512,7 +543,7 @@ pub async fn ask(
                     purpose,
                     &format!("failed: {reason}"),
                     &message_id,
-                    &person.masked(),
+                    &person.subject(node),
                     LogLink::None,
                 ),
             ];

@@ -29,6 +29,16 @@ pub struct Node {
     pub bank: Option<Arc<dyn hfx_adapters::bank::SettlementBank>>,
     /// Transfer cases: per-case locks, the relay's and driver's wake-ups.
     pub transfers: crate::transfer::Transfers,
+    /// Which peers may ask which purposes, how often: the `[policy]` and its rate buckets.
+    pub admission: crate::policy::Admission,
+}
+
+impl Node {
+    /// Admit a peer's request for `purpose` (a policy purpose name) by the `[policy]`: its
+    /// purpose list and its rate ([`crate::policy`]).
+    pub fn admit(&self, peer: &str, purpose: &str) -> Result<(), crate::error::HfxError> {
+        self.admission.admit(&self.cfg.policy, peer, purpose)
+    }
 }
 
 /// Open the core system an adapter config names (relative paths from the config's folder).
@@ -86,6 +96,7 @@ impl Node {
             signer,
             started: Instant::now(),
             witness_lock: tokio::sync::Mutex::new(()),
+            admission: crate::policy::Admission::default(),
         }))
     }
 

@@ -6,6 +6,7 @@ pub mod adapter;
 pub mod audit;
 pub mod bench;
 pub mod certs;
+pub mod disclosures;
 pub mod member;
 pub mod node;
 pub mod seed;

@@ -452,7 +452,7 @@ fn progress_line(v: &pb::TransferView) -> String {
 }
 
 /// China Standard Time (UTC+8), where the centres are.
-fn cst() -> chrono::FixedOffset {
+pub(crate) fn cst() -> chrono::FixedOffset {
     chrono::FixedOffset::east_opt(8 * 3600).unwrap_or_else(|| chrono::Utc.fix())
 }
 

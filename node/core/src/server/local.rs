@@ -331,11 +331,11 @@ impl pb::audit_server::Audit for LocalApi {
         Ok(Response::new(pb::EvidenceList { evidence: out }))
     }
     async fn list_disclosures(&self, req: Request<pb::DisclosureQuery>) -> R<pb::DisclosureList> {
-        let limit = req.into_inner().limit.clamp(1, 10_000) as i64;
+        let filter = crate::disclosures::filter(&self.node, req.into_inner())?;
         let rows = self
             .node
             .store
-            .disclosures(limit)
+            .disclosures_where(&filter)
             .await
             .map_err(HfxError::from)?;
         let out = rows

@@ -90,7 +90,7 @@ impl Store {
         // Every column, so the auditor can check each record against its commitment entry
         // (rows from before schema 3 have no `commit_index`: the record says so).
         let dis = sqlx::query(
-            "SELECT id, at_ms, direction, peer, acting_person, purpose, legal_basis, outcome, message_id, subject_masked, log_index, commit_index FROM disclosures ORDER BY id",
+            "SELECT id, at_ms, direction, peer, acting_person, purpose, legal_basis, outcome, message_id, subject_masked, subject_key, log_index, commit_index FROM disclosures ORDER BY id",
         )
         .fetch_all(pool)
         .await?;
@@ -109,6 +109,7 @@ impl Store {
                 message_id: r.try_get("message_id")?,
                 outcome: r.try_get("outcome")?,
                 subject_masked: r.try_get("subject_masked")?,
+                subject_key: r.try_get("subject_key")?,
                 at_ms: r.try_get("at_ms")?,
                 log_index: index("log_index")?,
                 commit_index: index("commit_index")?,

@@ -14,8 +14,8 @@ use hfx_tlog::audit::{COMMIT_DIR, DISCLOSURE_RECORD, DisclosureRecord};
 use sqlx::Row;
 
 /// The row insert; the writer binds the commitment entry's index as the last value.
-const INSERT: &str = "INSERT INTO disclosures (at_ms, direction, peer, acting_person, purpose, legal_basis, outcome, message_id, subject_masked, log_index, commit_index) \
-                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
+const INSERT: &str = "INSERT INTO disclosures (at_ms, direction, peer, acting_person, purpose, legal_basis, outcome, message_id, subject_masked, subject_key, log_index, commit_index) \
+                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
 
 /// A disclosure as the writer records it ([`WriteOp::Disclosure`]): the record (its
 /// `log_index` filled in by the writer from `link`) and the entry it points at.
@@ -64,6 +64,7 @@ impl DisclosureWrite {
             record.outcome.clone().into(),
             record.message_id.clone().into(),
             record.subject_masked.clone().into(),
+            record.subject_key.clone().into(),
             match record.log_index {
                 Some(i) => Val::I64(i as i64),
                 None => Val::NullText,
@@ -101,8 +102,19 @@ pub struct NewDisclosure<'a> {
 }
 
 impl NewDisclosure<'_> {
+    /// The write that records it, naming its subject by `subject_key`
+    /// ([`Store::subject_key`]) so the member's report finds it.
+    pub fn op_for(&self, subject_key: String) -> WriteOp {
+        let mut op = self.op();
+        if let WriteOp::Disclosure(w) = &mut op {
+            w.record.subject_key = subject_key;
+        }
+        op
+    }
+
     /// The write that records it, to commit with the exchange it belongs to (the writer
-    /// adds its commitment entry in the same transaction).
+    /// adds its commitment entry in the same transaction). Prefer [`Self::op_for`] when the
+    /// subject is known.
     pub fn op(&self) -> WriteOp {
         WriteOp::Disclosure(Box::new(DisclosureWrite {
             record: DisclosureRecord {
@@ -145,21 +157,7 @@ impl Store {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for r in rows {
-            out.push(Disclosure {
-                at_ms: r.try_get("at_ms")?,
-                direction: r.try_get("direction")?,
-                peer: r.try_get("peer")?,
-                acting_person: r.try_get("acting_person")?,
-                purpose: r.try_get("purpose")?,
-                legal_basis: r.try_get("legal_basis")?,
-                outcome: r.try_get("outcome")?,
-                message_id: r.try_get("message_id")?,
-                subject_masked: r.try_get("subject_masked")?,
-            });
-        }
-        Ok(out)
+        rows.iter().map(read_disclosure).collect()
     }
 
     /// How many disclosures are recorded.
@@ -169,4 +167,135 @@ impl Store {
             .await?;
         Ok(n as u64)
     }
+}
+
+/// The name of the subject-key secret in `node_secret`.
+const SUBJECT_SECRET: &str = "disclosure_subject_key";
+
+/// The store's subject-key secret, made on first use (32 random bytes) and kept in the store,
+/// so every process on one store, and every restart, computes the same keys.
+pub(super) async fn load_subject_secret(
+    pool: &sqlx::AnyPool,
+) -> Result<ring::hmac::Key, StoreError> {
+    let mut fresh = [0u8; 32];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut fresh)
+        .map_err(|_| StoreError::Corrupt("no system randomness for the subject key".into()))?;
+    // Two processes may start at once: the first insert wins, both read the winner.
+    sqlx::query(
+        "INSERT INTO node_secret (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+    )
+    .bind(SUBJECT_SECRET)
+    .bind(fresh.to_vec())
+    .execute(pool)
+    .await?;
+    let value: Vec<u8> = sqlx::query_scalar("SELECT value FROM node_secret WHERE name = $1")
+        .bind(SUBJECT_SECRET)
+        .fetch_one(pool)
+        .await?;
+    if value.len() != 32 {
+        return Err(StoreError::Corrupt(format!(
+            "node_secret {SUBJECT_SECRET} has {} bytes, not 32",
+            value.len()
+        )));
+    }
+    Ok(ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &value))
+}
+
+/// Which disclosures to list ([`Store::disclosures_where`]); empty fields match all.
+#[derive(Debug, Clone, Default)]
+pub struct DisclosureFilter {
+    pub limit: i64,
+    /// [`Store::subject_key`] of the member.
+    pub subject_key: Option<String>,
+    pub peer: Option<String>,
+    pub purpose: Option<String>,
+    /// "sent" or "received".
+    pub direction: Option<String>,
+    /// The outcome begins with this ("disclosed", "refused", "not found", ...).
+    pub outcome_prefix: Option<String>,
+    pub since_ms: Option<i64>,
+    pub until_ms: Option<i64>,
+}
+
+impl Store {
+    /// The key naming a disclosure's subject: HMAC-SHA-256 under the store's secret of
+    /// "id_type|id_number", first 16 bytes in hex. Without the secret (an offline handle),
+    /// empty.
+    pub fn subject_key(&self, id_type: &str, id_number: &str) -> String {
+        match &self.subject_secret {
+            Some(k) => {
+                let tag = ring::hmac::sign(k, format!("{id_type}|{id_number}").as_bytes());
+                hex::encode(&tag.as_ref()[..16])
+            }
+            None => String::new(),
+        }
+    }
+
+    /// Disclosures matching `f`, newest first, at most `f.limit`.
+    pub async fn disclosures_where(
+        &self,
+        f: &DisclosureFilter,
+    ) -> Result<Vec<Disclosure>, StoreError> {
+        let mut sql = String::from(
+            "SELECT at_ms, direction, peer, acting_person, purpose, legal_basis, outcome, message_id, subject_masked FROM disclosures WHERE 1 = 1",
+        );
+        let mut texts: Vec<String> = Vec::new();
+        let mut add = |sql: &mut String, cond: &str, v: String| {
+            texts.push(v);
+            sql.push_str(&format!(" AND {cond} ${}", texts.len()));
+        };
+        if let Some(v) = &f.subject_key {
+            add(&mut sql, "subject_key =", v.clone());
+        }
+        if let Some(v) = &f.peer {
+            add(&mut sql, "peer =", v.clone());
+        }
+        if let Some(v) = &f.purpose {
+            add(&mut sql, "purpose =", v.clone());
+        }
+        if let Some(v) = &f.direction {
+            add(&mut sql, "direction =", v.clone());
+        }
+        if let Some(v) = &f.outcome_prefix {
+            // A prefix match without LIKE's wildcards: compare the leading characters.
+            add(
+                &mut sql,
+                &format!("SUBSTR(outcome, 1, {}) =", v.chars().count()),
+                v.clone(),
+            );
+        }
+        let mut n = texts.len();
+        let mut ints: Vec<i64> = Vec::new();
+        for (cond, v) in [(">=", f.since_ms), ("<", f.until_ms)] {
+            if let Some(v) = v {
+                n += 1;
+                ints.push(v);
+                sql.push_str(&format!(" AND at_ms {cond} ${n}"));
+            }
+        }
+        sql.push_str(&format!(" ORDER BY id DESC LIMIT ${}", n + 1));
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for t in texts {
+            q = q.bind(t);
+        }
+        for i in ints {
+            q = q.bind(i);
+        }
+        let rows = q.bind(f.limit).fetch_all(&self.pool).await?;
+        rows.iter().map(read_disclosure).collect()
+    }
+}
+
+fn read_disclosure(r: &sqlx::any::AnyRow) -> Result<Disclosure, StoreError> {
+    Ok(Disclosure {
+        at_ms: r.try_get("at_ms")?,
+        direction: r.try_get("direction")?,
+        peer: r.try_get("peer")?,
+        acting_person: r.try_get("acting_person")?,
+        purpose: r.try_get("purpose")?,
+        legal_basis: r.try_get("legal_basis")?,
+        outcome: r.try_get("outcome")?,
+        message_id: r.try_get("message_id")?,
+        subject_masked: r.try_get("subject_masked")?,
+    })
 }

@@ -65,6 +65,9 @@ pub enum StoreError {
     Conflict,
     #[error("store: an offline handle does not append to the exchange log")]
     Offline,
+    /// Something the store keeps is not what it must be (e.g. a secret of the wrong size).
+    #[error("store: {0}")]
+    Corrupt(String),
     #[error("store: stored {what} is malformed")]
     Malformed {
         what: &'static str,
@@ -149,6 +152,9 @@ pub struct Store {
     log: Arc<Mutex<LogState>>,
     /// An offline handle (export, purge, counts beside a node) never appends to the log.
     offline: bool,
+    /// The key of disclosures' subject hashes ([`Store::subject_key`]); None on an offline
+    /// handle.
+    subject_secret: Option<Arc<ring::hmac::Key>>,
 }
 
 async fn connect(url: &str, max: u32) -> Result<(AnyPool, StoreKind), StoreError> {
@@ -200,7 +206,10 @@ impl Store {
         let (pool, kind) = connect(url, 8).await?;
         schema::migrate(&pool, kind).await?;
         let log = log_rows::load_tree(&pool).await?;
-        Ok(Self::start(pool, kind, log, false))
+        let secret = disclosures::load_subject_secret(&pool).await?;
+        let mut store = Self::start(pool, kind, log, false);
+        store.subject_secret = Some(Arc::new(secret));
+        Ok(store)
     }
 
     /// Open an existing store beside (or without) its node, for offline work: export, purge,
@@ -221,6 +230,7 @@ impl Store {
             writer: tx,
             log,
             offline,
+            subject_secret: None,
         }
     }
 

@@ -122,6 +122,21 @@ CREATE TABLE transfer_outbox (
 CREATE INDEX transfer_outbox_due ON transfer_outbox (done, case_id, id);
 "#,
     ),
+    (
+        // Disclosures name their subject by a keyed hash (so a member's report can find
+        // them without the store holding the id), and the store keeps that key.
+        5,
+        r#"
+ALTER TABLE disclosures ADD COLUMN subject_key TEXT NOT NULL DEFAULT '';
+CREATE INDEX disclosures_subject ON disclosures (subject_key);
+CREATE TABLE node_secret (name TEXT PRIMARY KEY, value BLOB NOT NULL);
+"#,
+        r#"
+ALTER TABLE disclosures ADD COLUMN subject_key TEXT NOT NULL DEFAULT '';
+CREATE INDEX disclosures_subject ON disclosures (subject_key);
+CREATE TABLE node_secret (name TEXT PRIMARY KEY, value BYTEA NOT NULL);
+"#,
+    ),
 ];
 
 pub(super) async fn migrate(pool: &AnyPool, kind: StoreKind) -> Result<(), StoreError> {

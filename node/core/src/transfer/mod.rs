@@ -55,6 +55,18 @@ fn holds_person(c: &Case) -> bool {
     }
 }
 
+/// The subject of a case's disclosure records: its person masked, and keyed for the
+/// member's report.
+pub fn case_subject(node: &Node, c: &Case) -> crate::member::Subject {
+    crate::member::Subject {
+        masked: masked_person(c),
+        key: c
+            .person()
+            .map(|p| node.store.subject_key(&p.id_type, &p.id_number))
+            .unwrap_or_default(),
+    }
+}
+
 /// The person of a case, masked for logs and records.
 pub fn masked_person(c: &Case) -> String {
     c.person()
@@ -105,7 +117,7 @@ pub fn disclosure(
     acting: &str,
     outcome: &str,
     message_id: &str,
-    subject: &str,
+    subject: &crate::member::Subject,
 ) -> WriteOp {
     NewDisclosure {
         direction,
@@ -115,10 +127,10 @@ pub fn disclosure(
         legal_basis: legal_basis(PURPOSE),
         outcome,
         message_id,
-        subject_masked: subject,
+        subject_masked: &subject.masked,
         log_index: LogLink::None,
     }
-    .op()
+    .op_for(subject.key.clone())
 }
 
 /// The writes of a transition: the case row (insert, or compare-and-swap from
@@ -179,7 +191,7 @@ pub async fn transition_ops(
                 acting,
                 &format!("disclosed: {}", kind.as_str()),
                 &message_id,
-                &masked_person(&t.case),
+                &case_subject(node, &t.case),
             ));
         }
     }

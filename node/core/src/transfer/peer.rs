@@ -2,7 +2,7 @@
 //! and answered. The request's RECV entry, the answer's SENT entry, the stored answer (for a
 //! duplicate), the case's new row and whatever it sends commit in one transaction.
 
-use super::{PURPOSE, after_commit, case_of, is_conflict, masked_person, transition_ops, wire};
+use super::{PURPOSE, after_commit, case_of, is_conflict, transition_ops, wire};
 use crate::error::{HfxError, HfxResult};
 use crate::log::{Envelope, RECV};
 use crate::member::{check_message_id, foreign_acting_person, purpose_name};
@@ -137,7 +137,7 @@ pub async fn receive(
                 &h.acting,
                 &format!("received: {}", kind.as_str()),
                 &h.message_id,
-                &masked_person(&t.case),
+                &super::case_subject(node, &t.case),
             ));
         }
         let status = t.case.status;

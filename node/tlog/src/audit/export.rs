@@ -49,6 +49,10 @@ pub struct DisclosureRecord {
     pub legal_basis: String,
     #[serde(default)]
     pub subject_masked: String,
+    /// A keyed hash of the subject's id (schema 5), so the member's own report finds the
+    /// record; empty for records without one. Not reversible without the store's key.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub subject_key: String,
     /// The exchange's request entry, when the record points at one.
     #[serde(default)]
     pub log_index: Option<u64>,
@@ -82,6 +86,15 @@ struct Canonical<'a> {
     #[serde(borrow)]
     subject_masked: std::borrow::Cow<'a, str>,
     log_index: Option<u64>,
+    /// Last, and left out when empty: a record without a subject key has the bytes it had
+    /// before the field existed.
+    #[serde(borrow, default, skip_serializing_if = "cow_is_empty")]
+    subject_key: std::borrow::Cow<'a, str>,
+}
+
+#[allow(clippy::ptr_arg)] // serde passes the field itself: a &Cow
+fn cow_is_empty(s: &std::borrow::Cow<'_, str>) -> bool {
+    s.is_empty()
 }
 
 impl DisclosureRecord {
@@ -100,6 +113,7 @@ impl DisclosureRecord {
             message_id: B(&self.message_id),
             subject_masked: B(&self.subject_masked),
             log_index: self.log_index,
+            subject_key: B(&self.subject_key),
         };
         serde_json::to_vec(&c).unwrap_or_default()
     }
@@ -126,6 +140,7 @@ impl DisclosureRecord {
             acting_person: c.acting_person.into_owned(),
             legal_basis: c.legal_basis.into_owned(),
             subject_masked: c.subject_masked.into_owned(),
+            subject_key: c.subject_key.into_owned(),
             log_index: c.log_index,
             commit_index: None,
         })
@@ -143,7 +158,7 @@ impl DisclosureRecord {
     }
 
     /// Every committed field: (name, value as text), in canonical order.
-    pub fn fields(&self) -> [(&'static str, String); 10] {
+    pub fn fields(&self) -> [(&'static str, String); 11] {
         [
             ("at_ms", self.at_ms.to_string()),
             ("direction", self.direction.clone()),
@@ -160,6 +175,7 @@ impl DisclosureRecord {
                     .map(|i| i.to_string())
                     .unwrap_or_else(|| "none".into()),
             ),
+            ("subject_key", self.subject_key.clone()),
         ]
     }
 }

@@ -179,6 +179,7 @@ pub fn synthesize(
                 acting_person: format!("{}/clerk/c{}", centres[a], k % 50),
                 legal_basis: hfx_model::purpose::legal_basis(purpose).into(),
                 subject_masked: format!("张* {:06}****{:04}", 0, k % 10_000),
+                subject_key: String::new(),
                 log_index,
                 commit_index: Some(outs[side].tree.size()),
             };

@@ -476,6 +476,7 @@ fn record(i: i64) -> DisclosureRecord {
         acting_person: "320700000000000/clerk/c1".into(),
         legal_basis: "basis".into(),
         subject_masked: "张* 320102****0011".into(),
+        subject_key: "5f0c8e2a9b7d41c3a6e0f1d2c3b4a596".into(),
         log_index: Some(i as u64),
         commit_index: None,
     }
@@ -495,8 +496,23 @@ fn edits() -> Vec<(&'static str, Edit)> {
         ("outcome", |d| d.outcome = "refused: x".into()),
         ("message_id", |d| d.message_id = "mX".into()),
         ("subject_masked", |d| d.subject_masked = "李*".into()),
+        ("subject_key", |d| d.subject_key = "0".repeat(32)),
         ("log_index", |d| d.log_index = None),
     ]
+}
+
+#[test]
+fn a_record_without_a_subject_key_keeps_the_bytes_it_had_before_the_key_existed() {
+    let mut d = record(3);
+    d.subject_key.clear();
+    let text = String::from_utf8(d.canonical_bytes()).unwrap();
+    assert!(text.ends_with(",\"log_index\":3}"), "{text}");
+    d.subject_key = "ab".into();
+    let text = String::from_utf8(d.canonical_bytes()).unwrap();
+    assert!(
+        text.ends_with(",\"log_index\":3,\"subject_key\":\"ab\"}"),
+        "{text}"
+    );
 }
 
 #[test]

@@ -15,6 +15,8 @@ pub struct ZoneSpec {
     pub seed: u64,
     /// Extra policy per centre: centre -> (peer -> allowed purposes).
     pub policies: BTreeMap<String, BTreeMap<String, Vec<String>>>,
+    /// Rate limits per centre: centre -> (purpose -> requests per minute, for every peer).
+    pub rates: BTreeMap<String, BTreeMap<String, u32>>,
     /// Store URL per centre; default `sqlite://DIR/nodes/CODE/node.db`.
     pub store_urls: BTreeMap<String, String>,
     pub peer_timeout_ms: u64,
@@ -36,6 +38,7 @@ impl ZoneSpec {
             members_per_centre: 200,
             seed: 1,
             policies: BTreeMap::new(),
+            rates: BTreeMap::new(),
             store_urls: BTreeMap::new(),
             zone_core_systems: false,
             postgres_url: std::env::var("HFX_POSTGRES_URL")

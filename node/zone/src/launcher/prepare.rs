@@ -185,6 +185,8 @@ pub fn node_config(
         policy: Policy {
             default: PURPOSES.iter().map(|p| p.to_string()).collect(),
             peers: spec.policies.get(&plan.code).cloned().unwrap_or_default(),
+            rates: spec.rates.get(&plan.code).cloned().unwrap_or_default(),
+            peer_rates: Default::default(),
         },
         limits: Limits {
             peer_timeout_ms: spec.peer_timeout_ms,
