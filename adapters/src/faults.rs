@@ -350,6 +350,14 @@ impl<C: CoreSystem + ?Sized> CoreSystem for FaultyCore<C> {
         .await
     }
 
+    async fn live_ids(
+        &self,
+        cursor: Option<String>,
+        limit: u32,
+    ) -> Result<crate::LivePage, AdapterError> {
+        self.inner.live_ids(cursor, limit).await
+    }
+
     async fn check(&self) -> Vec<CheckItem> {
         let mut items = self.inner.check().await;
         let pending = self.pending();

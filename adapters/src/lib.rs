@@ -13,6 +13,7 @@ pub mod bank;
 pub mod batchfile;
 pub mod faults;
 pub mod hold;
+pub mod latency;
 pub mod mariadb;
 pub mod open;
 pub mod postgres;
@@ -228,6 +229,26 @@ pub trait CoreSystem: Send + Sync + 'static {
 
     /// Operator self-test: connectivity, schema, code tables, a sample read.
     async fn check(&self) -> Vec<CheckItem>;
+
+    /// One page of the ids holding a live (not closed) account, as stored, after `cursor`
+    /// (None: from the start; else the `next` of the page before), at most `limit` rows: the
+    /// population a duplicate sweep compares (docs/duplicates.md). The caller normalises each
+    /// id and drops repeats. An adapter that cannot list its population says so.
+    async fn live_ids(&self, cursor: Option<String>, limit: u32) -> Result<LivePage, AdapterError> {
+        let _ = (cursor, limit);
+        Err(AdapterError::other(format!(
+            "the {} adapter cannot list its live population (duplicate sweep)",
+            self.kind()
+        )))
+    }
+}
+
+/// A page of [`CoreSystem::live_ids`]: the ids, and where the next page starts (None: this
+/// was the last).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LivePage {
+    pub ids: Vec<(IdType, String)>,
+    pub next: Option<String>,
 }
 
 /// Find a member by id and check the name (DOMAIN.md §4.1: id type + number + name).

@@ -6,8 +6,19 @@ use std::sync::Arc;
 
 pub use crate::settings::{AdapterSettings, KINDS};
 
-/// Open the core system the settings name.
+/// Open the core system the settings name (slowed by the `read_delay_ms` test hook when set).
 pub async fn open(s: &AdapterSettings) -> Result<Arc<dyn CoreSystem>, AdapterError> {
+    let core = open_kind(s).await?;
+    Ok(match s.read_delay_ms.filter(|ms| *ms > 0) {
+        Some(ms) => Arc::new(crate::latency::SlowReads::new(
+            core,
+            std::time::Duration::from_millis(ms),
+        )),
+        None => core,
+    })
+}
+
+async fn open_kind(s: &AdapterSettings) -> Result<Arc<dyn CoreSystem>, AdapterError> {
     let timeout = s.timeout();
     match s.kind.as_str() {
         "sqlite" => Ok(Arc::new(

@@ -25,6 +25,10 @@ pub struct AdapterSettings {
     /// Deadline of one call to the core system, milliseconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_ms: Option<u64>,
+    /// Test hook: every read (member, deposits, loans) waits this long first, as a slow core
+    /// system does ([`crate::latency::SlowReads`]). Never set in production.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_delay_ms: Option<u64>,
 }
 
 pub const KINDS: [&str; 5] = ["postgres", "mariadb", "sqlite", "batchfile", "vendorapi"];

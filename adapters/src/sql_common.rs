@@ -5,7 +5,7 @@
 use crate::hold::{self, HoldStore};
 use crate::model::{Deposit, IdType, Loan, LoanRole, LoanStatus, Member, YearMonth};
 use crate::money::{format_yuan, parse_yuan};
-use crate::{AdapterError, CheckItem, CoreSystem, PersonLoan, Reservation};
+use crate::{AdapterError, CheckItem, CoreSystem, LivePage, PersonLoan, Reservation};
 use chrono::NaiveDate;
 use std::future::Future;
 use std::time::Duration;
@@ -43,6 +43,19 @@ pub trait SqlCore: HoldStore + Sized + 'static {
 
     /// [`CoreSystem::check`], without the deadline.
     async fn check_inner(&self) -> Vec<CheckItem>;
+
+    /// [`CoreSystem::live_ids`], without the deadline; by default not supported.
+    async fn live_ids_inner(
+        &self,
+        cursor: Option<String>,
+        limit: u32,
+    ) -> Result<LivePage, AdapterError> {
+        let _ = (cursor, limit);
+        Err(AdapterError::other(format!(
+            "the {} adapter cannot list its live population (duplicate sweep)",
+            Self::KIND
+        )))
+    }
 }
 
 /// Run one call of `core` under its deadline, if it has one.
@@ -194,6 +207,13 @@ impl<C: SqlCore> CoreSystem for C {
     ) -> Result<(), AdapterError> {
         let credit = || hold::credit_in(self, case_id, account_no, amount_fen, history);
         reconnecting(self, "credit_in", credit).await
+    }
+
+    async fn live_ids(&self, cursor: Option<String>, limit: u32) -> Result<LivePage, AdapterError> {
+        reconnecting(self, "live_ids", || {
+            self.live_ids_inner(cursor.clone(), limit)
+        })
+        .await
     }
 
     async fn check(&self) -> Vec<CheckItem> {

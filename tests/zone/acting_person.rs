@@ -28,6 +28,11 @@ async fn acting_person_of_another_centre_is_refused_and_recorded() {
     let (_tmp, zone) = zone(3).await;
     let [a, b, c] = [0, 1, 2].map(|i| zone.centres[i].code.clone());
     let m = member(&b, AccountStatus::Normal);
+    let masked = format!(
+        "{} {}",
+        hfx_adapters::ids::mask_name(&m.name),
+        hfx_adapters::ids::mask_id(&m.id_number)
+    );
     // A's node certificate talking to B's peer API, as A's node does.
     let mut to_b =
         pb::member_exchange_client::MemberExchangeClient::new(peer_channel(&zone, &a, &b));
@@ -77,7 +82,9 @@ async fn acting_person_of_another_centre_is_refused_and_recorded() {
                 d.acting_person.as_str(),
                 d.subject_masked.as_str()
             ),
-            ("refused", a.as_str(), acting.as_str(), "-"),
+            // The refusal names whom the request asked about (masked), so the member's own
+            // report shows who asked.
+            ("refused", a.as_str(), acting.as_str(), masked.as_str()),
             "{d:?}"
         );
         assert_eq!(

@@ -71,6 +71,20 @@ async fn traffic(zone: &Zone, rounds: usize) -> usize {
 }
 
 /// Wait until every node has signed a checkpoint covering its whole log.
+/// Each of `codes`' logs, replayed, rebuilds exactly its store's disclosure records.
+pub async fn assert_replay_clean(zone: &Zone, codes: &[String]) {
+    for code in codes {
+        let (_, e) = export_of(zone, code).await;
+        let r = hfx_tlog::audit::replay(&e);
+        assert!(
+            r.differences.is_empty(),
+            "{code}: replay differs from the store: {:?}",
+            r.differences
+        );
+        assert!(r.rebuilt > 0, "{code}: nothing to replay");
+    }
+}
+
 pub async fn settle(zone: &Zone) {
     for _ in 0..100 {
         let mut done = true;

@@ -69,3 +69,89 @@ async fn bench_baseline_and_query_report_their_shape() {
         assert_eq!(check["live"][code], 3 * answered, "{code}");
     }
 }
+
+/// `hfx bench --store postgres` as a person runs it: `query`, `log` and `transfer` on fresh
+/// PostgreSQL databases (HFX_TEST_POSTGRES_URL's server; skipped without it, failing under
+/// CI), the report saying which store and that commits are synchronous, and every database
+/// the run made dropped afterwards. Never speed.
+#[test]
+fn bench_on_postgres_runs_query_log_and_transfer_and_drops_its_databases() {
+    let Some(server) = common::db_url("HFX_TEST_POSTGRES_URL", "bench --store postgres") else {
+        return;
+    };
+    let tmp = tempfile::Builder::new()
+        .prefix("hfx-test-bench-pg-")
+        .tempdir()
+        .expect("tempdir");
+    let json_path = tmp.path().join("bench.json");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hfx"))
+        .args(["bench", "query", "log", "transfer", "--store", "postgres"])
+        .args(["--store-url", &server])
+        .args([
+            "--duration",
+            "1",
+            "--concurrency",
+            "4",
+            "--log-writers",
+            "8",
+        ])
+        .args(["--members", "120", "--transfers", "6"])
+        .arg("--dir")
+        .arg(tmp.path().join("work"))
+        .arg("--json")
+        .arg(&json_path)
+        .env_remove("HFX_BENCH_STORE_URL")
+        .output()
+        .expect("run hfx bench");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "hfx bench failed: {stderr}");
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json_path).expect("json written"))
+            .expect("valid json");
+    let store = &r["store"];
+    assert_eq!(store["kind"], "postgres", "{store}");
+    assert_eq!(store["durability"]["synchronous_commit"], "on", "{store}");
+    for name in ["query", "log", "transfer"] {
+        let s = &r[name];
+        assert_eq!(s["store"], "postgres", "{name}: {s}");
+        assert_eq!(s["errors"], 0, "{name}: {}", s["error_samples"]);
+        assert!(s["operations"].as_u64().unwrap_or(0) > 0, "{name}");
+    }
+    assert_eq!(
+        r["query"]["log_check"]["ok"], true,
+        "{}",
+        r["query"]["log_check"]
+    );
+    assert_eq!(
+        r["log"]["log_check"]["ok"], true,
+        "{}",
+        r["log"]["log_check"]
+    );
+    assert_eq!(r["transfer"]["transfers_done"], 6, "{}", r["transfer"]);
+    assert_eq!(r["transfer"]["origin_check"]["ok"], true);
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        table.contains("postgres"),
+        "the table names the store:\n{table}"
+    );
+
+    // Two nodes for query and for transfer, two log points: six databases, all gone now.
+    let made: Vec<String> = store["databases"]
+        .as_array()
+        .expect("databases")
+        .iter()
+        .map(|d| d.as_str().expect("name").to_string())
+        .collect();
+    assert_eq!(made.len(), 6, "{made:?}");
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let left: Vec<String> = rt.block_on(async {
+        use sqlx::Connection;
+        let mut conn = sqlx::PgConnection::connect(&server).await.expect("connect");
+        sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE 'hfx_bench_%'")
+            .fetch_all(&mut conn)
+            .await
+            .expect("list databases")
+    });
+    let still: Vec<&String> = made.iter().filter(|d| left.contains(d)).collect();
+    assert!(still.is_empty(), "not dropped: {still:?}");
+}

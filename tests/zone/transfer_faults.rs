@@ -18,7 +18,7 @@ use hfx_standins::bank::{CaseState, Fault, FaultMode, Ledger};
 use hfx_zone::launcher::Zone;
 use std::time::Duration;
 
-fn timeline(v: &pb::TransferView) -> String {
+pub(crate) fn timeline(v: &pb::TransferView) -> String {
     v.steps
         .iter()
         .map(|s| {
@@ -32,7 +32,7 @@ fn timeline(v: &pb::TransferView) -> String {
 }
 
 /// Rewrite the `[transfer]` section of a node's configuration (the node reads it at start).
-fn edit_transfer_cfg(
+pub(crate) fn edit_transfer_cfg(
     zone: &Zone,
     code: &str,
     edit: impl FnOnce(&mut hfx_node::config::TransferCfg),
@@ -51,13 +51,13 @@ async fn restart(zone: &mut Zone, code: &str) {
         .expect("ready");
 }
 
-fn bank(zone: &Zone) -> &hfx_standins::bank::BankHandle {
+pub(crate) fn bank(zone: &Zone) -> &hfx_standins::bank::BankHandle {
     zone.bank().expect("the zone hosts a settlement bank")
 }
 
 /// Poll the bank until `done` says the ledger is as wanted (or `secs` pass: then the last
 /// ledger, for the caller's assertions to name).
-async fn ledger_when(zone: &Zone, secs: u64, done: impl Fn(&Ledger) -> bool) -> Ledger {
+pub(crate) async fn ledger_when(zone: &Zone, secs: u64, done: impl Fn(&Ledger) -> bool) -> Ledger {
     let deadline = std::time::Instant::now() + Duration::from_secs(secs);
     loop {
         let l = bank(zone).ledger().await;
@@ -69,7 +69,7 @@ async fn ledger_when(zone: &Zone, secs: u64, done: impl Fn(&Ledger) -> bool) -> 
 }
 
 /// The destination's 08 (transfer-in) postings on the mover's account.
-async fn transfer_in_postings(dc: &dyn CoreSystem, m: &Mover) -> Vec<i64> {
+pub(crate) async fn transfer_in_postings(dc: &dyn CoreSystem, m: &Mover) -> Vec<i64> {
     let month = |ym: u32| YearMonth::from_yyyymm(ym).expect("month");
     dc.deposits(&m.dest.account_no, month(199001), month(209912))
         .await
@@ -81,7 +81,7 @@ async fn transfer_in_postings(dc: &dyn CoreSystem, m: &Mover) -> Vec<i64> {
 }
 
 /// The mover's two balances (origin, destination).
-async fn balances(oc: &dyn CoreSystem, dc: &dyn CoreSystem, m: &Mover) -> (i64, i64) {
+pub(crate) async fn balances(oc: &dyn CoreSystem, dc: &dyn CoreSystem, m: &Mover) -> (i64, i64) {
     (
         member_now(oc, &m.origin).await.balance_fen,
         member_now(dc, &m.dest).await.balance_fen,

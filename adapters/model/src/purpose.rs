@@ -45,7 +45,8 @@ pub const PURPOSES: [Purpose; 5] = [
         wire: pb::Purpose::LoanCheck,
         name: "loan_check",
         legal_basis: "住房公积金管理条例 第二十六条 / 异地贷款",
-        fields: "loan count and outstanding principal",
+        fields: "loans as borrower or co-borrower: contract no., role, issue date, amounts, \
+                 overdue periods, status (a member query: loan count and outstanding principal)",
     },
 ];
 

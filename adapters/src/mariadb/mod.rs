@@ -515,6 +515,46 @@ impl SqlCore for MariadbCore {
         Ok(out)
     }
 
+    async fn live_ids_inner(
+        &self,
+        cursor: Option<String>,
+        limit: u32,
+    ) -> Result<crate::LivePage, AdapterError> {
+        // One row per account, keyed by its account number: the cursor is the last one.
+        let rows: Vec<(String, String, String, String)> = sqlx::query_as(
+            "SELECT i.GRZH, i.ZJLX, i.ZJHM, z.GRZHZT FROM GRXX i JOIN GRZHXX z ON z.GRZH = i.GRZH \
+             WHERE i.GRZH > ? ORDER BY i.GRZH LIMIT ?",
+        )
+        .bind(cursor.unwrap_or_default())
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        let next = (rows.len() >= limit as usize)
+            .then(|| rows.last().map(|r| r.0.clone()))
+            .flatten();
+        let mut ids = Vec::new();
+        for (grzh, t, n, zt) in rows {
+            let status = codes::lookup(&codes::GRZHZT, zt.trim()).ok_or_else(|| {
+                AdapterError::UnknownCode {
+                    table: "个人账户状态 GRZHZT",
+                    code: zt.clone(),
+                    record: grzh.clone(),
+                }
+            })?;
+            if status.is_closed() {
+                continue;
+            }
+            let id_type =
+                codes::lookup(&codes::ZJLX, t.trim()).ok_or(AdapterError::UnknownCode {
+                    table: "证件类型 ZJLX",
+                    code: t,
+                    record: grzh,
+                })?;
+            ids.push((id_type, n.trim().to_string()));
+        }
+        Ok(crate::LivePage { ids, next })
+    }
+
     async fn check_inner(&self) -> Vec<CheckItem> {
         let mut out = Vec::new();
         let conn = sqlx::query_scalar::<_, String>("SELECT VERSION()")

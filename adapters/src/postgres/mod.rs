@@ -481,6 +481,60 @@ impl SqlCore for PostgresCore {
         Ok(out)
     }
 
+    async fn live_ids_inner(
+        &self,
+        cursor: Option<String>,
+        limit: u32,
+    ) -> Result<crate::LivePage, AdapterError> {
+        // A page of persons (by person_id, the cursor), each with the status of every account.
+        let after: i64 = match cursor {
+            Some(c) => c.parse().map_err(|_| {
+                AdapterError::other(format!("live_ids: cursor {c:?} is not a person_id"))
+            })?,
+            None => i64::MIN,
+        };
+        let rows: Vec<(i64, String, String, Option<String>)> = sqlx::query_as(
+            "WITH ps AS (SELECT person_id, id_type, id_number FROM person WHERE person_id > $1 \
+             ORDER BY person_id LIMIT $2) \
+             SELECT ps.person_id, ps.id_type, ps.id_number, a.status FROM ps \
+             LEFT JOIN account a ON a.person_id = ps.person_id ORDER BY ps.person_id",
+        )
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        let persons = {
+            let mut ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
+            ids.dedup();
+            ids
+        };
+        let next = (persons.len() >= limit as usize)
+            .then(|| persons.last().map(|p| p.to_string()))
+            .flatten();
+        let mut ids = Vec::new();
+        for (pid, t, n, status) in rows {
+            let Some(st) = status else { continue };
+            let record = format!("person {pid}");
+            let status = codes::lookup(&codes::ACCOUNT_STATUS, &st).ok_or_else(|| {
+                AdapterError::UnknownCode {
+                    table: "account_status",
+                    code: st.clone(),
+                    record: record.clone(),
+                }
+            })?;
+            if status.is_closed() {
+                continue;
+            }
+            let id_type = codes::lookup(&codes::ID_TYPE, &t).ok_or(AdapterError::UnknownCode {
+                table: "id_type",
+                code: t,
+                record,
+            })?;
+            ids.push((id_type, n));
+        }
+        Ok(crate::LivePage { ids, next })
+    }
+
     async fn check_inner(&self) -> Vec<CheckItem> {
         let mut out = Vec::new();
         let conn = sqlx::query_scalar::<_, String>("SELECT version()")

@@ -333,6 +333,38 @@ impl SqlCore for SqliteCore {
         Ok(out)
     }
 
+    async fn live_ids_inner(
+        &self,
+        cursor: Option<String>,
+        limit: u32,
+    ) -> Result<crate::LivePage, AdapterError> {
+        // One row per account, keyed by its account number: the cursor is the last one.
+        let rows: Vec<(String, String, String)> = sqlx::query_as(
+            "SELECT grzh, zjlx, zjhm FROM grxx WHERE grzhzt NOT IN ('03', '04', '05') \
+             AND grzh > ?1 ORDER BY grzh LIMIT ?2",
+        )
+        .bind(cursor.unwrap_or_default())
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        let next = (rows.len() >= limit as usize)
+            .then(|| rows.last().map(|r| r.0.clone()))
+            .flatten();
+        let ids = rows
+            .into_iter()
+            .map(|(grzh, t, n)| {
+                IdType::from_code(&t)
+                    .map(|id_type| (id_type, n))
+                    .ok_or(AdapterError::UnknownCode {
+                        table: "证件类型",
+                        code: t,
+                        record: grzh,
+                    })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(crate::LivePage { ids, next })
+    }
+
     async fn check_inner(&self) -> Vec<CheckItem> {
         let mut out = Vec::new();
         let conn = sqlx::query_scalar::<_, i64>("SELECT 1")

@@ -89,6 +89,15 @@ enum Cmd {
     /// The node's disclosure records, filtered; with --member, the member's own report
     /// (PIPL art. 45: which centres saw which of their data, when, why, on what basis).
     Disclosures(commands::disclosures::DisclosuresArgs),
+    /// Loan checks across the zone (贷款核查).
+    #[command(subcommand)]
+    Loan(commands::loan::LoanCmd),
+    /// Deposit-use certificates (缴存使用证明): request, show, verify offline, status, revoke.
+    #[command(subcommand)]
+    Attest(commands::attest::AttestCmd),
+    /// Zone-wide checks: one person, one account (duplicate sweep, live-account check).
+    #[command(subcommand)]
+    Zone(commands::duplicates::ZoneCmd),
     /// Auditor's tools.
     #[command(subcommand)]
     Audit(AuditCmd),
@@ -125,6 +134,14 @@ enum Cmd {
         /// Keep zones and stores in this (empty or new) folder; default: a temporary folder.
         #[arg(long)]
         dir: Option<PathBuf>,
+        /// The nodes' stores (and the `log` scenario's): SQLite files, or a fresh PostgreSQL
+        /// database each on --store-url, dropped afterwards (synchronous commit on).
+        #[arg(long, value_enum, default_value = "sqlite")]
+        store: hfx_zone::bench::StoreChoice,
+        /// The PostgreSQL server of --store postgres (a database to connect to first).
+        #[arg(long, value_name = "URL", env = "HFX_BENCH_STORE_URL",
+              default_value = hfx_zone::bench::DEFAULT_STORE_URL)]
+        store_url: String,
     },
 }
 
@@ -303,15 +320,26 @@ enum AuditCmd {
         #[arg(long, requires = "directory")]
         root: Option<PathBuf>,
     },
-    /// Rebuild disclosures from the log alone and compare them with the store's records.
+    /// Rebuild disclosures and transfer cases (states, amounts held, paid out, credited,
+    /// closed, released) from the log alone and compare them with the store's records; with
+    /// --config, also with the node's transfer cases and its core system's accounts.
     Replay {
         file: PathBuf,
+        /// The node's configuration: read its store (offline) and its core system (through
+        /// the [adapter] section), both read only, to compare every transfer case with them.
+        #[arg(long)]
+        config: Option<PathBuf>,
         #[arg(long)]
         json: bool,
     },
-    /// Reconcile two or more centres' exports: both sides of every exchange present and agreeing.
+    /// Reconcile two or more centres' exports: both sides of every exchange present and
+    /// agreeing, and the money of every transfer case (breaks with their age, money in flight).
     Reconcile {
         files: Vec<PathBuf>,
+        /// A hold older than this (seconds since the transfer-out record), neither paid out
+        /// nor released, is a break (default: the node's default step deadline).
+        #[arg(long, value_name = "S", default_value_t = 600)]
+        hold_deadline_secs: u64,
         #[arg(long)]
         json: bool,
     },
@@ -445,6 +473,9 @@ fn main() -> std::process::ExitCode {
             }
             Cmd::Transfer(cmd) => commands::transfer::run(cmd).await,
             Cmd::Disclosures(args) => commands::disclosures::run(args).await,
+            Cmd::Loan(cmd) => commands::loan::run(cmd).await,
+            Cmd::Attest(cmd) => commands::attest::run(cmd).await,
+            Cmd::Zone(cmd) => commands::duplicates::run(cmd).await,
             Cmd::Status { conn, json } => commands::status::status(&conn, json).await,
             Cmd::Reload { conn, json } => commands::status::reload(&conn, json).await,
             Cmd::Audit(AuditCmd::Disclosures { conn, limit, json }) => {
@@ -471,17 +502,19 @@ fn main() -> std::process::ExitCode {
                 directory,
                 root,
             }) => commands::audit::audit_check_receipt(&file, directory, root),
-            Cmd::Audit(AuditCmd::Replay { file, json }) => {
-                commands::audit::audit_replay(&file, json)
+            Cmd::Audit(AuditCmd::Replay { file, config, json }) => {
+                commands::audit::audit_replay(&file, config.as_deref(), json).await
             }
             Cmd::Audit(AuditCmd::Synth {
                 out,
                 entries,
                 centres,
             }) => commands::audit::audit_synth(&out, entries, centres as usize),
-            Cmd::Audit(AuditCmd::Reconcile { files, json }) => {
-                commands::audit::audit_reconcile(&files, json)
-            }
+            Cmd::Audit(AuditCmd::Reconcile {
+                files,
+                hold_deadline_secs,
+                json,
+            }) => commands::audit::audit_reconcile(&files, hold_deadline_secs, json),
             Cmd::Audit(AuditCmd::Purge {
                 config,
                 older_than_days,
@@ -498,6 +531,8 @@ fn main() -> std::process::ExitCode {
                 members,
                 transfers,
                 dir,
+                store,
+                store_url,
             } => {
                 commands::bench::bench(commands::bench::BenchArgs {
                     scenarios,
@@ -508,6 +543,8 @@ fn main() -> std::process::ExitCode {
                     members,
                     transfers,
                     dir,
+                    store,
+                    store_url,
                 })
                 .await
             }

@@ -38,6 +38,8 @@ pub struct NodeConfig {
     pub logging: Logging,
     #[serde(default)]
     pub transfer: TransferCfg,
+    #[serde(default)]
+    pub duplicates: DuplicatesCfg,
     /// Where relative paths resolve from (the config file's folder); not a key.
     #[serde(skip)]
     pub base: PathBuf,
@@ -213,6 +215,44 @@ impl Default for Logging {
             level: d_level(),
         }
     }
+}
+
+/// `[duplicates]`: this node's side of a duplicate sweep (docs/duplicates.md): how fast it
+/// sends batches to each peer. The peer's own limit is its `[policy]` rate for
+/// `duplicate_account_check`; past it the peer answers RESOURCE_EXHAUSTED and the sweep
+/// backs off.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DuplicatesCfg {
+    /// Batches per second sent to each peer (default 5).
+    #[serde(default = "d_dup_rate")]
+    pub batches_per_second: f64,
+    /// Per peer (15-digit centre code), overriding `batches_per_second`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub peer_batches_per_second: BTreeMap<String, f64>,
+}
+
+impl Default for DuplicatesCfg {
+    fn default() -> Self {
+        Self {
+            batches_per_second: d_dup_rate(),
+            peer_batches_per_second: BTreeMap::new(),
+        }
+    }
+}
+
+impl DuplicatesCfg {
+    /// Batches per second to `peer`.
+    pub fn rate_for(&self, peer: &str) -> f64 {
+        self.peer_batches_per_second
+            .get(peer)
+            .copied()
+            .unwrap_or(self.batches_per_second)
+    }
+}
+
+fn d_dup_rate() -> f64 {
+    5.0
 }
 
 /// `[transfer]`: account transfers (DESIGN §4).
@@ -476,6 +516,24 @@ impl NodeConfig {
                 }
             }
         }
+        let dup_rates = std::iter::once((
+            "duplicates.batches_per_second".to_string(),
+            self.duplicates.batches_per_second,
+        ))
+        .chain(
+            self.duplicates
+                .peer_batches_per_second
+                .iter()
+                .map(|(p, r)| (format!("duplicates.peer_batches_per_second.{p}"), *r)),
+        );
+        for (k, r) in dup_rates {
+            if !(r.is_finite() && r > 0.0 && r <= 10_000.0) {
+                return Err(key(
+                    &k,
+                    "must be a number of batches per second in (0, 10000]".into(),
+                ));
+            }
+        }
         if self.limits.peer_timeout_ms == 0 || self.limits.peer_timeout_ms > 120_000 {
             return Err(key("limits.peer_timeout_ms", "must be 1..=120000".into()));
         }
@@ -510,6 +568,19 @@ impl NodeConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_shipped_example_config_parses() {
+        // Parsed, not loaded: its paths are a real node's (/etc/hfx/...). Unknown keys fail.
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/node.example.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let cfg: NodeConfig = toml::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(cfg.duplicates.batches_per_second, 5.0);
+        assert!(
+            cfg.policy.rates.is_empty(),
+            "the example's rates are comments"
+        );
+    }
 
     fn write(dir: &Path, text: &str) -> PathBuf {
         for f in [
@@ -647,6 +718,26 @@ path = "core.db"
                 .contains("`transfer.relay_backoff_max_ms`")
         );
         assert!(t("crash_at = \" \"").contains("`transfer.crash_at`"));
+    }
+
+    #[test]
+    fn the_duplicates_table_defaults_overrides_and_names_a_bad_rate() {
+        let tmp = tempfile::tempdir().unwrap();
+        let cfg = NodeConfig::load(&write(tmp.path(), GOOD)).unwrap();
+        assert_eq!(cfg.duplicates.rate_for("320700000000000"), 5.0);
+        let text = format!(
+            "{GOOD}[duplicates]\nbatches_per_second = 2.5\n\
+             [duplicates.peer_batches_per_second]\n\"320700000000000\" = 20\n"
+        );
+        let cfg = NodeConfig::load(&write(tmp.path(), &text)).unwrap();
+        assert_eq!(cfg.duplicates.rate_for("320700000000000"), 20.0);
+        assert_eq!(cfg.duplicates.rate_for("321300000000000"), 2.5);
+        let d = |body: &str| err(&format!("{GOOD}[duplicates]\n{body}\n"));
+        assert!(d("batches_per_second = 0").contains("`duplicates.batches_per_second`"));
+        assert!(
+            d("[duplicates.peer_batches_per_second]\n\"320700000000000\" = -1")
+                .contains("`duplicates.peer_batches_per_second.320700000000000`")
+        );
     }
 
     #[test]

@@ -185,6 +185,14 @@ pub const REASON_UNIMPLEMENTED: &str = "UNIMPLEMENTED";
 pub const REASON_ROLE_NOT_ALLOWED: &str = "ROLE_NOT_ALLOWED";
 /// A call on a connection whose certificate the CRL in force revokes (UNAUTHENTICATED).
 pub const REASON_CERTIFICATE_REVOKED: &str = "CERTIFICATE_REVOKED";
+/// A loan check's peer gave up: the deadline the asker sent had passed (DEADLINE_EXCEEDED).
+pub const REASON_DEADLINE_PASSED: &str = "DEADLINE_PASSED";
+/// A deposit-use certificate asked for a closed account (FAILED_PRECONDITION).
+pub const REASON_ACCOUNT_CLOSED: &str = "ACCOUNT_CLOSED";
+/// A deposit-use certificate asked for a frozen account (FAILED_PRECONDITION).
+pub const REASON_ACCOUNT_FROZEN: &str = "ACCOUNT_FROZEN";
+/// A deposit-use certificate a peer sent that does not verify (FAILED_PRECONDITION).
+pub const REASON_ATTESTATION_INVALID: &str = "ATTESTATION_INVALID";
 
 impl From<HfxError> for Status {
     fn from(e: HfxError) -> Status {

@@ -13,6 +13,7 @@ pub mod client;
 pub mod config;
 pub mod directory;
 pub mod disclosures;
+pub mod dupcheck;
 pub mod error;
 pub mod loan_check;
 pub mod log;

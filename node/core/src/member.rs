@@ -103,7 +103,7 @@ pub fn validate_person(p: Option<&pb::PersonKey>) -> HfxResult<Person> {
 pub use hfx_model::purpose::{legal_basis, purpose_from_name, purpose_name};
 
 /// A purpose a request may name (see [`hfx_model::purpose`]).
-fn check_purpose(v: i32) -> HfxResult<pb::Purpose> {
+pub(crate) fn check_purpose(v: i32) -> HfxResult<pb::Purpose> {
     hfx_model::purpose::Purpose::from_i32(v)
         .map(|p| p.wire)
         .ok_or_else(|| HfxError::invalid("purpose", format!("{v} is not a purpose")))
@@ -130,8 +130,12 @@ fn status_to_pb(s: AccountStatus) -> pb::AccountStatus {
     }
 }
 
-/// Continuous deposit months ending at the paid-up-to month: (start, end, count).
-async fn continuous_months(node: &Node, m: &Member) -> HfxResult<(YearMonth, YearMonth, u32)> {
+/// Continuous deposit months ending at the paid-up-to month: (start, end, count), over the
+/// last ten years of postings (remittances and back payments).
+pub(crate) async fn continuous_months(
+    node: &Node,
+    m: &Member,
+) -> HfxResult<(YearMonth, YearMonth, u32)> {
     let end = m.paid_up_to;
     let from = end.add_months(-119);
     let deposits = node.core.deposits(&m.account_no, from, end).await?;
@@ -237,9 +241,9 @@ async fn view_for(
 
 pub use hfx_tlog::methods::METHOD_QUERY;
 
-/// The disclosure record of one query, as both sides keep it.
+/// The disclosure record of one exchange (a query, a loan check), as both sides keep it.
 #[allow(clippy::too_many_arguments)]
-fn disclosure_op(
+pub(crate) fn disclosure_op(
     direction: &str,
     peer: &str,
     acting: &str,
@@ -280,94 +284,197 @@ pub async fn answer_query(
             .map_err(|e| HfxError::internal_from("stored reply", e));
     }
     let purpose = check_purpose(header.purpose)?;
-    let acting = header.acting_person.clone();
     let request_bytes = req.encode_to_vec();
-    let decided = decide(node, peer, purpose, &req).await;
-    let (person, view) = match decided {
+    let request = Answered {
+        peer,
+        method: METHOD_QUERY,
+        message_id: &message_id,
+        header: &header,
+        purpose,
+        request_bytes: &request_bytes,
+    };
+    let (person, view) = match decide(node, peer, purpose, &req).await {
         Ok(x) => x,
         Err((outcome, err)) => {
-            let ops = vec![
-                WriteOp::LogAppend {
-                    envelope: Envelope::draft(
-                        RECV,
-                        peer,
-                        &message_id,
-                        &header.case_id,
-                        &format!("{METHOD_QUERY}#request"),
-                        &request_bytes,
-                    ),
-                    payload: request_bytes.clone(),
-                },
-                disclosure_op(
-                    "refused",
-                    peer,
-                    &acting,
-                    purpose,
-                    &outcome,
-                    &message_id,
-                    &Subject::of_request(node, req.person.as_ref()),
-                    LogLink::None,
-                ),
-            ];
-            if let Err(e) = node.store.write(ops).await {
-                tracing::error!(error = %e, "could not record a refused query");
-            }
+            let subject = Subject::of_request(node, req.person.as_ref());
+            request.record_refusal(node, &outcome, &subject).await;
             return Err(err);
         }
     };
-    // Log request and reply, record the disclosure and the reply for retries, in one commit.
-    // The receipt names the request's log index, known only once appended: the writer
-    // appends the request first, then this reply, in the same transaction.
     let reply_template = pb::PeerMemberReply {
         receipt: None,
         member: Some(view),
     };
-    let (own, mid) = (node.centre.clone(), message_id.clone());
-    let ops_req = WriteOp::LogAppend {
-        envelope: Envelope::draft(
-            RECV,
-            peer,
-            &message_id,
-            &header.case_id,
-            &format!("{METHOD_QUERY}#request"),
-            &request_bytes,
-        ),
-        payload: request_bytes.clone(),
-    };
-    let appended = node
-        .store
-        .write_exchange(
-            ops_req,
-            peer,
-            &message_id,
-            &header.case_id,
-            METHOD_QUERY,
-            move |a| {
-                let mut r = reply_template.clone();
-                r.receipt = Some(pb::Receipt {
-                    centre: own.clone(),
-                    log_index: a.index,
-                    sequence: a.seq,
-                    message_id: mid.clone(),
-                });
-                r.encode_to_vec()
-            },
-            vec![disclosure_op(
-                "sent",
-                peer,
-                &acting,
-                purpose,
-                "disclosed",
-                &message_id,
-                &person.subject(node),
-                LogLink::ExchangeRequest,
-            )],
-        )
+    let appended = request
+        .commit(node, &person.subject(node), move |receipt| {
+            let mut r = reply_template.clone();
+            r.receipt = Some(receipt);
+            r.encode_to_vec()
+        })
         .await?;
     let reply = pb::PeerMemberReply::decode(appended.as_slice())
         .map_err(|e| HfxError::internal_from("reply", e))?;
     tracing::info!(peer, purpose = purpose_name(purpose), subject = %person.masked(), "member disclosed");
     Ok(reply)
+}
+
+/// A request a peer sent us, as its answer or refusal is recorded: the request's log entry,
+/// the disclosure record, and (answered) the reply kept for retries, all in one commit.
+/// Member queries and loan checks record theirs alike.
+pub(crate) struct Answered<'a> {
+    pub peer: &'a str,
+    /// The method the log names (`<method>#request`, `<method>#reply`).
+    pub method: &'a str,
+    pub message_id: &'a str,
+    pub header: &'a pb::RequestHeader,
+    pub purpose: pb::Purpose,
+    pub request_bytes: &'a [u8],
+}
+
+impl Answered<'_> {
+    fn request_op(&self) -> WriteOp {
+        WriteOp::LogAppend {
+            envelope: Envelope::draft(
+                RECV,
+                self.peer,
+                self.message_id,
+                &self.header.case_id,
+                &format!("{}#request", self.method),
+                self.request_bytes,
+            ),
+            payload: self.request_bytes.to_vec(),
+        }
+    }
+
+    /// Record a refusal: the request's log entry and a `refused` disclosure with `outcome`.
+    /// A failure to record is logged; the refusal stands.
+    pub async fn record_refusal(&self, node: &Node, outcome: &str, subject: &Subject) {
+        let ops = vec![
+            self.request_op(),
+            disclosure_op(
+                "refused",
+                self.peer,
+                &self.header.acting_person,
+                self.purpose,
+                outcome,
+                self.message_id,
+                subject,
+                LogLink::None,
+            ),
+        ];
+        if let Err(e) = node.store.write(ops).await {
+            tracing::error!(error = %e, method = self.method, "could not record a refusal");
+        }
+    }
+
+    /// Log request and reply, record the `sent` disclosure and keep the reply for retries, in
+    /// one commit; `reply` makes the reply's bytes given its receipt. The receipt names the
+    /// request's log index, known only once appended: the writer appends the request first,
+    /// then the reply, in the same transaction. Returns the reply's bytes (a concurrent
+    /// duplicate's, if it won).
+    pub async fn commit(
+        &self,
+        node: &Node,
+        subject: &Subject,
+        reply: impl Fn(pb::Receipt) -> Vec<u8> + Send + Sync + 'static,
+    ) -> HfxResult<Vec<u8>> {
+        self.commit_with(node, subject, Vec::new(), reply).await
+    }
+
+    /// As [`Self::commit`], with `extra` writes (e.g. a record of what was issued) in the
+    /// same transaction.
+    pub async fn commit_with(
+        &self,
+        node: &Node,
+        subject: &Subject,
+        extra: Vec<WriteOp>,
+        reply: impl Fn(pb::Receipt) -> Vec<u8> + Send + Sync + 'static,
+    ) -> HfxResult<Vec<u8>> {
+        let (own, mid) = (node.centre.clone(), self.message_id.to_string());
+        let mut ops = vec![disclosure_op(
+            "sent",
+            self.peer,
+            &self.header.acting_person,
+            self.purpose,
+            "disclosed",
+            self.message_id,
+            subject,
+            LogLink::ExchangeRequest,
+        )];
+        ops.extend(extra);
+        let bytes = node
+            .store
+            .write_exchange(
+                self.request_op(),
+                self.peer,
+                self.message_id,
+                &self.header.case_id,
+                self.method,
+                move |a| {
+                    reply(pb::Receipt {
+                        centre: own.clone(),
+                        log_index: a.index,
+                        sequence: a.seq,
+                        message_id: mid.clone(),
+                    })
+                },
+                ops,
+            )
+            .await?;
+        Ok(bytes)
+    }
+}
+
+/// What the asking side records of one request it sent: the request's log entry, the
+/// reply's (when one came) and a `received` disclosure with `outcome` (`received`, or
+/// `failed: <reason>`). In this order: the reply's entry, if any, is the second.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn asked_ops(
+    centre: &str,
+    method: &str,
+    message_id: &str,
+    request_bytes: &[u8],
+    reply_bytes: Option<Vec<u8>>,
+    acting: &str,
+    purpose: pb::Purpose,
+    outcome: &str,
+    subject: &Subject,
+) -> Vec<WriteOp> {
+    let mut ops = vec![WriteOp::LogAppend {
+        envelope: Envelope::draft(
+            SENT,
+            centre,
+            message_id,
+            "",
+            &format!("{method}#request"),
+            request_bytes,
+        ),
+        payload: request_bytes.to_vec(),
+    }];
+    if let Some(reply) = reply_bytes {
+        ops.push(WriteOp::LogAppend {
+            envelope: Envelope::draft(
+                RECV,
+                centre,
+                message_id,
+                "",
+                &format!("{method}#reply"),
+                &reply,
+            ),
+            payload: reply,
+        });
+    }
+    ops.push(disclosure_op(
+        "received",
+        centre,
+        acting,
+        purpose,
+        outcome,
+        message_id,
+        subject,
+        LogLink::None,
+    ));
+    ops
 }
 
 /// The refusal (in the message and the recorded outcome) of a request whose acting person is
@@ -391,14 +498,15 @@ pub(crate) fn foreign_acting_person(peer: &str, acting: &str) -> Option<HfxError
     })
 }
 
-/// Policy, validation, lookup and minimisation; an error carries the outcome to record.
-async fn decide(
+/// Whether a peer's request may be answered at all: its acting person must be of the calling
+/// centre, and the `[policy]` must let the peer ask this purpose, at this rate. An error
+/// carries the outcome to record.
+pub(crate) fn admit_request(
     node: &Node,
     peer: &str,
     purpose: pb::Purpose,
-    req: &pb::PeerMemberQuery,
-) -> Result<(Person, pb::MemberView), (String, HfxError)> {
-    let acting = req.header.as_ref().map(|h| h.acting_person.as_str());
+    acting: Option<&str>,
+) -> Result<(), (String, HfxError)> {
     if let Some(e) = acting.and_then(|a| foreign_acting_person(peer, a)) {
         return Err((format!("refused: {ACTING_PERSON_FOREIGN}"), e));
     }
@@ -409,6 +517,18 @@ async fn decide(
         };
         return Err((outcome, e));
     }
+    Ok(())
+}
+
+/// Policy, validation, lookup and minimisation; an error carries the outcome to record.
+async fn decide(
+    node: &Node,
+    peer: &str,
+    purpose: pb::Purpose,
+    req: &pb::PeerMemberQuery,
+) -> Result<(Person, pb::MemberView), (String, HfxError)> {
+    let acting = req.header.as_ref().map(|h| h.acting_person.as_str());
+    admit_request(node, peer, purpose, acting)?;
     let person = validate_person(req.person.as_ref())
         .map_err(|e| (format!("refused: {}", e.reason()), e))?;
     let found = find_member(
@@ -478,45 +598,20 @@ pub async fn ask(
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         outcome = client.query_member(peer_req).await;
     }
-    let sent = WriteOp::LogAppend {
-        envelope: Envelope::draft(
-            SENT,
-            &centre,
-            &message_id,
-            "",
-            &format!("{METHOD_QUERY}#request"),
-            &request_bytes,
-        ),
-        payload: request_bytes.clone(),
-    };
     match outcome {
         Ok(resp) => {
             let reply = resp.into_inner();
-            let reply_bytes = reply.encode_to_vec();
-            let ops = vec![
-                sent,
-                WriteOp::LogAppend {
-                    envelope: Envelope::draft(
-                        RECV,
-                        &centre,
-                        &message_id,
-                        "",
-                        &format!("{METHOD_QUERY}#reply"),
-                        &reply_bytes,
-                    ),
-                    payload: reply_bytes,
-                },
-                disclosure_op(
-                    "received",
-                    &centre,
-                    &acting,
-                    purpose,
-                    "received",
-                    &message_id,
-                    &person.subject(node),
-                    LogLink::None,
-                ),
-            ];
+            let ops = asked_ops(
+                &centre,
+                METHOD_QUERY,
+                &message_id,
+                &request_bytes,
+                Some(reply.encode_to_vec()),
+                &acting,
+                purpose,
+                "received",
+                &person.subject(node),
+            );
             let appended = node.store.write(ops).await?;
             let local = appended.get(1).copied();
             tracing::info!(peer = %centre, purpose = purpose_name(purpose), subject = %person.masked(), "member query answered");
@@ -534,19 +629,17 @@ pub async fn ask(
         Err(status) => {
             let code = status.code();
             let reason = crate::error::reason_of(&status).unwrap_or_else(|| format!("{code:?}"));
-            let ops = vec![
-                sent,
-                disclosure_op(
-                    "received",
-                    &centre,
-                    &acting,
-                    purpose,
-                    &format!("failed: {reason}"),
-                    &message_id,
-                    &person.subject(node),
-                    LogLink::None,
-                ),
-            ];
+            let ops = asked_ops(
+                &centre,
+                METHOD_QUERY,
+                &message_id,
+                &request_bytes,
+                None,
+                &acting,
+                purpose,
+                &format!("failed: {reason}"),
+                &person.subject(node),
+            );
             if let Err(e) = node.store.write(ops).await {
                 tracing::error!(error = %e, "could not record a failed query");
             }

@@ -5,6 +5,7 @@
 //! verifiers share it; it pulls in neither tokio nor sqlx nor the node.
 #![forbid(unsafe_code)]
 
+pub mod attest;
 pub mod audit;
 pub mod envelope;
 pub mod merkle;

@@ -8,6 +8,8 @@ use hfx_proto::v1 as pb;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+mod money;
+
 pub async fn disclosures(conn: &Conn, limit: u32, json: bool) -> anyhow::Result<ExitCode> {
     init_cli_logging();
     let client = conn.client(Role::Auditor)?;
@@ -331,11 +333,65 @@ pub fn audit_check_receipt(
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn audit_replay(file: &Path, json: bool) -> anyhow::Result<ExitCode> {
+/// `hfx audit replay`: disclosures and transfer cases rebuilt from the log alone, compared
+/// with what the export carries of the store (its disclosure records) and, with `--config`,
+/// with the node's store (its transfer cases) and core system (the accounts), read only.
+pub async fn audit_replay(
+    file: &Path,
+    config: Option<&Path>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
     let e = load_export(file)?;
     let rep = hfx_tlog::audit::replay(&e);
+    let cases = hfx_tlog::audit::case_logs(&e);
+    let now = hfx_node::now_ms();
+    let mut findings = Vec::new();
+    let found = match config {
+        Some(cfg) => {
+            init_cli_logging();
+            let f = money::read(cfg, &cases).await?;
+            anyhow::ensure!(
+                f.centre == e.centre,
+                "{} is the configuration of centre {}, the export is centre {}'s",
+                cfg.display(),
+                f.centre,
+                e.centre
+            );
+            findings.extend(hfx_tlog::audit::check_store(&cases, &f.store, now));
+            findings.extend(hfx_tlog::audit::check_core(&cases, &f.store, &f.core, now));
+            findings.extend(f.unreadable.iter().cloned());
+            Some(f)
+        }
+        None => None,
+    };
+    let ok = rep.differences.is_empty() && findings.is_empty();
+    let case_views: Vec<serde_json::Value> = cases
+        .iter()
+        .map(|c| {
+            serde_json::json!({
+                "case_id": c.case_id, "role": c.role, "peer": c.peer, "state": c.state(),
+                "letter_no": c.letter_no,
+                "held_fen": c.held.as_ref().map(|x| x.amount_fen),
+                "paid_fen": c.paid.as_ref().map(|x| x.amount_fen),
+                // The origin closes the account as it sends the paid notice.
+                "closed": c.paid.is_some(),
+                "released": c.released.is_some(),
+                "credited_fen": c.credited.as_ref().map(|x| x.amount_fen),
+                "unreadable": c.unreadable,
+                "age_seconds": (now - c.last_ms).max(0) / 1000,
+            })
+        })
+        .collect();
     if json {
-        println!("{}", serde_json::to_string_pretty(&rep)?);
+        let mut v = serde_json::to_value(&rep)?;
+        v["money"] = serde_json::json!({
+            "cases": case_views,
+            "store_cases": found.as_ref().map(|f| f.store.len()),
+            "compared_with_store_and_core": found.is_some(),
+            "findings": findings,
+        });
+        v["ok"] = ok.into();
+        println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
         println!(
             "{}: {} disclosures rebuilt from the log, {} in the store, {} with purged payloads",
@@ -348,42 +404,113 @@ pub fn audit_replay(file: &Path, json: bool) -> anyhow::Result<ExitCode> {
         for d in &rep.differences {
             println!("  {}: {}", d.kind, d.detail);
         }
+        print_cases(&cases, now);
+        match &found {
+            Some(f) => println!(
+                "  transfer cases compared with the store ({} rows) and the core system ({}): {} finding(s)",
+                f.store.len(),
+                config.map(|c| c.display().to_string()).unwrap_or_default(),
+                findings.len()
+            ),
+            None => println!(
+                "  transfer cases not compared with a store or core system: give --config <node.toml>"
+            ),
+        }
+        for f in &findings {
+            println!(
+                "  {} case {} ({}) {}: expected {}, found {} (age {} s)",
+                f.kind, f.case_id, f.role, f.field, f.expected, f.found, f.age_seconds
+            );
+        }
         println!(
             "  {}",
-            if rep.differences.is_empty() {
+            if ok {
                 "log and store agree"
             } else {
                 "DIFFERENCES"
             }
         );
     }
-    Ok(if rep.differences.is_empty() {
+    Ok(if ok {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     })
 }
 
-pub fn audit_reconcile(files: &[PathBuf], json: bool) -> anyhow::Result<ExitCode> {
+/// The rebuilt cases, one line each (a summary by state past 100).
+fn print_cases(cases: &[hfx_tlog::audit::CaseLog], now: i64) {
+    let fen = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_else(|| "-".into());
+    println!("  {} transfer case(s) rebuilt from the log", cases.len());
+    if cases.len() > 100 {
+        let mut by: std::collections::BTreeMap<String, u64> = Default::default();
+        for c in cases {
+            *by.entry(format!("{} {}", c.role, c.state())).or_default() += 1;
+        }
+        for (k, n) in by {
+            println!("    {n:>8} {k}");
+        }
+        return;
+    }
+    for c in cases {
+        println!(
+            "    {} {:<11} {:<15} held {} paid {} credited {}{}{} (last step {} s ago)",
+            c.case_id,
+            c.role,
+            c.state(),
+            fen(c.held.as_ref().map(|x| x.amount_fen)),
+            fen(c.paid.as_ref().map(|x| x.amount_fen)),
+            fen(c.credited.as_ref().map(|x| x.amount_fen)),
+            if c.released.is_some() {
+                ", released"
+            } else {
+                ""
+            },
+            if c.unreadable > 0 {
+                format!(", {} entries unreadable (purged)", c.unreadable)
+            } else {
+                String::new()
+            },
+            (now - c.last_ms).max(0) / 1000
+        );
+    }
+}
+
+/// `hfx audit reconcile`: both sides of every exchange, and the money of every case across
+/// the centres' exports (breaks with their age, the zone's money in flight).
+pub fn audit_reconcile(
+    files: &[PathBuf],
+    hold_deadline_secs: u64,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(
         files.len() >= 2,
         "reconcile needs the exports of two or more centres"
     );
-    // Streamed: only messages still waiting for their other side are held in memory.
+    // Streamed: only messages still waiting for their other side, and transfer entries with
+    // their payloads, are held in memory.
     let centres: Vec<String> = files
         .iter()
         .map(|f| hfx_tlog::audit::export_centre(f))
         .collect::<Result<_, _>>()?;
-    let mut rec = hfx_tlog::audit::Reconciler::new(centres, hfx_node::now_ms());
+    let now = hfx_node::now_ms();
+    let mut rec = hfx_tlog::audit::Reconciler::new(centres, now);
+    let mut money = hfx_tlog::audit::MoneyCollector::new();
     let bar = progress_bar(files.len() as u64, "reconciling");
     for f in files {
-        hfx_tlog::audit::stream_entries(f, &mut |c, l| rec.add(c, l))?;
+        hfx_tlog::audit::stream_money(f, &mut |c, l| rec.add(c, l), &mut money)?;
         bar.inc(1);
     }
     bar.finish_and_clear();
     let rep = rec.finish();
+    let cases = money.finish();
+    let mrep = hfx_tlog::audit::reconcile_money(&cases, now, hold_deadline_secs);
+    let ok = rep.breaks.is_empty() && mrep.breaks.is_empty();
     if json {
-        println!("{}", serde_json::to_string_pretty(&rep)?);
+        let mut v = serde_json::to_value(&rep)?;
+        v["money"] = serde_json::to_value(&mrep)?;
+        v["ok"] = ok.into();
+        println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
         println!(
             "centres {}: {} messages matched on both sides, {} with centres not in this set",
@@ -413,13 +540,49 @@ pub fn audit_reconcile(files: &[PathBuf], json: bool) -> anyhow::Result<ExitCode
                 b.age_seconds
             );
         }
-        println!("  {} break(s)", rep.breaks.len());
+        println!("  {} message break(s)", rep.breaks.len());
+        print_money(&mrep);
     }
-    Ok(if rep.breaks.is_empty() {
+    Ok(if ok {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     })
+}
+
+fn print_money(m: &hfx_tlog::audit::MoneyReport) {
+    let f = &m.in_flight;
+    println!(
+        "transfer cases: {} ({} settled on both sides, {} with one side not exported)",
+        m.cases, m.settled, m.one_sided
+    );
+    println!(
+        "  money in flight, as the logs show it: {} fen",
+        f.total_fen
+    );
+    println!(
+        "    held at origins        {:>14} fen in {:>4} case(s)  (transfer-out record sent, no payment notice yet)",
+        f.held_at_origins_fen, f.held_cases
+    );
+    println!(
+        "    in transit at the bank {:>14} fen in {:>4} case(s)  (paid out and closed at the origin, not yet credited)",
+        f.in_transit_fen, f.in_transit_cases
+    );
+    println!(
+        "    credited, not closed   {:>14} fen in {:>4} case(s)  (credited at the destination, the origin not closed: a break)",
+        f.credited_not_closed_fen, f.credited_not_closed_cases
+    );
+    for b in &m.breaks {
+        println!(
+            "  {} case {} {} → {} {} fen age {} s: {}",
+            b.kind, b.case_id, b.origin, b.destination, b.amount_fen, b.age_seconds, b.detail
+        );
+    }
+    println!(
+        "  {} money break(s) (a hold older than {} s is one)",
+        m.breaks.len(),
+        m.hold_deadline_secs
+    );
 }
 
 pub async fn audit_purge(config: &Path, older_than_days: u32) -> anyhow::Result<ExitCode> {

@@ -1,7 +1,7 @@
 //! `hfx bench`: the zone room runs the scenarios; this only carries the flags over.
 
 use anyhow::Context;
-use hfx_zone::bench::{BenchOptions, Scenario};
+use hfx_zone::bench::{BenchOptions, Scenario, StoreChoice};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -16,6 +16,8 @@ pub struct BenchArgs {
     pub members: u64,
     pub transfers: usize,
     pub dir: Option<PathBuf>,
+    pub store: StoreChoice,
+    pub store_url: String,
 }
 
 pub async fn bench(a: BenchArgs) -> anyhow::Result<ExitCode> {
@@ -28,5 +30,7 @@ pub async fn bench(a: BenchArgs) -> anyhow::Result<ExitCode> {
     opts.members = a.members;
     opts.transfers = a.transfers;
     opts.dir = a.dir;
+    opts.store = a.store;
+    opts.store_url = a.store_url;
     hfx_zone::bench::command(opts).await
 }

@@ -3,10 +3,13 @@
 //! progress bars.
 
 pub mod adapter;
+pub mod attest;
 pub mod audit;
 pub mod bench;
 pub mod certs;
 pub mod disclosures;
+pub mod duplicates;
+pub mod loan;
 pub mod member;
 pub mod node;
 pub mod seed;

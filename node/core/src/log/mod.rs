@@ -168,6 +168,30 @@ impl LogState {
         }
     }
 
+    /// Take in entries another node process appended to a shared store after ours (in index
+    /// order, from our size on), with [`LogState::rebuild`]'s checks.
+    pub fn absorb(
+        &mut self,
+        entries: impl IntoIterator<Item = StoredEntry>,
+    ) -> Result<(), LoadError> {
+        for row in entries {
+            if row.index != self.tree.size() {
+                return Err(LoadError::Gap {
+                    expected: self.tree.size(),
+                    found: row.index,
+                });
+            }
+            let leaf = merkle::leaf_hash(&row.entry);
+            if row.leaf_hash.as_slice() != leaf.as_slice() {
+                return Err(LoadError::LeafMismatch(row.index));
+            }
+            self.tree.push(leaf);
+            let e = self.seqs.entry((row.peer, row.dir)).or_insert(0);
+            *e = (*e).max(row.seq);
+        }
+        Ok(())
+    }
+
     /// Rebuild the tree from the stored entries (in index order) and check it extends the
     /// newest signed checkpoint `(size, root)`; refuses a gap in indexes or a leaf hash that
     /// does not match its entry.

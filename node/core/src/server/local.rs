@@ -6,7 +6,7 @@
 //! authenticates the person and checks the role ([`crate::auth::role_check`]). Handlers only
 //! read the caller.
 
-use super::{R, builder, health_and_reflection, later};
+use super::{R, builder, health_and_reflection};
 use crate::auth::{Grant, caller, local_interceptor, role_check};
 use crate::error::HfxError;
 use crate::node::Node;
@@ -33,12 +33,16 @@ pub const ROLES: &[(&str, &[Role])] = &[
     ("/hfx.v1.Clerk/CancelTransfer", &[Clerk]),
     ("/hfx.v1.Clerk/ResolveTransfer", &[Clerk]),
     ("/hfx.v1.Clerk/RequestCertificate", &[Clerk]),
+    ("/hfx.v1.Clerk/CertificateStatus", &[Clerk, Auditor]),
+    ("/hfx.v1.Clerk/RevokeCertificate", &[Clerk]),
     ("/hfx.v1.Audit/ExportLog", &[Auditor]),
     ("/hfx.v1.Audit/ProveInclusion", &[Auditor]),
     ("/hfx.v1.Audit/ListDisclosures", &[Auditor]),
     ("/hfx.v1.Audit/ListEvidence", &[Auditor, Operator]),
     ("/hfx.v1.Operator/Status", &[Operator, Auditor]),
     ("/hfx.v1.Operator/Reload", &[Operator]),
+    ("/hfx.v1.Duplicates/CheckLiveAccount", &[Clerk]),
+    ("/hfx.v1.Duplicates/SweepStep", &[Operator]),
 ];
 
 /// Standard gRPC services served beside the local API without a role check (any client the
@@ -64,6 +68,7 @@ pub fn server(node: Arc<Node>) -> LocalRouter {
     let (health, reflection) = health_and_reflection();
     let mut authenticate = local_interceptor(node.centre.clone());
     let icpt = move |req: Request<()>| role_check(authenticate(req)?);
+    let dup = crate::dupcheck::service::DupLocalApi::new(node.clone());
     let api = LocalApi { node };
     builder()
         .layer(GateLayer)
@@ -75,6 +80,10 @@ pub fn server(node: Arc<Node>) -> LocalRouter {
         ))
         .add_service(InterceptedService::new(
             pb::audit_server::AuditServer::new(api.clone()),
+            icpt.clone(),
+        ))
+        .add_service(InterceptedService::new(
+            pb::duplicates_server::DuplicatesServer::new(dup),
             icpt.clone(),
         ))
         .add_service(InterceptedService::new(
@@ -152,8 +161,10 @@ impl pb::clerk_server::Clerk for LocalApi {
         let reply = crate::member::ask(&self.node, &person, req.into_inner()).await?;
         Ok(Response::new(reply))
     }
-    async fn loan_check(&self, _r: Request<pb::LocalLoanCheck>) -> R<pb::LocalLoanCheckReply> {
-        Err(later("Clerk/LoanCheck"))
+    async fn loan_check(&self, r: Request<pb::LocalLoanCheck>) -> R<pb::LocalLoanCheckReply> {
+        let person = caller(&r)?;
+        let reply = crate::loan_check::check(&self.node, &person, r.into_inner()).await?;
+        Ok(Response::new(reply))
     }
     async fn start_transfer(&self, r: Request<pb::StartTransferRequest>) -> R<pb::TransferView> {
         let person = caller(&r)?;
@@ -188,9 +199,30 @@ impl pb::clerk_server::Clerk for LocalApi {
     }
     async fn request_certificate(
         &self,
-        _r: Request<pb::LocalCertificateRequest>,
+        r: Request<pb::LocalCertificateRequest>,
     ) -> R<pb::LocalCertificateReply> {
-        Err(later("Clerk/RequestCertificate"))
+        let person = caller(&r)?;
+        Ok(Response::new(
+            crate::attest::issue::request(&self.node, &person, r.into_inner()).await?,
+        ))
+    }
+    async fn certificate_status(
+        &self,
+        r: Request<pb::LocalCertificateStatusRequest>,
+    ) -> R<pb::CertificateStatusReply> {
+        let person = caller(&r)?;
+        Ok(Response::new(
+            crate::attest::status::ask(&self.node, &person, r.into_inner()).await?,
+        ))
+    }
+    async fn revoke_certificate(
+        &self,
+        r: Request<pb::RevokeCertificateRequest>,
+    ) -> R<pb::CertificateStatusReply> {
+        let person = caller(&r)?;
+        Ok(Response::new(
+            crate::attest::status::revoke(&self.node, &person, r.into_inner()).await?,
+        ))
     }
 }
 

@@ -9,7 +9,6 @@ pub mod peer;
 pub mod wire_errors;
 
 use crate::config::NodeConfig;
-use crate::error::HfxError;
 use crate::node::Node;
 use anyhow::Context;
 use std::future::Future;
@@ -173,14 +172,6 @@ async fn witness_loop(node: Arc<Node>, mut stop: tokio::sync::watch::Receiver<bo
 }
 
 type R<T> = Result<tonic::Response<T>, Status>;
-
-/// A method of the wire contract this release does not serve.
-fn later(what: &str) -> Status {
-    HfxError::Unimplemented(format!(
-        "{what} is part of the wire contract but not served by this release"
-    ))
-    .into()
-}
 
 fn health_and_reflection() -> (
     tonic_health::pb::health_server::HealthServer<impl tonic_health::pb::health_server::Health>,

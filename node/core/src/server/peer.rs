@@ -1,7 +1,7 @@
 //! The peer API: what other centres' nodes call (member queries, transfers, verification,
 //! the log exchange). Callers are authenticated against the directory by the interceptor.
 
-use super::{R, Router, builder, health_and_reflection, later};
+use super::{R, Router, builder, health_and_reflection};
 use crate::auth::{peer_centre, peer_interceptor};
 use crate::error::HfxError;
 use crate::node::Node;
@@ -34,6 +34,12 @@ pub fn server(node: Arc<Node>) -> Router {
             icpt.clone(),
         ))
         .add_service(InterceptedService::new(
+            pb::duplicate_exchange_server::DuplicateExchangeServer::new(
+                crate::dupcheck::service::DupPeerApi::new(api.node.clone()),
+            ),
+            icpt.clone(),
+        ))
+        .add_service(InterceptedService::new(
             pb::log_exchange_server::LogExchangeServer::new(api),
             icpt,
         ))
@@ -59,8 +65,11 @@ impl pb::member_exchange_server::MemberExchange for PeerApi {
             })?;
         Ok(Response::new(reply))
     }
-    async fn loan_check(&self, _req: Request<pb::PeerLoanCheck>) -> R<pb::PeerLoanCheckReply> {
-        Err(later("MemberExchange/LoanCheck"))
+    async fn loan_check(&self, req: Request<pb::PeerLoanCheck>) -> R<pb::PeerLoanCheckReply> {
+        let peer = peer_centre(&req)?;
+        let left = crate::loan_check::deadline::from_metadata(req.metadata());
+        let reply = crate::loan_check::answer(&self.node, &peer, left, req.into_inner()).await;
+        answer(&peer, "loan check", reply)
     }
 }
 
@@ -176,9 +185,19 @@ fn answer<T>(peer: &str, what: &str, r: Result<T, HfxError>) -> R<T> {
 impl pb::verification_exchange_server::VerificationExchange for PeerApi {
     async fn issue_deposit_certificate(
         &self,
-        _r: Request<pb::CertificateRequest>,
+        r: Request<pb::CertificateRequest>,
     ) -> R<pb::DepositCertificate> {
-        Err(later("VerificationExchange/IssueDepositCertificate"))
+        let peer = peer_centre(&r)?;
+        let reply = crate::attest::issue::answer(&self.node, &peer, r.into_inner()).await;
+        answer(&peer, "deposit certificate", reply)
+    }
+    async fn certificate_status(
+        &self,
+        r: Request<pb::CertificateStatusRequest>,
+    ) -> R<pb::CertificateStatusReply> {
+        let peer = peer_centre(&r)?;
+        let reply = crate::attest::status::answer(&self.node, &peer, r.into_inner()).await;
+        answer(&peer, "certificate status", reply)
     }
 }
 

@@ -119,10 +119,13 @@ pub fn outbox_insert_op(
     }
 }
 
-/// Mark an outbox message answered (committed with the answer's effect on the case).
+/// Mark an outbox message answered (committed with the answer's effect on the case). A
+/// compare-and-swap on `done`: when the message was sent twice (a lease ran out while its
+/// first sender still worked, or two processes sharing the store both had it), only the
+/// first answer is recorded; the other's whole job fails with [`StoreError::Conflict`].
 pub fn outbox_done_op(id: i64) -> WriteOp {
-    WriteOp::Sql {
-        sql: "UPDATE transfer_outbox SET done = 1, claimed_until_ms = 0 WHERE id = $1",
+    WriteOp::Cas {
+        sql: "UPDATE transfer_outbox SET done = 1, claimed_until_ms = 0 WHERE id = $1 AND done = 0",
         args: vec![Val::I64(id)],
     }
 }

@@ -15,7 +15,7 @@ use sqlx::Row;
 
 /// The row insert; the writer binds the commitment entry's index as the last value.
 const INSERT: &str = "INSERT INTO disclosures (at_ms, direction, peer, acting_person, purpose, legal_basis, outcome, message_id, subject_masked, subject_key, log_index, commit_index) \
-                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
+                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, CAST($11 AS BIGINT), $12)";
 
 /// A disclosure as the writer records it ([`WriteOp::Disclosure`]): the record (its
 /// `log_index` filled in by the writer from `link`) and the entry it points at.

@@ -9,6 +9,7 @@
 //! [`witness`] (what we cosigned for peers, what others were shown, evidence). The schema is
 //! in `schema.rs`, the group-commit writer in `writer.rs`.
 
+pub mod attest;
 pub mod audit;
 pub mod cases;
 pub mod disclosures;

@@ -137,6 +137,33 @@ CREATE INDEX disclosures_subject ON disclosures (subject_key);
 CREATE TABLE node_secret (name TEXT PRIMARY KEY, value BYTEA NOT NULL);
 "#,
     ),
+    (
+        // Deposit-use certificates (docs/attestation.md): those this centre issued (for their
+        // online status and revocation) and those it received as the lending centre.
+        6,
+        r#"
+CREATE TABLE attest_issued (
+  cert_id TEXT PRIMARY KEY, peer TEXT NOT NULL, message_id TEXT NOT NULL, id_type TEXT NOT NULL,
+  id_number TEXT NOT NULL, account_no TEXT NOT NULL, issued_at BIGINT NOT NULL, expires_at BIGINT NOT NULL,
+  cose BLOB NOT NULL, revoked_at BIGINT, revoked_reason TEXT, revoked_detail TEXT);
+CREATE TABLE attest_received (
+  cert_id TEXT PRIMARY KEY, issuer TEXT NOT NULL, message_id TEXT NOT NULL, subject_key TEXT NOT NULL,
+  subject_masked TEXT NOT NULL, issued_at BIGINT NOT NULL, expires_at BIGINT NOT NULL, cose BLOB NOT NULL,
+  received_ms BIGINT NOT NULL);
+CREATE INDEX attest_received_subject ON attest_received (subject_key);
+"#,
+        r#"
+CREATE TABLE attest_issued (
+  cert_id TEXT PRIMARY KEY, peer TEXT NOT NULL, message_id TEXT NOT NULL, id_type TEXT NOT NULL,
+  id_number TEXT NOT NULL, account_no TEXT NOT NULL, issued_at BIGINT NOT NULL, expires_at BIGINT NOT NULL,
+  cose BYTEA NOT NULL, revoked_at BIGINT, revoked_reason TEXT, revoked_detail TEXT);
+CREATE TABLE attest_received (
+  cert_id TEXT PRIMARY KEY, issuer TEXT NOT NULL, message_id TEXT NOT NULL, subject_key TEXT NOT NULL,
+  subject_masked TEXT NOT NULL, issued_at BIGINT NOT NULL, expires_at BIGINT NOT NULL, cose BYTEA NOT NULL,
+  received_ms BIGINT NOT NULL);
+CREATE INDEX attest_received_subject ON attest_received (subject_key);
+"#,
+    ),
 ];
 
 pub(super) async fn migrate(pool: &AnyPool, kind: StoreKind) -> Result<(), StoreError> {

@@ -43,14 +43,7 @@ pub(super) async fn writer(
                 Err(_) => break,
             }
         }
-        // The writer is the only task that changes the log state, so it locks it only to stage
-        // and to commit: readers (a query reading the size for its header, status, checkpoint
-        // signing) see the last committed state instead of waiting for this batch's fsync.
-        let (staged, seqs) = {
-            let log = log.lock().await;
-            (log.stage(), log.seqs().clone())
-        };
-        let results = apply_batch(&pool, kind, staged, &seqs, &jobs).await;
+        let results = apply_batch(&pool, kind, &log, &jobs).await;
         match results {
             Ok((per_job, staged)) => {
                 log.lock().await.commit_staged(staged);
@@ -72,14 +65,38 @@ pub(super) async fn writer(
 
 type BatchResult = (Vec<Result<JobOut, StoreError>>, crate::log::Staged);
 
+/// The advisory lock that serialises log appends of node processes sharing one PostgreSQL
+/// store ("hfxlog" in ASCII).
+const PG_LOG_LOCK: i64 = 0x6866_786c_6f67;
+
 async fn apply_batch(
     pool: &AnyPool,
     kind: StoreKind,
-    mut staged: crate::log::Staged,
-    seqs: &Seqs,
+    log: &Mutex<LogState>,
     jobs: &[Job],
 ) -> Result<BatchResult, StoreError> {
     let mut tx = pool.begin().await?;
+    if kind == StoreKind::Postgres {
+        // Two node processes may share a PostgreSQL store: their appends take turns (a lock
+        // held until this transaction ends), and each first takes in what the other appended.
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(PG_LOG_LOCK)
+            .execute(&mut *tx)
+            .await?;
+        let size = log.lock().await.size();
+        let newer = entries_from(&mut tx, size).await?;
+        if !newer.is_empty() {
+            log.lock().await.absorb(newer)?;
+        }
+    }
+    // The writer is the only task that changes the log state, so it locks it only to stage
+    // and to commit: readers (a query reading the size for its header, status, checkpoint
+    // signing) see the last committed state instead of waiting for this batch's fsync.
+    let (mut staged, seqs) = {
+        let log = log.lock().await;
+        (log.stage(), log.seqs().clone())
+    };
+    let seqs = &seqs;
     let mut pending = PendingRows::default();
     let mut out = Vec::with_capacity(jobs.len());
     for job in jobs {
@@ -112,6 +129,32 @@ async fn apply_batch(
     pending.flush(&mut tx, kind).await?;
     tx.commit().await?;
     Ok((out, staged))
+}
+
+/// Log entries from index `from` on, as another process sharing the store appended them.
+async fn entries_from(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    from: u64,
+) -> Result<Vec<crate::log::StoredEntry>, StoreError> {
+    use sqlx::Row;
+    let rows = sqlx::query(
+        "SELECT idx, peer, dir, seq, leaf_hash, entry FROM log_entries WHERE idx >= $1 ORDER BY idx",
+    )
+    .bind(from as i64)
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        out.push(crate::log::StoredEntry {
+            index: row.try_get::<i64, _>("idx")? as u64,
+            peer: row.try_get("peer")?,
+            dir: row.try_get("dir")?,
+            seq: row.try_get::<i64, _>("seq")? as u64,
+            leaf_hash: row.try_get("leaf_hash")?,
+            entry: row.try_get("entry")?,
+        });
+    }
+    Ok(out)
 }
 
 impl Work {

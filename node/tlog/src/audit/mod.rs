@@ -1,7 +1,10 @@
 //! The auditor's tools (DESIGN.md §5): export a node's log, verify an export (roots,
 //! signatures, cosignatures, sequence gaps, payload hashes), prove one entry's inclusion,
 //! replay disclosures from the log alone and compare them with the store, and reconcile the
-//! exports of several centres.
+//! exports of several centres. Transfer cases are rebuilt from the log too, money and all
+//! (`money`): replay compares them with the node's store and core system (`money_check`),
+//! reconcile joins both sides of each and places the zone's money in flight
+//! (`money_reconcile`).
 //!
 //! Export format (`hfx-log-export 1`, line oriented so an auditor can read it with any tool):
 //! ```text
@@ -30,6 +33,9 @@
 
 mod disclosures;
 mod export;
+mod money;
+mod money_check;
+mod money_reconcile;
 mod prove;
 mod reconcile;
 mod replay;
@@ -38,6 +44,8 @@ mod verify;
 mod verify_cause;
 mod verify_read;
 
+#[cfg(test)]
+mod money_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
@@ -50,6 +58,9 @@ pub use export::{
     write_cosignature, write_count, write_disclosure, write_end, write_entry, write_header,
     write_payload,
 };
+pub use money::{CaseLog, Evidence, MoneyCollector, Reported, case_logs, stream_money};
+pub use money_check::{CoreAccount, CoreFacts, MoneyFinding, StoreCase, check_core, check_store};
+pub use money_reconcile::{InFlight, MoneyBreak, MoneyReport, reconcile_money};
 pub use prove::{InclusionReceipt, check_receipt, prove};
 pub use reconcile::{Break, ReconcileReport, Reconciler, reconcile};
 pub use replay::{ReplayReport, replay};

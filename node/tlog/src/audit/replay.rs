@@ -10,6 +10,14 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
 
+/// The header of any request of [`crate::methods::DISCLOSING_EXCHANGES`] (field 1 of each;
+/// the rest of the message is skipped).
+#[derive(Clone, PartialEq, prost::Message)]
+struct HeaderOnly {
+    #[prost(message, optional, tag = "1")]
+    header: Option<hfx_proto::v1::RequestHeader>,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct ReplayReport {
     pub centre: String,
@@ -29,8 +37,7 @@ pub struct ReplayReport {
 /// compare with what the store says happened.
 pub fn replay(e: &Export) -> ReplayReport {
     use prost::Message;
-    let method = crate::methods::METHOD_QUERY;
-    // message id -> (dir of request, peer, request payload hash, has reply)
+    // (peer, message id) -> (dir of request, request payload hash); and which have a reply.
     let mut requests: BTreeMap<(String, String), (String, String)> = BTreeMap::new();
     let mut replies: std::collections::BTreeSet<(String, String)> =
         std::collections::BTreeSet::new();
@@ -38,12 +45,18 @@ pub fn replay(e: &Export) -> ReplayReport {
         let Some(f) = entry_fields(line) else {
             continue;
         };
-        if f.msg_type == format!("{method}#request") {
+        let Some((method, part)) = f.msg_type.rsplit_once('#') else {
+            continue;
+        };
+        if !crate::methods::DISCLOSING_EXCHANGES.contains(&method) {
+            continue;
+        }
+        if part == "request" {
             requests.insert(
                 (f.peer.to_string(), f.message_id.to_string()),
                 (f.dir.to_string(), f.payload_sha256.to_string()),
             );
-        } else if f.msg_type == format!("{method}#reply") {
+        } else if part == "reply" {
             replies.insert((f.peer.to_string(), f.message_id.to_string()));
         }
     }
@@ -60,7 +73,7 @@ pub fn replay(e: &Export) -> ReplayReport {
             .ok()
             .and_then(|h| merkle::hash_from_slice(&h).ok())
             .and_then(|h| e.payloads.get(&h).cloned().flatten())
-            .and_then(|p| hfx_proto::v1::PeerMemberQuery::decode(p.as_slice()).ok())
+            .and_then(|p| HeaderOnly::decode(p.as_slice()).ok())
             .and_then(|q| q.header)
             .and_then(|h| hfx_proto::v1::Purpose::try_from(h.purpose).ok())
             .map(|p| hfx_model::purpose::purpose_name(p).to_string());

@@ -1,7 +1,8 @@
 //! `hfx bench`: the zone's speed, measured beside the bare stack's in the same run.
 //!
 //! Every scenario starts what it needs itself, through the same zone launcher as `hfx demo`
-//! (real `hfx node run` processes on loopback, mutual TLS 1.3, durable SQLite stores), runs for
+//! (real `hfx node run` processes on loopback, mutual TLS 1.3, durable SQLite or PostgreSQL
+//! stores), runs for
 //! a bounded time, and reports its concurrency, payload sizes, store kind and build profile:
 //!
 //! - `baseline`: a bare tonic echo served in this process over exactly the nodes' TLS
@@ -15,6 +16,12 @@
 //!   file descriptors at start and end.
 //! - `transfer`: account transfers between two centres, start to "done", with the ratio of
 //!   completed transfers per second to `baseline`.
+//! - `loan`: loan checks across a ten-centre zone (nine peers at once, one deadline), beside
+//!   single-peer member queries in the same zone and run: p50/p99 of each and their ratio.
+//!
+//! `--store postgres` runs every store (the nodes' and the `log` scenario's) on a fresh
+//! PostgreSQL database of the `--store-url` server instead of SQLite, synchronous commit on,
+//! each dropped after the run (`store`).
 //!
 //! BENCHMARKS.md has the figures and what limits each.
 //!
@@ -26,11 +33,13 @@ mod load;
 mod procfs;
 mod report;
 mod scenarios;
+mod store;
 #[cfg(test)]
 mod tests;
 
 pub use procfs::Machine;
 pub use report::{Cost, Latency, LoadFigures, Report, table};
+pub use store::{DEFAULT_STORE_URL, StoreChoice};
 
 use crate::launcher::{Zone, ZoneSpec, prepare};
 use anyhow::Context;
@@ -56,16 +65,23 @@ pub enum Scenario {
     Soak,
     /// Account transfers between two centres, start to done (implies `baseline`).
     Transfer,
+    /// Loan checks across a ten-centre zone (nine peers at once), beside single-peer queries.
+    Loan,
+    /// The one-person-one-account sweep of a centre against two peers (private set
+    /// intersection), with the estimate for 1,000,000 members against nine.
+    Duplicates,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 6] = [
+    pub const ALL: [Scenario; 8] = [
         Scenario::Baseline,
         Scenario::Query,
         Scenario::Log,
         Scenario::Verify,
         Scenario::Soak,
         Scenario::Transfer,
+        Scenario::Loan,
+        Scenario::Duplicates,
     ];
 
     pub fn name(self) -> &'static str {
@@ -76,6 +92,8 @@ impl Scenario {
             Scenario::Verify => "verify",
             Scenario::Soak => "soak",
             Scenario::Transfer => "transfer",
+            Scenario::Loan => "loan",
+            Scenario::Duplicates => "duplicates",
         }
     }
 }
@@ -131,6 +149,10 @@ pub struct BenchOptions {
     pub binary: PathBuf,
     /// Print the table to stdout.
     pub print: bool,
+    /// The stores the nodes and the `log` scenario write to.
+    pub store: StoreChoice,
+    /// The PostgreSQL server of `--store postgres` (its maintenance database's URL).
+    pub store_url: String,
 }
 
 impl BenchOptions {
@@ -148,6 +170,8 @@ impl BenchOptions {
             json: None,
             binary: binary.into(),
             print: true,
+            store: StoreChoice::Sqlite,
+            store_url: DEFAULT_STORE_URL.to_string(),
         }
     }
 }
@@ -238,8 +262,9 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<BenchOutcome> {
     let started = Instant::now();
     let ui = Ui::new();
     ui.say(&format!(
-        "hfx bench ({} build): {} in {}",
+        "hfx bench ({} build, {} stores): {} in {}",
         profile(),
+        opts.store.name(),
         wanted
             .iter()
             .map(|s| s.name())
@@ -249,7 +274,46 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<BenchOutcome> {
     ));
     let mut report = Report::new(procfs::machine(), hfx_node::now_ms());
     let mut failures = Vec::new();
+    let mut stores = store::Stores::new(opts.store, &opts.store_url);
+    let ran = run_scenarios(
+        &opts,
+        &wanted,
+        &work,
+        &ui,
+        &mut stores,
+        &mut report,
+        &mut failures,
+    )
+    .await;
+    report.store = stores.describe();
+    // The databases go whether the scenarios succeeded or not.
+    let dropped = stores.cleanup().await;
+    ran?;
+    dropped?;
+    report.total_seconds = round(started.elapsed().as_secs_f64(), 1);
+    report.load_average_end = procfs::loadavg();
+    ui.finish();
+    let report = serde_json::to_value(&report).context("the bench report")?;
+    if opts.print {
+        print!("{}", table(&report));
+    }
+    if let Some(path) = &opts.json {
+        let text = serde_json::to_string_pretty(&report)?;
+        std::fs::write(path, text + "\n").with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(BenchOutcome { report, failures })
+}
 
+/// The chosen scenarios, in order, their figures into `report`.
+async fn run_scenarios(
+    opts: &BenchOptions,
+    wanted: &[Scenario],
+    work: &std::path::Path,
+    ui: &Ui,
+    stores: &mut store::Stores,
+    report: &mut Report,
+    failures: &mut Vec<String>,
+) -> anyhow::Result<()> {
     // baseline and query share a two-centre zone: the echo uses its node certificates.
     if wanted.contains(&Scenario::Baseline)
         || wanted.contains(&Scenario::Query)
@@ -258,6 +322,9 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<BenchOutcome> {
         let dir = work.join("zone2");
         let mut spec = ZoneSpec::new(&dir, 2);
         spec.members_per_centre = opts.members;
+        if wanted.contains(&Scenario::Query) {
+            stores.for_zone(&mut spec, "query", 2).await?;
+        }
         ui.say(&format!(
             "preparing a 2-centre zone ({} members each)",
             opts.members
@@ -270,16 +337,16 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<BenchOutcome> {
             prepared.plans[1].code.clone(),
         );
         let baseline =
-            scenarios::baseline::run_baseline(&ZoneDir::open(&dir), &a, &b, &opts, &ui).await?;
-        collect_failures("baseline", &baseline, &mut failures);
+            scenarios::baseline::run_baseline(&ZoneDir::open(&dir), &a, &b, opts, ui).await?;
+        collect_failures("baseline", &baseline, failures);
         if wanted.contains(&Scenario::Query) {
             let mut zone = Zone::from_prepared(dir.clone(), prepared, opts.binary.clone());
             ui.say("starting 2 node processes");
             zone.start_all().await.context("starting the zone")?;
-            let res = scenarios::query::run_query(&zone, &a, &b, &spec, &opts, &ui).await;
+            let res = scenarios::query::run_query(&zone, &a, &b, &spec, stores, opts, ui).await;
             zone.stop_all();
             let mut query = res?;
-            scenarios::query::check_query_logs(&dir, &a, &b, &mut query).await?;
+            scenarios::query::check_query_logs(&spec, &a, &b, &mut query).await?;
             let base = baseline["throughput_per_s"].as_f64().unwrap_or(0.0);
             let q = query["throughput_per_s"].as_f64().unwrap_or(0.0);
             let ratio = if base > 0.0 { q / base } else { 0.0 };
@@ -288,31 +355,32 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<BenchOutcome> {
                 "ratio_to_baseline": TARGET_QUERY_RATIO,
                 "met": ratio >= TARGET_QUERY_RATIO,
             });
-            collect_failures("query", &query, &mut failures);
+            collect_failures("query", &query, failures);
             report.query = Some(query);
         }
         report.baseline = Some(baseline);
     }
     if wanted.contains(&Scenario::Log) {
-        let log = scenarios::log::run_log(&work.join("log"), &opts, &ui).await?;
-        collect_failures("log", &log, &mut failures);
+        let log = scenarios::log::run_log(&work.join("log"), stores, opts, ui).await?;
+        collect_failures("log", &log, failures);
         report.log = Some(log);
     }
     if wanted.contains(&Scenario::Verify) {
-        let verify = scenarios::verify::run_verify(opts.verify_entries, &ui).await?;
+        let verify = scenarios::verify::run_verify(opts.verify_entries, ui).await?;
         report.verify = Some(verify);
     }
     if wanted.contains(&Scenario::Soak) {
-        let soak = scenarios::soak::run_soak(&work.join("zone3"), &opts, &ui).await?;
-        collect_failures("soak", &soak, &mut failures);
+        let soak = scenarios::soak::run_soak(&work.join("zone3"), stores, opts, ui).await?;
+        collect_failures("soak", &soak, failures);
         report.soak = Some(soak);
     }
     if wanted.contains(&Scenario::Transfer) {
         let mut t = scenarios::transfer::run_transfer(
             &work.join("zone2-transfer"),
             opts.transfers,
-            &opts,
-            &ui,
+            stores,
+            opts,
+            ui,
         )
         .await?;
         let base = report
@@ -328,7 +396,7 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<BenchOutcome> {
             "p99_us": TARGET_TRANSFER_P99_US,
             "met": x >= TARGET_TRANSFERS_PER_S && p99 <= TARGET_TRANSFER_P99_US,
         });
-        collect_failures("transfer", &t, &mut failures);
+        collect_failures("transfer", &t, failures);
         if t["origin_check"]["ok"] != json!(true) {
             failures.push(format!(
                 "transfer: the origin does not agree: {}",
@@ -337,18 +405,18 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<BenchOutcome> {
         }
         report.transfer = Some(t);
     }
-    report.total_seconds = round(started.elapsed().as_secs_f64(), 1);
-    report.load_average_end = procfs::loadavg();
-    ui.finish();
-    let report = serde_json::to_value(&report).context("the bench report")?;
-    if opts.print {
-        print!("{}", table(&report));
+    if wanted.contains(&Scenario::Loan) {
+        let loan = scenarios::loan::run_loan(&work.join("zone10-loan"), stores, opts, ui).await?;
+        collect_failures("loan", &loan, failures);
+        report.loan = Some(loan);
     }
-    if let Some(path) = &opts.json {
-        let text = serde_json::to_string_pretty(&report)?;
-        std::fs::write(path, text + "\n").with_context(|| format!("writing {}", path.display()))?;
+    if wanted.contains(&Scenario::Duplicates) {
+        let d = scenarios::duplicates::run_duplicates(&work.join("zone3-dup"), stores, opts, ui)
+            .await?;
+        collect_failures("duplicates", &d, failures);
+        report.duplicates = Some(d);
     }
-    Ok(BenchOutcome { report, failures })
+    Ok(())
 }
 
 fn collect_failures(name: &str, v: &Value, out: &mut Vec<String>) {

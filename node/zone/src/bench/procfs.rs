@@ -64,6 +64,40 @@ impl Usage {
     }
 }
 
+/// The usage of every process named `comm` (e.g. the PostgreSQL server's), by pid.
+pub(crate) fn usage_of_named(comm: &str) -> std::collections::BTreeMap<u32, Usage> {
+    let mut out = std::collections::BTreeMap::new();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return out;
+    };
+    for e in dir.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        if std::fs::read_to_string(e.path().join("comm")).is_ok_and(|c| c.trim() == comm) {
+            out.insert(pid, usage(pid));
+        }
+    }
+    out
+}
+
+/// What the processes of `after` used since `before` (a process new since then counts from
+/// zero; one that ended in between is missing).
+pub(crate) fn usage_sum_since(
+    after: &std::collections::BTreeMap<u32, Usage>,
+    before: &std::collections::BTreeMap<u32, Usage>,
+) -> Usage {
+    after.iter().fold(Usage::default(), |acc, (pid, u)| {
+        let d = u.since(before.get(pid).copied().unwrap_or_default());
+        Usage {
+            cpu_ticks: acc.cpu_ticks + d.cpu_ticks,
+            ctx_switches: acc.ctx_switches + d.ctx_switches,
+            wchar: acc.wchar + d.wchar,
+            write_bytes: acc.write_bytes + d.write_bytes,
+        }
+    })
+}
+
 pub(crate) fn rss_kb(pid: u32) -> Option<u64> {
     let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     s.lines()

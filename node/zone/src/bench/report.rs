@@ -17,6 +17,8 @@ pub struct Report {
     pub profile: &'static str,
     pub hfx_version: &'static str,
     pub started_unix_ms: i64,
+    /// The stores every scenario wrote to (`--store`), and how they were run.
+    pub store: Value,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub baseline: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -29,6 +31,10 @@ pub struct Report {
     pub soak: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub transfer: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub loan: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duplicates: Option<Value>,
     pub total_seconds: f64,
     /// `null` where /proc/loadavg cannot be read.
     pub load_average_end: Option<Vec<f64>>,
@@ -41,12 +47,15 @@ impl Report {
             profile: super::profile(),
             hfx_version: env!("CARGO_PKG_VERSION"),
             started_unix_ms,
+            store: Value::Null,
             baseline: None,
             query: None,
             log: None,
             verify: None,
             soak: None,
             transfer: None,
+            loan: None,
+            duplicates: None,
             total_seconds: 0.0,
             load_average_end: None,
         }
@@ -205,6 +214,12 @@ pub fn table(r: &Value) -> String {
         out.push('\n');
     }
     out.push('\n');
+    if let Some(kind) = r["store"]["kind"].as_str() {
+        out.push_str(&format!(
+            "stores: {kind} ({})\n",
+            r["store"]["detail"].as_str().unwrap_or("?")
+        ));
+    }
     let m = &r["machine"];
     out.push_str(&format!(
         "machine: {} ({} cores, {} MB), load average at start {}\n",
@@ -246,16 +261,23 @@ pub fn table(r: &Value) -> String {
             bc,
             q["cost"]["context_switches_per_op"]["total"],
         ));
+        out.push_str(&server_line(q, "query"));
     }
     if let Some(l) = r.get("log") {
         out.push_str(&format!(
-            "log: {} writers; target ≥ {} appends/s ({}); {} appends acknowledged, {} stored; {} B written per append\n",
+            "log: {} writers; target ≥ {} appends/s ({}); {} appends acknowledged, {} stored; {}\n",
             l["concurrency"],
             TARGET_LOG_APPENDS,
             met(&l["target"]),
             l["log_check"]["appends_acknowledged"],
             l["log_check"]["rows_stored"],
-            l["cost"]["bytes_written_per_op"],
+            match l.get("postgres_server") {
+                Some(p) => format!(
+                    "{} B of WAL per append (server-wide)",
+                    p["wal_bytes_per_op"]
+                ),
+                None => format!("{} B written per append", l["cost"]["bytes_written_per_op"]),
+            },
         ));
         if let Some(a) = l.get("at_concurrency") {
             out.push_str(&format!(
@@ -342,6 +364,7 @@ pub fn table(r: &Value) -> String {
             c["bench process (clerk client + bank stand-in)"],
             t["cost"]["context_switches_per_op"]["total"],
         ));
+        out.push_str(&server_line(t, "transfer"));
         if let Some(f) = t["failures"].as_array() {
             for e in f.iter().take(5) {
                 out.push_str(&format!("  failed: {}\n", e.as_str().unwrap_or("?")));
@@ -349,6 +372,17 @@ pub fn table(r: &Value) -> String {
         }
     }
     out
+}
+
+/// The PostgreSQL server's share of a scenario's work, when its stores were PostgreSQL.
+fn server_line(v: &Value, per: &str) -> String {
+    match v.get("postgres_server") {
+        Some(p) => format!(
+            "  PostgreSQL server (server-wide) per {per}: CPU {} µs, {} B of WAL\n",
+            p["cpu_us_per_op"], p["wal_bytes_per_op"]
+        ),
+        None => String::new(),
+    }
 }
 
 fn met(target: &Value) -> &'static str {

@@ -19,6 +19,9 @@ pub struct ZoneSpec {
     pub rates: BTreeMap<String, BTreeMap<String, u32>>,
     /// Store URL per centre; default `sqlite://DIR/nodes/CODE/node.db`.
     pub store_urls: BTreeMap<String, String>,
+    /// The peer endpoint the directory lists per centre, when it is not the node's own peer
+    /// listener (a test's fault proxy in front of it); the node still serves on its own.
+    pub peer_endpoints: BTreeMap<String, String>,
     pub peer_timeout_ms: u64,
     pub log_level: String,
     /// Run each centre on the core system deploy/zone.toml names for it (PostgreSQL and
@@ -40,6 +43,7 @@ impl ZoneSpec {
             policies: BTreeMap::new(),
             rates: BTreeMap::new(),
             store_urls: BTreeMap::new(),
+            peer_endpoints: BTreeMap::new(),
             zone_core_systems: false,
             postgres_url: std::env::var("HFX_POSTGRES_URL")
                 .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into()),

@@ -42,9 +42,10 @@ pub async fn prepare(
         let peer_addr = bound.peer.local_addr()?.to_string();
         let local_addr = bound.local.local_addr()?.to_string();
         listeners.insert(c.code.clone(), bound);
+        let endpoint = spec.peer_endpoints.get(&c.code).unwrap_or(&peer_addr);
         zone_toml.push_str(&format!(
             "\n[[centre]]\ncode = \"{}\"\nname = \"{}\"\ncity = \"{}\"\nprovince = \"{}\"\nendpoint = \"{}\"\ncore_system = \"{}\"\n",
-            c.code, c.name, c.city, c.province, peer_addr, c.core_system
+            c.code, c.name, c.city, c.province, endpoint, c.core_system
         ));
         plans.push(CentrePlan {
             code: c.code.clone(),
@@ -199,6 +200,7 @@ pub fn node_config(
             level: spec.log_level.clone(),
         },
         transfer: TransferCfg::default(),
+        duplicates: Default::default(),
         base: plan
             .config
             .parent()

@@ -6,7 +6,7 @@ use anyhow::Context;
 use hfx_certs::{Role, ZoneDir};
 use std::collections::BTreeMap;
 use std::os::fd::{AsRawFd, RawFd};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -20,6 +20,17 @@ pub struct Zone {
     listeners: BTreeMap<String, Listeners>,
     /// Core systems the launcher hosts for this zone (kept alive as long as the zone).
     pub hosts: CoreHosts,
+    /// Second processes of a centre ([`Zone::spawn_twin`]), by centre code.
+    twins: BTreeMap<String, Twin>,
+}
+
+/// A second node process of a centre: the same config, store, identity and certificates as
+/// the centre's own process, on listeners of its own that the directory does not name (its
+/// peers keep calling the first process; the twin relays, drives and serves its local API).
+struct Twin {
+    child: Child,
+    peer_addr: String,
+    local_addr: String,
 }
 
 impl Zone {
@@ -31,6 +42,7 @@ impl Zone {
             binary,
             listeners: BTreeMap::new(),
             hosts: CoreHosts::default(),
+            twins: BTreeMap::new(),
         }
     }
 
@@ -84,31 +96,116 @@ impl Zone {
             })?,
         };
         let log_path = plan.config.with_file_name("node.log");
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log_path)?;
-        let mut cmd = Command::new(&self.binary);
-        cmd.args(["node", "run", "--config"])
-            .arg(&plan.config)
-            .env("LISTEN_FDS", "2")
-            .env("LISTEN_FDNAMES", "peer:local")
-            .env_remove("LISTEN_PID")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log);
-        hand_over(
-            &mut cmd,
-            listeners.peer.as_raw_fd(),
-            listeners.local.as_raw_fd(),
-        );
-        let child = cmd
-            .spawn()
-            .with_context(|| format!("starting {}", self.binary.display()))?;
-        // The child has its own descriptors now.
-        drop(listeners);
+        let child = start_node(&self.binary, &plan.config, &log_path, listeners)?;
         self.procs.insert(code.to_string(), child);
         Ok(())
+    }
+
+    /// Start a second process of centre `code` beside its first: the same configuration file
+    /// (so the same store, identity and certificates), on two fresh loopback listeners of its
+    /// own (port 0), logging to `nodes/CODE/node.twin.log`. The directory keeps naming the
+    /// first process, so peers call that one; the twin runs its own relay, driver and local
+    /// API against the shared store. Only a store two processes can share (PostgreSQL) makes
+    /// sense here. Returns the twin's (peer, local) addresses.
+    pub fn spawn_twin(&mut self, code: &str) -> anyhow::Result<(String, String)> {
+        anyhow::ensure!(
+            !self.twins.contains_key(code),
+            "centre {code} already has a second process"
+        );
+        let plan = self
+            .plan(code)
+            .with_context(|| format!("no centre {code} in this zone"))?
+            .clone();
+        let listeners = Listeners::bind_loopback()
+            .with_context(|| format!("binding the second process's listeners for {code}"))?;
+        let peer_addr = listeners.peer.local_addr()?.to_string();
+        let local_addr = listeners.local.local_addr()?.to_string();
+        let log_path = plan.config.with_file_name("node.twin.log");
+        let child = start_node(&self.binary, &plan.config, &log_path, listeners)?;
+        self.twins.insert(
+            code.to_string(),
+            Twin {
+                child,
+                peer_addr: peer_addr.clone(),
+                local_addr: local_addr.clone(),
+            },
+        );
+        Ok((peer_addr, local_addr))
+    }
+
+    /// Poll the second process's Operator.Status until it answers.
+    pub async fn wait_twin_ready(&mut self, code: &str, timeout: Duration) -> anyhow::Result<()> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let twin = self
+                .twins
+                .get_mut(code)
+                .with_context(|| format!("centre {code} has no second process"))?;
+            if let Some(status) = twin.child.try_wait()? {
+                anyhow::bail!("the second process of {code} exited with {status} during start");
+            }
+            if let Ok(client) = self.twin_client(code, Role::Operator)
+                && client.status().await.is_ok()
+            {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                anyhow::bail!("the second process of {code} not ready after {timeout:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// A client of the second process's local API, as `role`.
+    pub fn twin_client(
+        &self,
+        code: &str,
+        role: Role,
+    ) -> anyhow::Result<hfx_node::client::LocalClient> {
+        let twin = self
+            .twins
+            .get(code)
+            .with_context(|| format!("centre {code} has no second process"))?;
+        let zd = self.zone_dir();
+        let (cert, key) = zd.person_paths(code, role, person_of(role));
+        let files = hfx_node::tls::TlsFiles {
+            root: zd.root_cert_path(),
+            crl: zd.crl_path(),
+            cert,
+            key,
+        };
+        hfx_node::client::LocalClient::connect(
+            &files,
+            code,
+            &twin.local_addr,
+            Duration::from_secs(30),
+        )
+    }
+
+    /// The second process's (peer, local) addresses.
+    pub fn twin_addrs(&self, code: &str) -> Option<(String, String)> {
+        self.twins
+            .get(code)
+            .map(|t| (t.peer_addr.clone(), t.local_addr.clone()))
+    }
+
+    pub fn twin_pid(&self, code: &str) -> Option<u32> {
+        self.twins.get(code).map(|t| t.child.id())
+    }
+
+    /// Stop the second process gracefully (SIGTERM), killing it after `grace`.
+    pub fn stop_twin(&mut self, code: &str, grace: Duration) {
+        if let Some(mut twin) = self.twins.remove(code) {
+            terminate(&mut twin.child, grace);
+        }
+    }
+
+    /// Kill the second process at once (SIGKILL).
+    pub fn kill_twin(&mut self, code: &str) {
+        if let Some(mut twin) = self.twins.remove(code) {
+            let _ = twin.child.kill();
+            let _ = twin.child.wait();
+        }
     }
 
     /// Start every node and wait until each answers on its local API.
@@ -179,8 +276,14 @@ impl Zone {
         self.procs.keys().cloned().collect()
     }
 
-    /// Stop every node.
+    /// Stop every node (second processes too).
     pub fn stop_all(&mut self) {
+        for twin in self.twins.values() {
+            signal(&twin.child, libc::SIGTERM);
+        }
+        for (_, mut twin) in std::mem::take(&mut self.twins) {
+            terminate(&mut twin.child, Duration::from_secs(10));
+        }
         let codes: Vec<String> = self.procs.keys().cloned().collect();
         for c in &codes {
             if let Some(child) = self.procs.get_mut(c) {
@@ -195,13 +298,52 @@ impl Zone {
     }
 
     pub fn client(&self, code: &str, role: Role) -> anyhow::Result<hfx_node::client::LocalClient> {
-        let person = match role {
-            Role::Clerk => CLERK,
-            Role::Auditor => AUDITOR,
-            Role::Operator => OPERATOR,
-        };
-        hfx_node::client::LocalClient::for_zone(&self.dir, code, role, person)
+        hfx_node::client::LocalClient::for_zone(&self.dir, code, role, person_of(role))
     }
+}
+
+/// The person the launcher issued a certificate of `role` to, at every centre.
+fn person_of(role: Role) -> &'static str {
+    match role {
+        Role::Clerk => CLERK,
+        Role::Auditor => AUDITOR,
+        Role::Operator => OPERATOR,
+    }
+}
+
+/// Start `hfx node run --config CONFIG` on `listeners` (handed over as fds 3 and 4), its
+/// stdout and stderr appended to `log_path`. The launcher keeps no copy of the listeners.
+fn start_node(
+    binary: &Path,
+    config: &Path,
+    log_path: &Path,
+    listeners: Listeners,
+) -> anyhow::Result<Child> {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log_path)
+        .with_context(|| format!("opening {}", log_path.display()))?;
+    let mut cmd = Command::new(binary);
+    cmd.args(["node", "run", "--config"])
+        .arg(config)
+        .env("LISTEN_FDS", "2")
+        .env("LISTEN_FDNAMES", "peer:local")
+        .env_remove("LISTEN_PID")
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log);
+    hand_over(
+        &mut cmd,
+        listeners.peer.as_raw_fd(),
+        listeners.local.as_raw_fd(),
+    );
+    let child = cmd
+        .spawn()
+        .with_context(|| format!("starting {}", binary.display()))?;
+    // The child has its own descriptors now.
+    drop(listeners);
+    Ok(child)
 }
 
 /// The first descriptor of the systemd protocol; the peer listener goes there, the local one
@@ -268,6 +410,10 @@ impl Drop for Zone {
         for (_, mut child) in std::mem::take(&mut self.procs) {
             let _ = child.kill();
             let _ = child.wait();
+        }
+        for (_, mut twin) in std::mem::take(&mut self.twins) {
+            let _ = twin.child.kill();
+            let _ = twin.child.wait();
         }
     }
 }

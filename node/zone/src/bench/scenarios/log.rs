@@ -3,6 +3,7 @@
 use super::super::load::{drive, warmup_for};
 use super::super::procfs::usage;
 use super::super::report::{cost_json, round};
+use super::super::store::{StoreChoice, Stores};
 use super::super::{BenchOptions, DEFAULT_DURATION, TARGET_LOG_APPENDS, Ui};
 use super::LOG_PEERS;
 use anyhow::Context;
@@ -16,14 +17,19 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// The `log` scenario: appends at `--concurrency` writers and at `log_writers` (the group
 /// commit's capacity: a busy node's writer sees every in-flight request of every peer). The
 /// top-level figures are the larger point's; the other sits under `at_concurrency`.
-pub(crate) async fn run_log(dir: &Path, opts: &BenchOptions, ui: &Ui) -> anyhow::Result<Value> {
+pub(crate) async fn run_log(
+    dir: &Path,
+    stores: &mut Stores,
+    opts: &BenchOptions,
+    ui: &Ui,
+) -> anyhow::Result<Value> {
     std::fs::create_dir_all(dir)?;
     let mut points = vec![opts.concurrency, opts.log_writers.max(1)];
     points.sort_unstable();
     points.dedup();
     let mut results = Vec::new();
     for writers in points {
-        results.push(log_point(dir, writers, opts, ui).await?);
+        results.push(log_point(dir, writers, stores, opts, ui).await?);
     }
     let mut top = results.pop().context("no log point")?;
     if let Some(small) = results.pop() {
@@ -35,26 +41,31 @@ pub(crate) async fn run_log(dir: &Path, opts: &BenchOptions, ui: &Ui) -> anyhow:
 pub(crate) async fn log_point(
     dir: &Path,
     writers: usize,
+    stores: &mut Stores,
     opts: &BenchOptions,
     ui: &Ui,
 ) -> anyhow::Result<Value> {
     // A fresh store per point, so neither inherits the other's table sizes.
     let db = dir.join(format!("log-{writers}.db"));
-    let url = format!("sqlite://{}", db.display());
+    let url = stores.fresh(&db, &format!("log_{writers}")).await?;
+    let place = match stores.choice() {
+        StoreChoice::Sqlite => db.display().to_string(),
+        StoreChoice::Postgres => format!("a fresh PostgreSQL database (log_{writers})"),
+    };
     let store = Store::open(&url, LogState::new())
         .await
         .context("opening the bench store")?;
     let measure = opts.duration.unwrap_or(DEFAULT_DURATION);
     let payload_bytes = opts.payload_bytes.max(16);
     ui.say(&format!(
-        "log: {writers} writers appending {payload_bytes} B payloads to {}, {} s",
-        db.display(),
+        "log: {writers} writers appending {payload_bytes} B payloads to {place}, {} s",
         measure.as_secs_f64()
     ));
     let entry_bytes = Arc::new(AtomicU64::new(0));
     let (st, eb) = (store.clone(), entry_bytes.clone());
     let me = std::process::id();
     let usage_before = usage(me);
+    let server = stores.server_mark().await;
     let load = drive(
         "log",
         writers,
@@ -90,6 +101,7 @@ pub(crate) async fn log_point(
     )
     .await;
     let used = usage(me).since(usage_before);
+    let server_work = stores.server_since(&server).await;
     let size = store.log().lock().await.size();
     let stored = store.entry_count().await?;
     store.close().await;
@@ -103,14 +115,18 @@ pub(crate) async fn log_point(
         "{payload_bytes} B + {} B entry",
         entry_bytes.load(Ordering::Relaxed)
     ));
-    v["store"] = json!("sqlite");
-    v["store_detail"] = json!(
-        "SQLite WAL, synchronous=FULL, in the bench process through Store::write (one writer task, group commit; each append = a payload row and an entry row)"
+    stores.label(
+        &mut v,
+        "in the bench process through Store::write",
+        "one writer task, group commit; each append = a payload row and an entry row",
     );
     let ops = load.ok_total.max(1) as f64;
     v["cost"] = cost_json(&[("bench process (writers + store)", used)], load.ok_total);
-    v["cost"]["bytes_written_per_op"] = json!(round(used.wchar as f64 / ops, 0));
-    v["cost"]["storage_bytes_per_op"] = json!(round(used.write_bytes as f64 / ops, 0));
+    if stores.choice() == StoreChoice::Sqlite {
+        v["cost"]["bytes_written_per_op"] = json!(round(used.wchar as f64 / ops, 0));
+        v["cost"]["storage_bytes_per_op"] = json!(round(used.write_bytes as f64 / ops, 0));
+    }
+    super::super::store::server_json(&mut v, &server_work, load.ok_total);
     v["log_check"] = json!({
         "appends_acknowledged": load.ok_total,
         "tree_size": size,

@@ -2,6 +2,8 @@
 //! ask about, queries, status calls.
 
 pub(crate) mod baseline;
+pub(crate) mod duplicates;
+pub(crate) mod loan;
 pub(crate) mod log;
 pub(crate) mod query;
 pub(crate) mod soak;

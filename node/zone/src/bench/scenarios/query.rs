@@ -3,6 +3,7 @@
 use super::super::load::{channels_for, drive, pick, warmup_for};
 use super::super::procfs::usage;
 use super::super::report::{cost_json, round};
+use super::super::store::Stores;
 use super::super::{BenchOptions, DEFAULT_DURATION, Ui};
 use super::{QUERY_PURPOSE, live_members, log_size, member_query, status_err};
 use crate::launcher::{Zone, ZoneSpec};
@@ -12,7 +13,6 @@ use hfx_node::client::LocalClient;
 use hfx_node::log::{RECV, SENT};
 use hfx_proto::v1 as pb;
 use serde_json::{Value, json};
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -21,6 +21,7 @@ pub(crate) async fn run_query(
     a: &str,
     b: &str,
     spec: &ZoneSpec,
+    stores: &Stores,
     opts: &BenchOptions,
     ui: &Ui,
 ) -> anyhow::Result<Value> {
@@ -50,6 +51,7 @@ pub(crate) async fn run_query(
         std::process::id(),
     );
     let usage_before = (usage(pids.0), usage(pids.1), usage(pids.2));
+    let server = stores.server_mark().await;
     let reply_bytes = Arc::new(AtomicU64::new(0));
     let replies = Arc::new(AtomicU64::new(0));
     let measure = opts.duration.unwrap_or(DEFAULT_DURATION);
@@ -90,6 +92,7 @@ pub(crate) async fn run_query(
         usage(pids.1).since(usage_before.1),
         usage(pids.2).since(usage_before.2),
     );
+    let server_work = stores.server_since(&server).await;
     let after = (log_size(zone, a).await?, log_size(zone, b).await?);
     let n = replies.load(Ordering::Relaxed).max(1);
     let reply_avg = reply_bytes.load(Ordering::Relaxed) as f64 / n as f64;
@@ -101,9 +104,7 @@ pub(crate) async fn run_query(
         "reply": round(reply_avg, 1),
     });
     v["payload"] = json!(format!("{request_bytes:.0} B / {reply_avg:.0} B"));
-    v["store"] = json!("sqlite");
-    v["store_detail"] =
-        json!("SQLite WAL, synchronous=FULL, one per node; core systems: sqlite adapter");
+    stores.label(&mut v, "one per node", "core systems: sqlite adapter");
     v["purpose"] = json!(hfx_node::member::purpose_name(QUERY_PURPOSE));
     v["centres"] = json!([a, b]);
     v["members_per_centre"] = json!(spec.members_per_centre);
@@ -116,6 +117,7 @@ pub(crate) async fn run_query(
         ],
         load.ok_total,
     );
+    super::super::store::server_json(&mut v, &server_work, load.ok_total);
     v["log_check"] = json!({
         "queries_answered": load.ok_total,
         "expected_entries_per_node": 3 * load.ok_total,
@@ -131,7 +133,7 @@ pub(crate) async fn run_query(
 /// query is a sent request and a received reply at A, a received request and a sent reply at B
 /// (and, on each, the commitment entry of its disclosure record: three live entries per node).
 pub(crate) async fn check_query_logs(
-    dir: &Path,
+    spec: &ZoneSpec,
     a: &str,
     b: &str,
     v: &mut Value,
@@ -140,7 +142,7 @@ pub(crate) async fn check_query_logs(
     let errors = v["errors"].as_u64().unwrap_or(0);
     let mut ok = errors == 0;
     for code in [a, b] {
-        let (sent, recv) = stored_query_entries(&dir.join("nodes").join(code).join("node.db"))
+        let (sent, recv) = stored_query_entries(&node_store_url(spec, code))
             .await
             .with_context(|| format!("reading {code}'s store"))?;
         let live = v["log_check"]["live"][code].as_u64().unwrap_or(0);
@@ -151,8 +153,25 @@ pub(crate) async fn check_query_logs(
     Ok(())
 }
 
-pub(crate) async fn stored_query_entries(db: &Path) -> anyhow::Result<(u64, u64)> {
-    let url = format!("sqlite://{}?mode=ro", db.display());
+/// The store of `code`'s node: the one the spec gives it, else the launcher's default file.
+pub(crate) fn node_store_url(spec: &ZoneSpec, code: &str) -> String {
+    match spec.store_urls.get(code) {
+        Some(url) => url.clone(),
+        None => format!(
+            "sqlite://{}",
+            spec.dir.join("nodes").join(code).join("node.db").display()
+        ),
+    }
+}
+
+/// Query entries (sent, received) in the store at `url`, read beside (after) its node. A
+/// SQLite file is opened read-only.
+pub(crate) async fn stored_query_entries(url: &str) -> anyhow::Result<(u64, u64)> {
+    let url = if url.starts_with("sqlite:") && !url.contains('?') {
+        format!("{url}?mode=ro")
+    } else {
+        url.to_string()
+    };
     let store = hfx_node::store::Store::open_offline(&url).await?;
     let rows = store
         .entry_counts_by_dir("MemberExchange/QueryMember#")

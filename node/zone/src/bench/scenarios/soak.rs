@@ -3,6 +3,7 @@
 use super::super::load::{channels_for, drive, pick};
 use super::super::procfs::{open_fds, rss_kb};
 use super::super::report::round;
+use super::super::store::Stores;
 use super::super::{BenchOptions, DEFAULT_SOAK, TARGET_IDLE_RSS_MB, TARGET_SOAK_RSS_MB, Ui};
 use super::{PURPOSES, QUERY_PURPOSE, live_members, log_size, member_query, status_err};
 use crate::launcher::{Zone, ZoneSpec, prepare};
@@ -15,9 +16,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-pub(crate) async fn run_soak(dir: &Path, opts: &BenchOptions, ui: &Ui) -> anyhow::Result<Value> {
+pub(crate) async fn run_soak(
+    dir: &Path,
+    stores: &mut Stores,
+    opts: &BenchOptions,
+    ui: &Ui,
+) -> anyhow::Result<Value> {
     let mut spec = ZoneSpec::new(dir, 3);
     spec.members_per_centre = opts.members;
+    stores.for_zone(&mut spec, "soak", 3).await?;
     ui.say(&format!(
         "soak: preparing a 3-centre zone ({} members each)",
         opts.members
@@ -30,7 +37,9 @@ pub(crate) async fn run_soak(dir: &Path, opts: &BenchOptions, ui: &Ui) -> anyhow
     zone.start_all().await.context("starting the zone")?;
     let res = soak_load(&zone, &codes, &spec, opts, ui).await;
     zone.stop_all();
-    res
+    let mut v = res?;
+    stores.label(&mut v, "one per node", "");
+    Ok(v)
 }
 
 pub(crate) async fn soak_load(
@@ -210,8 +219,6 @@ pub(crate) async fn soak_load(
     v["unit"] = json!("operations");
     v["payload"] = json!("mixed: 5 purposes + status");
     v["payload_bytes"] = json!("mixed");
-    v["store"] = json!("sqlite");
-    v["store_detail"] = json!("SQLite WAL, synchronous=FULL, one per node");
     v["centres"] = json!(codes);
     v["mix"] = json!({
         "queries": queries,

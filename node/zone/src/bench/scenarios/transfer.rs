@@ -1,6 +1,7 @@
 //! transfer: account transfers between two centres, start to "done", at a fixed concurrency.
 //!
-//! A fresh two-centre zone (launcher, real node processes, durable SQLite stores, the zone's
+//! A fresh two-centre zone (launcher, real node processes, durable SQLite or PostgreSQL stores
+//! per `--store`, the zone's
 //! settlement-bank stand-in answering at once). The destination clerk (centre B) starts a
 //! transfer for each of N seeded movers whose old account is at centre A, then polls
 //! `get_transfer` until the case is final. A case counts once it is final in state `done`;
@@ -9,6 +10,7 @@
 
 use super::super::procfs::usage;
 use super::super::report::{cost_json, round};
+use super::super::store::Stores;
 use super::super::{BenchOptions, Ui, load::Load};
 use super::status_err;
 use crate::launcher::{Zone, ZoneSpec, prepare};
@@ -151,6 +153,7 @@ async fn one(client: &LocalClient, p: &Planned) -> Outcome {
 pub(crate) async fn run_transfer(
     dir: &Path,
     n: usize,
+    stores: &mut Stores,
     opts: &BenchOptions,
     ui: &Ui,
 ) -> anyhow::Result<Value> {
@@ -169,6 +172,7 @@ pub(crate) async fn run_transfer(
     );
     let (planned, need) = plan(&b, &a, spec.seed, n)?;
     spec.members_per_centre = opts.members.max(need);
+    stores.for_zone(&mut spec, "transfer", 2).await?;
     ui.say(&format!(
         "transfer: preparing a 2-centre zone ({} members each, {} transferable movers {} → {})",
         spec.members_per_centre,
@@ -186,9 +190,14 @@ pub(crate) async fn run_transfer(
     let mut zone = Zone::from_prepared(dir.to_path_buf(), prepared, opts.binary.clone());
     ui.say("starting 2 node processes");
     zone.start_all().await.context("starting the zone")?;
-    let res = drive_transfers(&zone, &a, &b, planned, opts, ui).await;
+    let res = drive_transfers(&zone, &a, &b, planned, stores, opts, ui).await;
     zone.stop_all();
     let mut v = res?;
+    stores.label(
+        &mut v,
+        "one per node",
+        "core systems: sqlite adapter; bank: the zone's stand-in, answering at once",
+    );
     v["members_per_centre"] = json!(spec.members_per_centre);
     v["node_log_level"] = json!(spec.log_level);
     Ok(v)
@@ -199,6 +208,7 @@ async fn drive_transfers(
     a: &str,
     b: &str,
     planned: Vec<Planned>,
+    stores: &Stores,
     opts: &BenchOptions,
     ui: &Ui,
 ) -> anyhow::Result<Value> {
@@ -219,6 +229,7 @@ async fn drive_transfers(
         std::process::id(),
     );
     let usage_before = (usage(pids.0), usage(pids.1), usage(pids.2));
+    let server = stores.server_mark().await;
     let workers = opts.concurrency.min(n);
     ui.say(&format!(
         "transfer: {n} transfers {a} → {b}, {workers} concurrent on {n_channels} connection(s)"
@@ -285,6 +296,8 @@ async fn drive_transfers(
         usage(pids.2).since(usage_before.2),
     );
 
+    let server_work = stores.server_since(&server).await;
+
     // The origin must agree: every case the destination finished is done there too.
     ui.status("transfer: checking the origin's side");
     let origin = zone.client(a, Role::Clerk)?;
@@ -334,10 +347,6 @@ async fn drive_transfers(
     v["poll_interval_ms"] = json!(POLL.as_millis() as u64);
     v["payload_bytes"] = json!({ "request": round(request_bytes, 1) });
     v["payload"] = json!(format!("{request_bytes:.0} B start + polls"));
-    v["store"] = json!("sqlite");
-    v["store_detail"] = json!(
-        "SQLite WAL, synchronous=FULL, one per node; core systems: sqlite adapter; bank: the zone's stand-in, answering at once"
-    );
     v["centres"] = json!({ "origin": a, "destination": b });
     v["cost"] = cost_json(
         &[
@@ -347,6 +356,7 @@ async fn drive_transfers(
         ],
         ok,
     );
+    super::super::store::server_json(&mut v, &server_work, ok);
     v["origin_check"] = json!({
         "done_at_destination": ok,
         "done_at_origin": origin_done,
