@@ -5,6 +5,8 @@
 //! DIR/root/state.json                    serials issued, revocations, CRL number, directory version
 //! DIR/zone.toml                          the zone configuration the directory is built from
 //! DIR/trust/root.crt.pem, crl.pem, directory.json   the trust bundle every node reads
+//! DIR/trust/directories/v000001.json …   every signed directory ever published: the history a
+//!                                        certificate verifier needs (keys rotate)
 //! DIR/centres/<code>/node.crt.pem, node.key.pem, signing.key.pem
 //! DIR/people/<code>/<role>-<person>.crt.pem, .key.pem
 //! ```
@@ -82,6 +84,11 @@ impl ZoneDir {
     }
     pub fn directory_path(&self) -> PathBuf {
         self.dir.join("trust/directory.json")
+    }
+    /// The folder of every directory version published, one signed file each
+    /// (`v000001.json`, …): what `hfx attest verify --directory` takes as the history.
+    pub fn directory_history_path(&self) -> PathBuf {
+        self.dir.join("trust/directories")
     }
     pub fn centre_dir(&self, code: &str) -> PathBuf {
         self.dir.join("centres").join(code)
@@ -299,6 +306,13 @@ impl ZoneDir {
         };
         let signed = dir.sign(|m| root.sign(m))?;
         self.save_state(&state)?;
+        // The archived copy first: a version in force is always in the history.
+        write_atomic(
+            &self
+                .directory_history_path()
+                .join(format!("v{:06}.json", dir.version)),
+            signed.to_json().as_bytes(),
+        )?;
         write_atomic(&self.directory_path(), signed.to_json().as_bytes())?;
         Ok(dir)
     }
@@ -373,5 +387,32 @@ mod tests {
             .unwrap();
         assert_eq!(z.revoke_cert_file(&crt, "test").unwrap(), serial);
         assert_eq!(z.state().unwrap().crl_number, 3);
+    }
+
+    #[test]
+    fn every_published_directory_is_kept_in_the_history_and_verifies() {
+        let tmp = tempfile::tempdir().unwrap();
+        let zd = ZoneDir::open(tmp.path());
+        zd.init(include_str!("../../deploy/zone.toml"), 3650)
+            .unwrap();
+        zd.rotate_node(&zd.zone_config().unwrap().centres[0].code)
+            .unwrap();
+        let root = crate::pki::root_public_key(&read(&zd.root_cert_path()).unwrap()).unwrap();
+        let mut versions = Vec::new();
+        for e in std::fs::read_dir(zd.directory_history_path()).unwrap() {
+            let text = std::fs::read_to_string(e.unwrap().path()).unwrap();
+            let d = crate::directory::SignedDirectory::from_json(&text)
+                .unwrap()
+                .verify(&root, now_unix())
+                .unwrap();
+            versions.push(d.version);
+        }
+        versions.sort();
+        assert_eq!(versions, [1, 2], "init and rotate each published one");
+        // The current directory is the newest archived one, byte for byte.
+        assert_eq!(
+            read(&zd.directory_path()).unwrap(),
+            read(&zd.directory_history_path().join("v000002.json")).unwrap()
+        );
     }
 }

@@ -113,6 +113,19 @@ async fn a_certificate_is_issued_verified_offline_kept_and_revoked_when_the_acco
     assert_eq!(v["valid"], true, "{out}");
     assert_eq!(v["certificate_id"], cert.certificate_id.as_str());
     assert_eq!(v["issuer"], deposit.as_str());
+    // The history `hfx certs` keeps (trust/directories) verifies it just the same.
+    let kept = zd.directory_history_path().display().to_string();
+    let (code, out) = hfx(&[
+        "attest",
+        "verify",
+        &f,
+        "--directory",
+        &kept,
+        "--dir",
+        &dir_arg,
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{out}");
 
     // A history folder: the directory in force, then one the root published later that
     // rotated the issuer's key before this certificate's issue time (backdated here), or
