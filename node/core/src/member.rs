@@ -267,22 +267,45 @@ pub(crate) fn disclosure_op(
     .op_for(subject.key.clone())
 }
 
+/// A peer's request as its handler first sees it: new (its header, with the message id
+/// checked), or a retry of one already answered, whose stored reply goes back byte for byte.
+pub(crate) enum Received<R> {
+    New {
+        header: pb::RequestHeader,
+        message_id: String,
+    },
+    Retry(R),
+}
+
+/// The start every peer handler of a request/reply exchange shares: the header is required,
+/// its message id valid, and a message answered before gets its stored reply.
+pub(crate) async fn receive<R: Message + Default>(
+    node: &Node,
+    peer: &str,
+    header: Option<&pb::RequestHeader>,
+) -> HfxResult<Received<R>> {
+    let header = header
+        .cloned()
+        .ok_or_else(|| HfxError::invalid("header", "is required"))?;
+    let message_id = check_message_id("header.message_id", &header.message_id)?;
+    if let Some((_, bytes)) = node.store.inbox_get(peer, &message_id).await? {
+        return R::decode(bytes.as_slice())
+            .map(Received::Retry)
+            .map_err(|e| HfxError::internal_from("stored reply", e));
+    }
+    Ok(Received::New { header, message_id })
+}
+
 /// Peer side: another centre asks about a member of ours.
 pub async fn answer_query(
     node: &Node,
     peer: &str,
     req: pb::PeerMemberQuery,
 ) -> HfxResult<pb::PeerMemberReply> {
-    let header = req
-        .header
-        .clone()
-        .ok_or_else(|| HfxError::invalid("header", "is required"))?;
-    let message_id = check_message_id("header.message_id", &header.message_id)?;
-    // A retry gets the stored reply, byte for byte.
-    if let Some((_, bytes)) = node.store.inbox_get(peer, &message_id).await? {
-        return pb::PeerMemberReply::decode(bytes.as_slice())
-            .map_err(|e| HfxError::internal_from("stored reply", e));
-    }
+    let (header, message_id) = match receive(node, peer, req.header.as_ref()).await? {
+        Received::New { header, message_id } => (header, message_id),
+        Received::Retry(reply) => return Ok(reply),
+    };
     let purpose = check_purpose(header.purpose)?;
     let request_bytes = req.encode_to_vec();
     let request = Answered {

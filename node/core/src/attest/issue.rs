@@ -8,8 +8,8 @@ use super::{METHOD_ISSUE, fields_of, refuse_status, sign, valid_days};
 use crate::auth::Caller;
 use crate::error::{HfxError, HfxResult};
 use crate::member::{
-    Answered, Person, Subject, admit_request, asked_ops, check_message_id, check_purpose,
-    id_type_to_pb, peer_status_to_error, validate_person,
+    Answered, Person, Received, Subject, admit_request, asked_ops, check_message_id, check_purpose,
+    id_type_to_pb, peer_status_to_error, receive, validate_person,
 };
 use crate::node::Node;
 use crate::store::attest::{issued_op, received_op};
@@ -25,15 +25,10 @@ pub async fn answer(
     peer: &str,
     req: pb::CertificateRequest,
 ) -> HfxResult<pb::DepositCertificate> {
-    let header = req
-        .header
-        .clone()
-        .ok_or_else(|| HfxError::invalid("header", "is required"))?;
-    let message_id = check_message_id("header.message_id", &header.message_id)?;
-    if let Some((_, bytes)) = node.store.inbox_get(peer, &message_id).await? {
-        return pb::DepositCertificate::decode(bytes.as_slice())
-            .map_err(|e| HfxError::internal_from("stored reply", e));
-    }
+    let (header, message_id) = match receive(node, peer, req.header.as_ref()).await? {
+        Received::New { header, message_id } => (header, message_id),
+        Received::Retry(reply) => return Ok(reply),
+    };
     let purpose = loan_application(header.purpose)?;
     let request_bytes = req.encode_to_vec();
     let request = Answered {

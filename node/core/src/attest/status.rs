@@ -7,7 +7,7 @@ use super::{METHOD_STATUS, REVOKED_BY_ISSUER, now_unix, revocation_for};
 use crate::auth::Caller;
 use crate::error::{HfxError, HfxResult};
 use crate::member::{
-    Answered, Subject, admit_request, asked_ops, check_message_id, peer_status_to_error,
+    Answered, Received, Subject, admit_request, asked_ops, peer_status_to_error, receive,
 };
 use crate::node::Node;
 use hfx_adapters::ids::{mask_id, validate_centre_code};
@@ -105,15 +105,10 @@ pub async fn answer(
     peer: &str,
     req: pb::CertificateStatusRequest,
 ) -> HfxResult<pb::CertificateStatusReply> {
-    let header = req
-        .header
-        .clone()
-        .ok_or_else(|| HfxError::invalid("header", "is required"))?;
-    let message_id = check_message_id("header.message_id", &header.message_id)?;
-    if let Some((_, bytes)) = node.store.inbox_get(peer, &message_id).await? {
-        return pb::CertificateStatusReply::decode(bytes.as_slice())
-            .map_err(|e| HfxError::internal_from("stored reply", e));
-    }
+    let (header, message_id) = match receive(node, peer, req.header.as_ref()).await? {
+        Received::New { header, message_id } => (header, message_id),
+        Received::Retry(reply) => return Ok(reply),
+    };
     let purpose = super::issue::loan_application(header.purpose)?;
     let request_bytes = req.encode_to_vec();
     let request = Answered {

@@ -9,7 +9,7 @@ use super::deadline::Budget;
 use super::{METHOD_LOAN_CHECK, loan_to_pb};
 use crate::error::{HfxError, HfxResult, REASON_DEADLINE_PASSED};
 use crate::member::{
-    Answered, Person, Subject, admit_request, check_message_id, check_purpose, validate_person,
+    Answered, Person, Received, Subject, admit_request, check_purpose, receive, validate_person,
 };
 use crate::node::Node;
 use hfx_adapters::{MemberMatch, find_member};
@@ -26,16 +26,10 @@ pub async fn answer(
     req: pb::PeerLoanCheck,
 ) -> HfxResult<pb::PeerLoanCheckReply> {
     let budget = Budget::new(Instant::now(), header_timeout, req.remaining_ms);
-    let header = req
-        .header
-        .clone()
-        .ok_or_else(|| HfxError::invalid("header", "is required"))?;
-    let message_id = check_message_id("header.message_id", &header.message_id)?;
-    // A retry or a hedged copy gets the stored reply, byte for byte.
-    if let Some((_, bytes)) = node.store.inbox_get(peer, &message_id).await? {
-        return pb::PeerLoanCheckReply::decode(bytes.as_slice())
-            .map_err(|e| HfxError::internal_from("stored reply", e));
-    }
+    let (header, message_id) = match receive(node, peer, req.header.as_ref()).await? {
+        Received::New { header, message_id } => (header, message_id),
+        Received::Retry(reply) => return Ok(reply),
+    };
     let purpose = check_purpose(header.purpose)?;
     if purpose != pb::Purpose::LoanCheck {
         return Err(HfxError::invalid(
