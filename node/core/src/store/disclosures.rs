@@ -65,8 +65,10 @@ impl DisclosureWrite {
             record.message_id.clone().into(),
             record.subject_masked.clone().into(),
             record.subject_key.clone().into(),
+            // Always text (CAST in the statement): PostgreSQL prepares $11 with the type of
+            // its first use, so an integer after a NULL-as-text would arrive as raw bytes.
             match record.log_index {
-                Some(i) => Val::I64(i as i64),
+                Some(i) => Val::Text(i.to_string()),
                 None => Val::NullText,
             },
             Val::I64(commit_index as i64),
