@@ -1,6 +1,7 @@
 //! The vendor core's client: token handling, retries, paging, and the CoreSystem calls.
 
 use super::wire::*;
+use crate::ids::mask_id;
 use crate::model::{Deposit, IdType, Member, YearMonth};
 use crate::money::format_yuan;
 use crate::{AdapterError, CheckItem, CoreSystem, PersonLoan, Reservation};
@@ -112,7 +113,7 @@ impl VendorApiCore {
         body: Option<Value>,
         timeout: Duration,
     ) -> Result<Value, AdapterError> {
-        let what = format!("{method} {}", path.split('?').next().unwrap_or(path));
+        let what = format!("{method} {}", shown(path));
         let bytes = self
             .send(
                 method,
@@ -155,10 +156,10 @@ impl VendorApiCore {
                 .json(Method::GET, &format!("{path}?{}", query(&pq)), None)
                 .await?;
             let p: PageDto = serde_json::from_value(v)
-                .map_err(|e| bad(&format!("GET {path} page {page}"), e))?;
+                .map_err(|e| bad(&format!("GET {} page {page}", shown(path)), e))?;
             if p.page != page {
                 return Err(bad(
-                    &format!("GET {path} page {page}"),
+                    &format!("GET {} page {page}", shown(path)),
                     format!("the API answered page {}", p.page),
                 ));
             }
@@ -170,7 +171,7 @@ impl VendorApiCore {
             page += 1;
             if page > MAX_PAGES {
                 return Err(bad(
-                    &format!("GET {path}"),
+                    &format!("GET {}", shown(path)),
                     format!("more than {MAX_PAGES} pages"),
                 ));
             }
@@ -443,7 +444,7 @@ impl CoreSystem for VendorApiCore {
             .await?;
         let mut out = Vec::with_capacity(items.len());
         for (i, v) in items.into_iter().enumerate() {
-            let record = format!("transaction {} of account {account_no}", i + 1);
+            let record = format!("transaction {} of account {}", i + 1, mask_id(account_no));
             let d: TxnDto = serde_json::from_value(v).map_err(|e| bad(&record, e))?;
             out.push(deposit_of(d, &record)?);
         }
@@ -657,5 +658,33 @@ impl CoreSystem for VendorApiCore {
             },
         });
         out
+    }
+}
+
+/// A request path as errors and logs show it: no query string (it may carry an id number), and
+/// account numbers in the path masked like ids (first 6 + last 4).
+fn shown(path: &str) -> String {
+    let path = path.split('?').next().unwrap_or(path);
+    path.split('/')
+        .map(|seg| {
+            if seg.len() >= 8 && seg.chars().any(|c| c.is_ascii_digit()) {
+                mask_id(seg)
+            } else {
+                seg.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+#[cfg(test)]
+mod shown_tests {
+    #[test]
+    fn paths_in_errors_hide_the_query_and_mask_account_numbers() {
+        assert_eq!(
+            super::shown("/api/v2/accounts/320301200012345678/transactions?from=2024-01"),
+            "/api/v2/accounts/320301********5678/transactions"
+        );
+        assert_eq!(super::shown("/api/v2/members?idNo=1"), "/api/v2/members");
     }
 }
