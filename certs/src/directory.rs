@@ -37,6 +37,11 @@ pub struct CentreEntry {
     pub province: String,
     /// Peer API endpoint, host:port.
     pub endpoint: String,
+    /// Further endpoints of the same centre (its standby processes, docs/failover.md), tried
+    /// in order after `endpoint` when it refuses (UNAVAILABLE) or cannot be reached. Absent
+    /// in older directories, and left out of the JSON when empty, so they read unchanged.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub endpoints: Vec<String>,
     /// SHA-256 (hex) of the node's current TLS certificate.
     pub tls_fingerprint: String,
     /// The node's Ed25519 signing public key, base64.
@@ -61,7 +66,22 @@ impl Directory {
     pub fn centre(&self, code: &str) -> Option<&CentreEntry> {
         self.centres.iter().find(|c| c.code == code)
     }
+}
 
+impl CentreEntry {
+    /// Every endpoint of the centre, `endpoint` first, each once.
+    pub fn all_endpoints(&self) -> Vec<String> {
+        let mut out = vec![self.endpoint.clone()];
+        for e in &self.endpoints {
+            if !out.contains(e) {
+                out.push(e.clone());
+            }
+        }
+        out
+    }
+}
+
+impl Directory {
     /// May `next` replace `self`? Same zone, strictly newer version.
     pub fn check_successor(&self, next: &Directory) -> Result<(), DirectoryError> {
         if next.zone != self.zone {
@@ -184,5 +204,17 @@ mod tests {
             ok.check_successor(&dir(1, 1000)),
             Err(DirectoryError::NotNewer { .. })
         ));
+    }
+
+    #[test]
+    fn further_endpoints_are_optional_and_left_out_when_empty() {
+        let old = r#"{"code":"1","name":"n","city":"c","province":"p","endpoint":"a:1","tls_fingerprint":"f","signing_key":"k","core_system":"sqlite"}"#;
+        let mut e: CentreEntry = serde_json::from_str(old).unwrap();
+        assert!(e.endpoints.is_empty());
+        assert!(!serde_json::to_string(&e).unwrap().contains("endpoints"));
+        e.endpoints = vec!["b:2".into(), "a:1".into()];
+        assert_eq!(e.all_endpoints(), ["a:1", "b:2"]);
+        let back: CentreEntry = serde_json::from_str(&serde_json::to_string(&e).unwrap()).unwrap();
+        assert_eq!(back, e);
     }
 }

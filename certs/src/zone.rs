@@ -19,6 +19,9 @@ pub struct ZoneCentre {
     pub province: String,
     /// Peer endpoint host:port.
     pub endpoint: String,
+    /// Further peer endpoints of the centre (standby processes, docs/failover.md).
+    #[serde(default)]
+    pub endpoints: Vec<String>,
     pub core_system: String,
 }
 
@@ -89,13 +92,14 @@ impl ZoneConfig {
                     return Err(key(k(f), "must not be empty".into()));
                 }
             }
-            match c.endpoint.rsplit_once(':') {
-                Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => {}
-                _ => {
-                    return Err(key(
-                        k("endpoint"),
-                        format!("{:?} is not host:port", c.endpoint),
-                    ));
+            for (f, e) in std::iter::once(("endpoint", &c.endpoint))
+                .chain(c.endpoints.iter().map(|e| ("endpoints", e)))
+            {
+                match e.rsplit_once(':') {
+                    Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => {}
+                    _ => {
+                        return Err(key(k(f), format!("{e:?} is not host:port")));
+                    }
                 }
             }
             if !CORE_SYSTEMS.contains(&c.core_system.as_str()) {

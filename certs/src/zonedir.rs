@@ -222,11 +222,21 @@ impl ZoneDir {
     /// Rotate a node's TLS certificate: new key and certificate, the old one revoked, the
     /// directory re-signed with the new fingerprint. Returns the new serial.
     pub fn rotate_node(&self, code: &str) -> Result<String, ZoneDirError> {
+        self.rotate_node_valid(code, Validity::days(825))
+    }
+
+    /// [`Self::rotate_node`] with the new certificate valid for `validity` (a short one shows
+    /// what `hfx zone doctor` says before a node certificate expires).
+    pub fn rotate_node_valid(
+        &self,
+        code: &str,
+        validity: Validity,
+    ) -> Result<String, ZoneDirError> {
         let root = self.root()?;
         let old = read(&self.node_cert_path(code))?;
         let old_serial = serial_of_pem(&old)?;
         let mut state = self.state()?;
-        let issued = self.write_node(&root, &mut state, code, Validity::days(825))?;
+        let issued = self.write_node(&root, &mut state, code, validity)?;
         state.revoked.push(RevokedEntry {
             serial: old_serial,
             revoked_at_unix: now_unix(),
@@ -291,6 +301,7 @@ impl ZoneDir {
                 city: c.city.clone(),
                 province: c.province.clone(),
                 endpoint: c.endpoint.clone(),
+                endpoints: c.endpoints.clone(),
                 tls_fingerprint: crate::identity::cert_fingerprint(&der),
                 signing_key: base64::engine::general_purpose::STANDARD.encode(sk.public_key()),
                 core_system: c.core_system.clone(),

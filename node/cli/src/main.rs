@@ -95,7 +95,8 @@ enum Cmd {
     /// Deposit-use certificates (缴存使用证明): request, show, verify offline, status, revoke.
     #[command(subcommand)]
     Attest(commands::attest::AttestCmd),
-    /// Zone-wide checks: one person, one account (duplicate sweep, live-account check).
+    /// Zone-wide checks: one person, one account (duplicate sweep, live-account check), and
+    /// the zone doctor.
     #[command(subcommand)]
     Zone(commands::duplicates::ZoneCmd),
     /// Auditor's tools.
@@ -104,6 +105,9 @@ enum Cmd {
     /// Witnessing of peers' logs.
     #[command(subcommand)]
     Witness(WitnessCmd),
+    /// Back up and restore the node's store (docs/backup.md).
+    #[command(subcommand)]
+    Store(commands::store::StoreCmd),
     /// Measure the zone's speed beside the bare stack's: real nodes on loopback, real TLS,
     /// durable stores; prints a table and (with --json) writes the figures.
     Bench {
@@ -147,6 +151,20 @@ enum Cmd {
 
 #[derive(Subcommand)]
 enum NodeCmd {
+    /// Turn the own node's maintenance mode on or off (operator; docs/failover.md).
+    ///
+    /// While on, gRPC health says NOT_SERVING and every peer call is refused at once with
+    /// UNAVAILABLE, reason MAINTENANCE; clerks' calls too. Status, audit and this command still
+    /// answer. Not kept across a restart: a restarted node serves.
+    Maintenance {
+        /// on or off.
+        #[arg(value_parser = ["on", "off"])]
+        state: String,
+        #[command(flatten)]
+        conn: commands::Conn,
+        #[arg(long)]
+        json: bool,
+    },
     /// Serve the peer and local APIs until SIGTERM/SIGINT (SIGHUP reloads trust files).
     ///
     /// The node binds listen.peer and listen.local itself, unless it inherits them already
@@ -408,6 +426,9 @@ fn main() -> std::process::ExitCode {
     let result = rt.block_on(async move {
         match args.cmd {
             Cmd::Node(NodeCmd::Run { config }) => commands::node::node_run(&config).await,
+            Cmd::Node(NodeCmd::Maintenance { state, conn, json }) => {
+                commands::maintenance::maintenance(&conn, state == "on", json).await
+            }
             Cmd::Demo {
                 dir,
                 keep_running,
@@ -522,6 +543,7 @@ fn main() -> std::process::ExitCode {
             Cmd::Witness(WitnessCmd::Evidence { conn, json }) => {
                 commands::witness::witness_evidence(&conn, json).await
             }
+            Cmd::Store(cmd) => commands::store::run(cmd).await,
             Cmd::Bench {
                 scenarios,
                 duration,

@@ -40,6 +40,15 @@ pub struct NodeConfig {
     pub transfer: TransferCfg,
     #[serde(default)]
     pub duplicates: DuplicatesCfg,
+    /// `[ops]`: the operator port (Prometheus metrics, docs/metrics.md).
+    #[serde(default)]
+    pub ops: OpsCfg,
+    /// `[telemetry]`: OpenTelemetry trace export (docs/tracing.md); off by default.
+    #[serde(default)]
+    pub telemetry: TelemetryCfg,
+    /// `[failover]`: several processes of one centre on one PostgreSQL store (docs/failover.md).
+    #[serde(default)]
+    pub failover: FailoverCfg,
     /// Where relative paths resolve from (the config file's folder); not a key.
     #[serde(skip)]
     pub base: PathBuf,
@@ -193,7 +202,7 @@ impl Default for Limits {
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Logging {
-    /// "json" (default) or "text".
+    /// "auto" (default: JSON lines, or text when stdout is a terminal), "json" or "text".
     #[serde(default = "d_format")]
     pub format: String,
     /// tracing filter, e.g. "info" or "hfx_node=debug,info".
@@ -202,7 +211,7 @@ pub struct Logging {
 }
 
 fn d_format() -> String {
-    "json".into()
+    "auto".into()
 }
 fn d_level() -> String {
     "info".into()
@@ -215,6 +224,114 @@ impl Default for Logging {
             level: d_level(),
         }
     }
+}
+
+/// `[ops]`: the operator port: Prometheus/OpenMetrics metrics on plain HTTP (loopback by
+/// default). See docs/metrics.md.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpsCfg {
+    /// host:port of the operator port; none: no operator port.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listen: Option<String>,
+    /// A file the node writes the bound `host:port` to once it listens (useful with port 0:
+    /// the zone launcher reads it). Relative to the config's folder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub addr_file: Option<PathBuf>,
+}
+
+/// `[telemetry]`: OpenTelemetry traces over OTLP/gRPC. See docs/tracing.md.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TelemetryCfg {
+    /// OTLP/gRPC collector endpoint, e.g. "http://127.0.0.1:4317"; none: traces off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub otlp_endpoint: Option<String>,
+    /// The OTel `service.name` of this node's spans (the centre is the `hfx.centre`
+    /// resource attribute). Default "hfx-node".
+    #[serde(default = "d_service_name")]
+    pub service_name: String,
+    /// Share of traces that start at this node to keep, 0..=1 (default 1). A call that
+    /// arrives sampled is always kept, so a trace is never cut at a centre boundary.
+    #[serde(default = "d_sample_ratio")]
+    pub sample_ratio: f64,
+    /// Longest a finished span waits in the batch before export, ms (default 5000).
+    #[serde(default = "d_batch_delay")]
+    pub batch_delay_ms: u64,
+}
+
+impl Default for TelemetryCfg {
+    fn default() -> Self {
+        Self {
+            otlp_endpoint: None,
+            service_name: d_service_name(),
+            sample_ratio: d_sample_ratio(),
+            batch_delay_ms: d_batch_delay(),
+        }
+    }
+}
+
+fn d_service_name() -> String {
+    "hfx-node".into()
+}
+fn d_sample_ratio() -> f64 {
+    1.0
+}
+fn d_batch_delay() -> u64 {
+    5000
+}
+
+impl TelemetryCfg {
+    fn validate(&self, key: &dyn Fn(&str, String) -> ConfigError) -> Result<(), ConfigError> {
+        if let Some(url) = &self.otlp_endpoint {
+            // Plain gRPC only: the exporter is built without TLS (docs/tracing.md: a collector
+            // beside the node forwards over TLS).
+            let rest = url.strip_prefix("http://").unwrap_or_default();
+            if rest.is_empty() || rest.starts_with('/') || url.parse::<http::Uri>().is_err() {
+                return Err(key(
+                    "telemetry.otlp_endpoint",
+                    format!("{url:?} must be a URL like http://127.0.0.1:4317"),
+                ));
+            }
+        }
+        if self.service_name.trim().is_empty() {
+            return Err(key("telemetry.service_name", "must not be empty".into()));
+        }
+        if !(0.0..=1.0).contains(&self.sample_ratio) {
+            return Err(key("telemetry.sample_ratio", "must be in 0..=1".into()));
+        }
+        if self.batch_delay_ms == 0 || self.batch_delay_ms > 600_000 {
+            return Err(key("telemetry.batch_delay_ms", "must be 1..=600000".into()));
+        }
+        Ok(())
+    }
+}
+
+/// `[failover]`: the writer lease among processes of one centre sharing a PostgreSQL store.
+/// See docs/failover.md.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FailoverCfg {
+    /// Take part in the writer lease (PostgreSQL stores only; a SQLite store is always its
+    /// one process's). Off: this process serves as if it were the centre's only one.
+    #[serde(default)]
+    pub enabled: bool,
+    /// How often a standby tries the lease and the holder checks it still has it (ms).
+    #[serde(default = "d_lease_poll")]
+    pub lease_poll_ms: u64,
+}
+
+impl Default for FailoverCfg {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            lease_poll_ms: d_lease_poll(),
+        }
+    }
+}
+
+fn d_lease_poll() -> u64 {
+    500
 }
 
 /// `[duplicates]`: this node's side of a duplicate sweep (docs/duplicates.md): how fast it
@@ -537,9 +654,27 @@ impl NodeConfig {
         if self.limits.peer_timeout_ms == 0 || self.limits.peer_timeout_ms > 120_000 {
             return Err(key("limits.peer_timeout_ms", "must be 1..=120000".into()));
         }
-        if !matches!(self.logging.format.as_str(), "json" | "text") {
-            return Err(key("logging.format", "must be \"json\" or \"text\"".into()));
+        if !matches!(self.logging.format.as_str(), "json" | "text" | "auto") {
+            return Err(key(
+                "logging.format",
+                "must be \"json\", \"text\" or \"auto\"".into(),
+            ));
         }
+        if let Some(ops) = &self.ops.listen {
+            if ops.parse::<SocketAddr>().is_err() {
+                return Err(key(
+                    "ops.listen",
+                    format!("{ops:?} is not an address like 127.0.0.1:9464"),
+                ));
+            }
+            if !ops.ends_with(":0") && (*ops == self.listen.peer || *ops == self.listen.local) {
+                return Err(key(
+                    "ops.listen",
+                    "must differ from listen.peer and listen.local".into(),
+                ));
+            }
+        }
+        self.telemetry.validate(&key)?;
         self.transfer.validate(&key)?;
         Ok(())
     }
@@ -654,6 +789,27 @@ path = "core.db"
         );
         let e = err(&GOOD.replace("[listen]", "[listen]\nport = 1"));
         assert!(e.contains("unknown field") && e.contains("port"), "{e}");
+    }
+
+    #[test]
+    fn telemetry_is_off_by_default_and_one_key_turns_it_on() {
+        let tmp = tempfile::tempdir().unwrap();
+        let cfg = NodeConfig::load(&write(tmp.path(), GOOD)).unwrap();
+        assert_eq!(cfg.telemetry, TelemetryCfg::default());
+        assert_eq!(cfg.telemetry.otlp_endpoint, None);
+        assert_eq!(cfg.logging.format, "auto");
+        let on = format!("{GOOD}[telemetry]\notlp_endpoint = \"http://127.0.0.1:4317\"\n");
+        let cfg = NodeConfig::load(&write(tmp.path(), &on)).unwrap();
+        assert_eq!(
+            cfg.telemetry.otlp_endpoint.as_deref(),
+            Some("http://127.0.0.1:4317")
+        );
+        for bad in ["127.0.0.1:4317", "http://", "https://collector:4317"] {
+            let text = format!("{GOOD}[telemetry]\notlp_endpoint = \"{bad}\"\n");
+            assert!(err(&text).contains("`telemetry.otlp_endpoint`"), "{bad}");
+        }
+        let text = format!("{GOOD}[telemetry]\nsample_ratio = 1.5\n");
+        assert!(err(&text).contains("`telemetry.sample_ratio`"));
     }
 
     #[test]

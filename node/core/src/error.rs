@@ -193,6 +193,11 @@ pub const REASON_ACCOUNT_CLOSED: &str = "ACCOUNT_CLOSED";
 pub const REASON_ACCOUNT_FROZEN: &str = "ACCOUNT_FROZEN";
 /// A deposit-use certificate a peer sent that does not verify (FAILED_PRECONDITION).
 pub const REASON_ATTESTATION_INVALID: &str = "ATTESTATION_INVALID";
+/// A standby process of the centre: another holds the writer lease (UNAVAILABLE; the caller
+/// tries the centre's next endpoint, docs/failover.md).
+pub const REASON_NOT_WRITER: &str = "NOT_WRITER";
+/// The node is in maintenance mode (`hfx node maintenance on`) (UNAVAILABLE).
+pub const REASON_MAINTENANCE: &str = "MAINTENANCE";
 
 impl From<HfxError> for Status {
     fn from(e: HfxError) -> Status {

@@ -9,20 +9,25 @@
 
 pub mod attest;
 pub mod auth;
+pub mod backup;
 pub mod client;
 pub mod config;
 pub mod directory;
 pub mod disclosures;
+pub mod doctor;
 pub mod dupcheck;
 pub mod error;
 pub mod loan_check;
 pub mod log;
 pub mod member;
 pub mod node;
+pub mod ops;
 pub mod peers;
 pub mod policy;
 pub mod server;
+pub mod serving;
 pub mod store;
+pub mod telemetry;
 pub mod tls;
 pub mod transfer;
 pub mod trust;

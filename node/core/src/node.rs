@@ -31,6 +31,10 @@ pub struct Node {
     pub transfers: crate::transfer::Transfers,
     /// Which peers may ask which purposes, how often: the `[policy]` and its rate buckets.
     pub admission: crate::policy::Admission,
+    /// Writer lease and maintenance mode: whether this process serves.
+    pub serving: crate::serving::Serving,
+    /// The metrics the operator port serves.
+    pub metrics: crate::ops::Metrics,
 }
 
 impl Node {
@@ -66,11 +70,16 @@ impl Node {
         let store = Store::open(&cfg.store_url(), LogState::new())
             .await
             .context("opening the store")?;
-        let core = open_core(&cfg).await?;
+        let metrics = crate::ops::Metrics::new(store.commit_metrics(), cfg.ops.listen.is_some());
+        // Every adapter call gets a span (docs/tracing.md).
+        let core = crate::telemetry::adapter::traced(open_core(&cfg).await?);
+        // ... and is timed and counted (docs/metrics.md).
+        let core = crate::ops::core::MeteredCore::wrap(core, &metrics.adapter);
         let peers = Peers::new(
             trust.clone(),
             Duration::from_millis(cfg.limits.peer_timeout_ms),
-        );
+        )
+        .with_metrics(metrics.client.clone());
         let bank: Option<Arc<dyn hfx_adapters::bank::SettlementBank>> = match &cfg.transfer.bank_url
         {
             Some(url) => Some(Arc::new(
@@ -97,6 +106,8 @@ impl Node {
             started: Instant::now(),
             witness_lock: tokio::sync::Mutex::new(()),
             admission: crate::policy::Admission::default(),
+            serving: crate::serving::Serving::default(),
+            metrics,
         }))
     }
 

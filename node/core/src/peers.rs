@@ -8,10 +8,18 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tonic::transport::Channel;
 
+mod failover;
+
+/// A channel to a peer centre: over each of its endpoints in turn ([`failover`]), each call
+/// traced, with W3C trace context (crate::telemetry::client).
+/// Counted and timed as one call however many endpoints it tried (crate::ops::client).
+pub type PeerChannel = crate::ops::client::Metered<failover::FailoverChannel>;
+
 pub struct Peers {
     trust: Arc<Trust>,
     timeout: Duration,
-    cache: Mutex<HashMap<String, (u64, Channel)>>,
+    cache: Mutex<HashMap<String, (u64, failover::Endpoints)>>,
+    metrics: crate::ops::client::ClientMetrics,
 }
 
 impl Peers {
@@ -20,7 +28,18 @@ impl Peers {
             trust,
             timeout,
             cache: Mutex::new(HashMap::new()),
+            metrics: Default::default(),
         }
+    }
+
+    /// Count and time every call on channels handed out from now on in `metrics`.
+    pub fn with_metrics(mut self, metrics: crate::ops::client::ClientMetrics) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    fn metered(&self, ch: failover::FailoverChannel, centre: &str) -> PeerChannel {
+        crate::ops::client::Metered::new(ch, centre, &self.metrics)
     }
 
     pub fn timeout(&self) -> Duration {
@@ -28,25 +47,39 @@ impl Peers {
     }
 
     /// A channel to `centre`, which must be in the directory.
-    pub fn channel(&self, centre: &str) -> Result<Channel, HfxError> {
+    pub fn channel(&self, centre: &str) -> Result<PeerChannel, HfxError> {
         let generation = self.trust.generation();
         let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((g, ch)) = cache.get(centre)
+        if let Some((g, eps)) = cache.get(centre)
             && *g == generation
         {
-            return Ok(ch.clone());
+            return Ok(self.metered(
+                failover::FailoverChannel::new(eps, centre, self.timeout),
+                centre,
+            ));
         }
         let dir = self.trust.directory();
         let entry = crate::directory::lookup(&dir, centre)?;
-        let ch = crate::tls::channel(
-            self.trust.client_config(),
-            entry.endpoint.clone(),
-            hfx_certs::node_dns_name(centre),
-            Some(entry.tls_fingerprint.clone()),
-            self.timeout,
-        )
-        .map_err(|e| HfxError::internal_from(format!("channel to {centre}"), e))?;
-        cache.insert(centre.to_string(), (generation, ch.clone()));
+        // One lazily connecting channel per endpoint of the centre, the first one first.
+        let mut channels: Vec<Channel> = Vec::new();
+        for addr in entry.all_endpoints() {
+            channels.push(
+                crate::tls::channel(
+                    self.trust.client_config(),
+                    addr,
+                    hfx_certs::node_dns_name(centre),
+                    Some(entry.tls_fingerprint.clone()),
+                    self.timeout,
+                )
+                .map_err(|e| HfxError::internal_from(format!("channel to {centre}"), e))?,
+            );
+        }
+        let eps = failover::Endpoints::new(channels);
+        let ch = self.metered(
+            failover::FailoverChannel::new(&eps, centre, self.timeout),
+            centre,
+        );
+        cache.insert(centre.to_string(), (generation, eps));
         Ok(ch)
     }
 }

@@ -36,6 +36,7 @@ fn dir() -> &'static hfx_certs::Directory {
                 city: "fuzz".into(),
                 province: "fuzz".into(),
                 endpoint: "127.0.0.1:1".into(),
+                endpoints: Vec::new(),
                 tls_fingerprint: String::new(),
                 signing_key: base64::engine::general_purpose::STANDARD.encode(pk),
                 core_system: "sqlite".into(),

@@ -39,6 +39,13 @@ pub enum ZoneCmd {
     /// Exit 0 when no centre has a live account, 2 when one has, 3 when a centre did not
     /// answer (so "none" is not proven).
     LiveCheck(LiveArgs),
+    /// What is wrong between this node and its peers, and what to do (operator).
+    ///
+    /// For this node and every peer of the directory: TCP, TLS handshake, certificate and
+    /// CRL expiry, directory version, clock skew, witness lag, policy mismatches, maintenance
+    /// (docs/doctor.md). One line of advice per problem. Exit 0 when no problem was found
+    /// (warnings allowed), 2 when one was, 1 when the node could not be asked.
+    Doctor(super::doctor::DoctorArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -122,6 +129,7 @@ pub async fn run(cmd: ZoneCmd) -> anyhow::Result<ExitCode> {
     match cmd {
         ZoneCmd::Duplicates(a) => sweep(a).await,
         ZoneCmd::LiveCheck(a) => live_check(a).await,
+        ZoneCmd::Doctor(a) => super::doctor::run(a).await,
     }
 }
 

@@ -9,17 +9,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 pub async fn node_run(config: &Path) -> anyhow::Result<ExitCode> {
     let cfg = hfx_node::config::NodeConfig::load(config)?;
-    let filter =
-        tracing_subscriber::EnvFilter::try_new(&cfg.logging.level).context("logging.level")?;
-    if cfg.logging.format == "json" {
-        let _ = tracing_subscriber::fmt()
-            .json()
-            .with_env_filter(filter)
-            .with_current_span(false)
-            .try_init();
-    } else {
-        let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
-    }
+    // Logs (JSON, or text on a terminal) and, with `[telemetry] otlp_endpoint`, traces.
+    let telemetry = hfx_node::telemetry::init(&cfg).context("telemetry")?;
     let shutdown = async {
         let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate());
         match term {
@@ -46,10 +37,12 @@ pub async fn node_run(config: &Path) -> anyhow::Result<ExitCode> {
         }
         None => hfx_node::server::run(cfg, shutdown, |_| {}).await,
     };
-    served.map_err(|e| {
+    if let Err(e) = &served {
         tracing::error!(error = %format!("{e:#}"), "node failed");
-        e
-    })?;
+    }
+    // After the servers stopped: the last spans (and the error's) are exported too.
+    telemetry.shutdown();
+    served?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -11,7 +11,7 @@ pub async fn status(conn: &Conn, json: bool) -> anyhow::Result<ExitCode> {
     if json {
         println!(
             "{}",
-            serde_json::json!({"centre": s.centre, "name": s.name, "directory_version": s.directory_version, "directory_expires_unix": s.directory_expires_unix, "log_size": s.log_size, "adapter": s.adapter, "store": s.store, "uptime_seconds": s.uptime_seconds, "version": s.version, "checkpoint_size": s.checkpoint_size, "witnessed_size": s.witnessed_size, "witness_evidence": s.witness_evidence})
+            serde_json::json!({"centre": s.centre, "name": s.name, "directory_version": s.directory_version, "directory_expires_unix": s.directory_expires_unix, "log_size": s.log_size, "adapter": s.adapter, "store": s.store, "uptime_seconds": s.uptime_seconds, "version": s.version, "checkpoint_size": s.checkpoint_size, "witnessed_size": s.witnessed_size, "witness_evidence": s.witness_evidence, "maintenance": s.maintenance, "lease": s.lease})
         );
     } else {
         println!("{} {} (hfx {})", s.centre, s.name, s.version);
@@ -26,6 +26,15 @@ pub async fn status(conn: &Conn, json: bool) -> anyhow::Result<ExitCode> {
         println!(
             "  last checkpoint {}; witnessed (quorum) up to {}; witness evidence kept: {}",
             s.checkpoint_size, s.witnessed_size, s.witness_evidence
+        );
+        println!(
+            "  lease {}; maintenance mode {}",
+            s.lease,
+            if s.maintenance {
+                "ON (peers refused)"
+            } else {
+                "off"
+            }
         );
     }
     Ok(ExitCode::SUCCESS)

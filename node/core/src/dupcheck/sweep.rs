@@ -17,6 +17,7 @@ use crate::error::{HfxError, HfxResult};
 use crate::log::{Envelope, RECV, SENT};
 use crate::member::{id_type_to_pb, peer_status_to_error, validate_person};
 use crate::node::Node;
+use crate::peers::PeerChannel;
 use crate::store::WriteOp;
 use crate::store::disclosures::{LogLink, NewDisclosure};
 use hfx_adapters::ids::validate_centre_code;
@@ -27,9 +28,8 @@ use prost::Message;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
-use tonic::transport::Channel;
 
-type DupClient = pb::duplicate_exchange_client::DuplicateExchangeClient<Channel>;
+type DupClient = pb::duplicate_exchange_client::DuplicateExchangeClient<PeerChannel>;
 
 /// An idle sweep session ends after this long.
 const IDLE: Duration = Duration::from_secs(30 * 60);

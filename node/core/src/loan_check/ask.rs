@@ -315,7 +315,7 @@ impl Call<'_> {
     /// One call, carrying the time left and abandoned when it runs out.
     async fn call(
         &self,
-        ch: &tonic::transport::Channel,
+        ch: &crate::peers::PeerChannel,
         msg: pb::PeerLoanCheck,
     ) -> Result<pb::PeerLoanCheckReply, Miss> {
         let left = self.deadline_at.saturating_duration_since(Instant::now());
@@ -337,7 +337,7 @@ impl Call<'_> {
     /// inbox). A failure of one waits for the other.
     async fn hedged(
         &self,
-        ch: &tonic::transport::Channel,
+        ch: &crate::peers::PeerChannel,
         first: pb::PeerLoanCheck,
         hedged: &mut bool,
     ) -> Result<pb::PeerLoanCheckReply, Miss> {

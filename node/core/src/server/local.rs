@@ -41,6 +41,8 @@ pub const ROLES: &[(&str, &[Role])] = &[
     ("/hfx.v1.Audit/ListEvidence", &[Auditor, Operator]),
     ("/hfx.v1.Operator/Status", &[Operator, Auditor]),
     ("/hfx.v1.Operator/Reload", &[Operator]),
+    ("/hfx.v1.Operator/Diagnose", &[Operator]),
+    ("/hfx.v1.Operator/SetMaintenance", &[Operator]),
     ("/hfx.v1.Duplicates/CheckLiveAccount", &[Clerk]),
     ("/hfx.v1.Duplicates/SweepStep", &[Operator]),
 ];
@@ -65,12 +67,14 @@ pub fn grant(method: &str) -> Option<Grant> {
 pub type LocalRouter = Router<tower::layer::util::Stack<GateLayer, super::ServerLayers>>;
 
 pub fn server(node: Arc<Node>) -> LocalRouter {
-    let (health, reflection) = health_and_reflection();
+    let (health, reflection) = health_and_reflection(&node);
     let mut authenticate = local_interceptor(node.centre.clone());
-    let icpt = move |req: Request<()>| role_check(authenticate(req)?);
+    let icpt = super::lease::local_gate(node.clone(), move |req: Request<()>| {
+        role_check(authenticate(req)?)
+    });
     let dup = crate::dupcheck::service::DupLocalApi::new(node.clone());
     let api = LocalApi { node };
-    builder()
+    builder(api.node.metrics.server.local_layer())
         .layer(GateLayer)
         .add_service(health)
         .add_optional_service(reflection)
@@ -423,7 +427,16 @@ impl pb::operator_server::Operator for LocalApi {
                 .map(|c| c.0)
                 .unwrap_or(0),
             witness_evidence: self.node.store.evidence_count().await.unwrap_or(0),
+            maintenance: self.node.serving.maintenance(),
+            lease: super::lease::role(&self.node).into(),
         }))
+    }
+    async fn set_maintenance(&self, req: Request<pb::MaintenanceRequest>) -> R<pb::NodeStatus> {
+        let who = caller(&req).map(|c| c.label()).unwrap_or_default();
+        let on = req.get_ref().on;
+        self.node.serving.set_maintenance(on);
+        tracing::info!(operator = %who, on, "maintenance mode set");
+        self.status(Request::new(pb::StatusRequest {})).await
     }
     async fn reload(&self, _req: Request<pb::ReloadRequest>) -> R<pb::ReloadReply> {
         self.node.trust.changed();
@@ -442,6 +455,11 @@ impl pb::operator_server::Operator for LocalApi {
             detail: detail.join("; "),
             directory_version: dir.version,
         }))
+    }
+    async fn diagnose(&self, req: Request<pb::DiagnoseRequest>) -> R<pb::DiagnoseReport> {
+        Ok(Response::new(
+            crate::doctor::diagnose(&self.node, req.into_inner()).await,
+        ))
     }
 }
 

@@ -4,8 +4,10 @@
 //! (crate::error). Servers take already-bound listeners ([`run_with_listeners`]); [`run`]
 //! binds them from the configuration.
 
+pub mod lease;
 pub mod local;
 pub mod peer;
+pub mod trace_layer;
 pub mod wire_errors;
 
 use crate::config::NodeConfig;
@@ -58,6 +60,8 @@ pub async fn run_with_listeners(
         local: local_listener.local_addr()?,
     };
     let node = Node::open(cfg).await?;
+    // Never serve (or sign) on a store behind what the witnesses cosigned (docs/backup.md).
+    crate::backup::check_witnesses(&node).await?;
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
@@ -71,8 +75,11 @@ pub async fn run_with_listeners(
     tokio::spawn(reload_loop(node.clone(), stop_rx.clone()));
     tokio::spawn(checkpoint_loop(node.clone(), stop_rx.clone()));
     tokio::spawn(witness_loop(node.clone(), stop_rx.clone()));
-    crate::transfer::spawn(node.clone());
+    // The transfer relay and driver: now, or once this process holds the writer lease.
+    lease::start(node.clone(), stop_rx.clone());
 
+    // The operator port (docs/metrics.md), if `[ops] listen` names one.
+    let ops = crate::ops::start(&node, stopped(stop_rx.clone())).await?;
     let peer_srv = peer::server(node.clone());
     let local_srv = local::server(node.clone());
     let peer_incoming = crate::tls::incoming(peer_listener, node.trust.peer_tls.clone(), "peer");
@@ -83,6 +90,7 @@ pub async fn run_with_listeners(
         centre = %node.centre,
         peer = %bound.peer,
         local = %bound.local,
+        ops = %ops.map_or_else(|| "off".to_string(), |a| a.to_string()),
         directory_version = dir.version,
         adapter = node.core.kind(),
         store = node.store.kind().as_str(),
@@ -143,6 +151,10 @@ async fn checkpoint_loop(node: Arc<Node>, mut stop: tokio::sync::watch::Receiver
         tokio::select! {
             _ = stop.changed() => return,
             _ = tick.tick() => {
+                // A standby signs nothing: the lease holder keeps the log.
+                if !node.serving.is_writer() {
+                    continue;
+                }
                 if let Err(e) = node.sign_checkpoint().await {
                     tracing::error!(error = %format!("{e:#}"), "checkpoint signing failed");
                 }
@@ -163,6 +175,9 @@ async fn witness_loop(node: Arc<Node>, mut stop: tokio::sync::watch::Receiver<bo
         tokio::select! {
             _ = stop.changed() => return,
             _ = tick.tick() => {
+                if !node.serving.is_writer() {
+                    continue;
+                }
                 if let Err(e) = collector.collect(&node, every).await {
                     tracing::debug!(error = %e.detail(), "cosignature collection incomplete");
                 }
@@ -173,7 +188,9 @@ async fn witness_loop(node: Arc<Node>, mut stop: tokio::sync::watch::Receiver<bo
 
 type R<T> = Result<tonic::Response<T>, Status>;
 
-fn health_and_reflection() -> (
+fn health_and_reflection(
+    node: &Arc<Node>,
+) -> (
     tonic_health::pb::health_server::HealthServer<impl tonic_health::pb::health_server::Health>,
     Option<
         tonic_reflection::server::v1::ServerReflectionServer<
@@ -181,7 +198,9 @@ fn health_and_reflection() -> (
         >,
     >,
 ) {
-    let (_reporter, health) = tonic_health::server::health_reporter();
+    let (reporter, health) = tonic_health::server::health_reporter();
+    // Health follows the writer lease and maintenance mode (NOT_SERVING on a standby).
+    lease::drive_health(node.clone(), reporter);
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(hfx_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -192,16 +211,25 @@ fn health_and_reflection() -> (
 }
 
 /// The layers both servers have ([`builder`]); a server may add its own on top.
-pub type ServerLayers =
-    tower::layer::util::Stack<wire_errors::WireErrorsLayer, tower::layer::util::Identity>;
+pub type ServerLayers = tower::layer::util::Stack<
+    wire_errors::WireErrorsLayer,
+    tower::layer::util::Stack<
+        crate::ops::grpc::ServerMetricsLayer,
+        tower::layer::util::Stack<trace_layer::TraceLayer, tower::layer::util::Identity>,
+    >,
+>;
 /// A router made from [`builder`].
 pub type Router<L = ServerLayers> = tonic::transport::server::Router<L>;
 
 /// Both servers' settings, with gRPC's own refusals given their codes and reasons
-/// ([`wire_errors`]).
-fn builder() -> Server<ServerLayers> {
+/// ([`wire_errors`]), and counted by `metrics` (outside the rewriting, so the code counted is
+/// the one the caller gets; docs/metrics.md).
+fn builder(metrics: crate::ops::grpc::ServerMetricsLayer) -> Server<ServerLayers> {
     Server::builder()
         .http2_keepalive_interval(Some(std::time::Duration::from_secs(30)))
         .concurrency_limit_per_connection(256)
+        // Outermost, so the span covers every refusal below it too (docs/tracing.md).
+        .layer(trace_layer::TraceLayer)
+        .layer(metrics)
         .layer(wire_errors::WireErrorsLayer)
 }

@@ -15,10 +15,10 @@ use tonic::service::interceptor::InterceptedService;
 use tonic::{Request, Response, Status};
 
 pub fn server(node: Arc<Node>) -> Router {
-    let (health, reflection) = health_and_reflection();
-    let icpt = peer_interceptor(node.trust.clone());
+    let (health, reflection) = health_and_reflection(&node);
+    let icpt = super::lease::peer_gate(node.clone(), peer_interceptor(node.trust.clone()));
     let api = PeerApi { node };
-    builder()
+    builder(api.node.metrics.server.peer_layer(api.node.trust.clone()))
         .add_service(health)
         .add_optional_service(reflection)
         .add_service(InterceptedService::new(
@@ -37,6 +37,12 @@ pub fn server(node: Arc<Node>) -> Router {
             pb::duplicate_exchange_server::DuplicateExchangeServer::new(
                 crate::dupcheck::service::DupPeerApi::new(api.node.clone()),
             ),
+            icpt.clone(),
+        ))
+        .add_service(InterceptedService::new(
+            pb::zone_exchange_server::ZoneExchangeServer::new(crate::doctor::hello::HelloApi::new(
+                api.node.clone(),
+            )),
             icpt.clone(),
         ))
         .add_service(InterceptedService::new(
@@ -239,6 +245,12 @@ impl pb::log_exchange_server::LogExchange for PeerApi {
         let peer = peer_centre(&r)?;
         Ok(Response::new(
             crate::witness::gossip_in(&self.node, &peer, r.into_inner()).await?,
+        ))
+    }
+    async fn get_witnessed(&self, r: Request<pb::WitnessedRequest>) -> R<pb::SignedCheckpoint> {
+        let peer = peer_centre(&r)?;
+        Ok(Response::new(
+            crate::backup::witnessed_for(&self.node, &peer, r.into_inner()).await?,
         ))
     }
 }

@@ -35,6 +35,10 @@ pub struct CaseRow {
     pub tombstone: Option<String>,
     pub created_ms: i64,
     pub updated_ms: i64,
+    /// The W3C traceparent of the call that made the case (the clerk's start, or the
+    /// contact letter's arrival at the origin): the relay's and driver's spans for the case
+    /// are its children. Set at insert, never changed; None when traces were off.
+    pub trace_parent: Option<String>,
 }
 
 /// An outbox message as the relay sends it.
@@ -47,6 +51,8 @@ pub struct OutboxRow {
     pub message_id: String,
     pub body: Vec<u8>,
     pub attempts: i64,
+    /// The case's [`CaseRow::trace_parent`], for the send's span.
+    pub trace_parent: Option<String>,
 }
 
 fn opt_text(v: &Option<String>) -> Val {
@@ -56,8 +62,8 @@ fn opt_text(v: &Option<String>) -> Val {
 /// Insert a new case (fails on a second in-flight case for the person: the unique index).
 pub fn case_insert_op(c: &CaseRow) -> WriteOp {
     WriteOp::Sql {
-        sql: "INSERT INTO transfer_case (case_id, role, peer, letter_no, status, person_hash, in_flight, is_final, version, state, stuck_reason, tombstone, created_ms, updated_ms) \
-              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+        sql: "INSERT INTO transfer_case (case_id, role, peer, letter_no, status, person_hash, in_flight, is_final, version, state, stuck_reason, tombstone, created_ms, updated_ms, trace_parent) \
+              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
         args: vec![
             c.case_id.clone().into(),
             c.role.clone().into(),
@@ -73,6 +79,7 @@ pub fn case_insert_op(c: &CaseRow) -> WriteOp {
             opt_text(&c.tombstone),
             Val::I64(c.created_ms),
             Val::I64(c.updated_ms),
+            opt_text(&c.trace_parent),
         ],
     }
 }
@@ -130,7 +137,7 @@ pub fn outbox_done_op(id: i64) -> WriteOp {
     }
 }
 
-const CASE_COLS: &str = "case_id, role, peer, letter_no, status, person_hash, in_flight, is_final, version, state, stuck_reason, tombstone, created_ms, updated_ms";
+const CASE_COLS: &str = "case_id, role, peer, letter_no, status, person_hash, in_flight, is_final, version, state, stuck_reason, tombstone, created_ms, updated_ms, trace_parent";
 
 fn case_from(r: &sqlx::any::AnyRow) -> Result<CaseRow, StoreError> {
     Ok(CaseRow {
@@ -148,6 +155,7 @@ fn case_from(r: &sqlx::any::AnyRow) -> Result<CaseRow, StoreError> {
         tombstone: r.try_get("tombstone")?,
         created_ms: r.try_get("created_ms")?,
         updated_ms: r.try_get("updated_ms")?,
+        trace_parent: r.try_get("trace_parent")?,
     })
 }
 
@@ -265,7 +273,8 @@ impl Store {
                AND NOT EXISTS (SELECT 1 FROM transfer_outbox e WHERE e.case_id = o.case_id AND e.done = 0 AND e.id < o.id) \
                ORDER BY o.id LIMIT $4{lock}) \
              AND done = 0 AND claimed_until_ms <= $3 \
-             RETURNING id, case_id, peer, kind, message_id, body, attempts"
+             RETURNING id, case_id, peer, kind, message_id, body, attempts, \
+               (SELECT c.trace_parent FROM transfer_case c WHERE c.case_id = transfer_outbox.case_id) AS trace_parent"
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(claimer)
@@ -285,6 +294,7 @@ impl Store {
                 body: r.try_get("body")?,
                 // Tries before this one.
                 attempts: r.try_get::<i64, _>("attempts")? - 1,
+                trace_parent: r.try_get("trace_parent")?,
             });
         }
         out.sort_by_key(|r| r.id);
@@ -337,5 +347,65 @@ impl Store {
         )
         .fetch_one(&self.pool)
         .await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(case_id: &str, trace_parent: Option<&str>) -> CaseRow {
+        CaseRow {
+            case_id: case_id.into(),
+            role: "destination".into(),
+            peer: "320300000000000".into(),
+            letter_no: None,
+            status: "letter_sent".into(),
+            person_hash: None,
+            in_flight: false,
+            is_final: false,
+            version: 1,
+            state: "{}".into(),
+            stuck_reason: None,
+            tombstone: None,
+            created_ms: 1,
+            updated_ms: 1,
+            trace_parent: trace_parent.map(str::to_string),
+        }
+    }
+
+    /// The traceparent written with a new case stays through its transitions and reaches
+    /// the relay with each of its outbox rows (migration 7).
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_case_keeps_its_traceparent_for_the_relay() {
+        let tmp = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", tmp.path().join("node.db").display());
+        let store = Store::open(&url, crate::log::LogState::new())
+            .await
+            .unwrap();
+        let tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        store
+            .write(vec![
+                case_insert_op(&row("c1", Some(tp))),
+                case_insert_op(&row("c2", None)),
+                outbox_insert_op("c1", "320300000000000", "letter", "m1", b"x", 1),
+                outbox_insert_op("c2", "320300000000000", "letter", "m2", b"y", 1),
+            ])
+            .await
+            .unwrap();
+        // A transition rewrites the case but not its traceparent.
+        let mut moved = row("c1", None);
+        moved.version = 2;
+        store.write(vec![case_update_op(&moved, 1)]).await.unwrap();
+        let got = store.case_get("c1").await.unwrap().unwrap();
+        assert_eq!((got.version, got.trace_parent.as_deref()), (2, Some(tp)));
+        let none = store.case_get("c2").await.unwrap().unwrap();
+        assert_eq!(none.trace_parent, None);
+        let claimed = store.outbox_claim("me", 10, 1000, 10).await.unwrap();
+        let tps: Vec<_> = claimed
+            .iter()
+            .map(|r| (r.case_id.as_str(), r.trace_parent.as_deref()))
+            .collect();
+        assert_eq!(tps, vec![("c1", Some(tp)), ("c2", None)]);
     }
 }

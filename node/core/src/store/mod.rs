@@ -11,10 +11,12 @@
 
 pub mod attest;
 pub mod audit;
+pub mod backup;
 pub mod cases;
 pub mod disclosures;
 pub mod inbox;
 pub mod log_rows;
+pub mod metrics;
 mod schema;
 pub mod witness;
 mod writer;
@@ -156,6 +158,8 @@ pub struct Store {
     /// The key of disclosures' subject hashes ([`Store::subject_key`]); None on an offline
     /// handle.
     subject_secret: Option<Arc<ring::hmac::Key>>,
+    /// The writer's commit latency, batch size and disclosures (crate::ops).
+    commit_metrics: metrics::CommitMetrics,
 }
 
 async fn connect(url: &str, max: u32) -> Result<(AnyPool, StoreKind), StoreError> {
@@ -224,7 +228,9 @@ impl Store {
     fn start(pool: AnyPool, kind: StoreKind, log: LogState, offline: bool) -> Self {
         let log = Arc::new(Mutex::new(log));
         let (tx, rx) = mpsc::channel::<Job>(4096);
-        tokio::spawn(writer::writer(pool.clone(), kind, rx, log.clone()));
+        let commit_metrics = metrics::CommitMetrics::default();
+        let stats = commit_metrics.clone();
+        tokio::spawn(writer::writer(pool.clone(), kind, rx, log.clone(), stats));
         Self {
             pool,
             kind,
@@ -232,6 +238,7 @@ impl Store {
             log,
             offline,
             subject_secret: None,
+            commit_metrics,
         }
     }
 
@@ -249,6 +256,7 @@ impl Store {
 
     /// Apply `ops` atomically (group-committed with other concurrent writes). Returns the
     /// log positions assigned to the job's appends, in order.
+    #[tracing::instrument(name = "store.commit", skip_all, fields(centre = %crate::telemetry::centre(), store = self.kind().as_str(), ops = ops.len()))]
     pub async fn write(&self, ops: Vec<WriteOp>) -> Result<Vec<Appended>, StoreError> {
         Ok(self.submit(Work::Ops(ops)).await?.appended)
     }
@@ -267,6 +275,7 @@ impl Store {
 
     /// Answer a received request in one commit (see [`Exchange`]); returns the reply bytes.
     #[allow(clippy::too_many_arguments)]
+    #[tracing::instrument(name = "store.commit", skip_all, fields(centre = %crate::telemetry::centre(), store = self.kind().as_str(), case_id = %case_id, rpc.method = %method, peer = %peer))]
     pub async fn write_exchange(
         &self,
         request: WriteOp,

@@ -164,6 +164,18 @@ CREATE TABLE attest_received (
 CREATE INDEX attest_received_subject ON attest_received (subject_key);
 "#,
     ),
+    (
+        // The W3C traceparent of the call that made a case (docs/tracing.md), so the relay's
+        // sends and the driver's steps join that call's trace. Only trace and span ids; NULL
+        // when traces are off and for cases made before this version.
+        7,
+        r#"
+ALTER TABLE transfer_case ADD COLUMN trace_parent TEXT;
+"#,
+        r#"
+ALTER TABLE transfer_case ADD COLUMN trace_parent TEXT;
+"#,
+    ),
 ];
 
 pub(super) async fn migrate(pool: &AnyPool, kind: StoreKind) -> Result<(), StoreError> {

@@ -34,6 +34,7 @@ pub(super) async fn writer(
     kind: StoreKind,
     mut rx: mpsc::Receiver<Job>,
     log: Arc<Mutex<LogState>>,
+    stats: super::metrics::CommitMetrics,
 ) {
     while let Some(first) = rx.recv().await {
         let mut jobs = vec![first];
@@ -43,9 +44,11 @@ pub(super) async fn writer(
                 Err(_) => break,
             }
         }
+        let started = std::time::Instant::now();
         let results = apply_batch(&pool, kind, &log, &jobs).await;
         match results {
             Ok((per_job, staged)) => {
+                stats.committed(started.elapsed(), &jobs, Some(&per_job));
                 log.lock().await.commit_staged(staged);
                 for (job, res) in jobs.into_iter().zip(per_job) {
                     let _ = job.reply.send(res);
@@ -54,6 +57,7 @@ pub(super) async fn writer(
             Err(e) => {
                 // Logged here, once; each job's caller gets the cause as its error's source.
                 tracing::error!(error = %e, jobs = jobs.len(), "group commit failed");
+                stats.committed(started.elapsed(), &jobs, None);
                 let cause = Arc::new(e);
                 for job in jobs {
                     let _ = job.reply.send(Err(StoreError::CommitFailed(cause.clone())));

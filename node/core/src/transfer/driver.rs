@@ -23,6 +23,7 @@ use prost::Message;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tracing::Instrument;
 
 #[derive(Default)]
 struct Book {
@@ -162,10 +163,19 @@ async fn drive(node: &Arc<Node>, shared: &Shared, case_id: &str) {
             return;
         };
         super::crash_point(node, &format!("before_action:{}", action.as_str()));
-        match perform(node, &c, action).await {
+        // The step (its outside call and the commit of its result) is a child of the call
+        // that made the case, by the case's stored traceparent: one trace per transfer.
+        let step = tracing::info_span!(
+            "transfer.step",
+            centre = %node.centre,
+            case_id = %c.case_id,
+            action = ?action,
+        );
+        crate::telemetry::adopt_traceparent(&step, row.trace_parent.as_deref());
+        match perform(node, &c, action).instrument(step.clone()).await {
             Ok(Some(ev)) => {
                 super::crash_point(node, &format!("after_action:{}", action.as_str()));
-                if let Err(e) = apply(node, case_id, ev).await {
+                if let Err(e) = apply(node, case_id, ev).instrument(step).await {
                     tracing::warn!(case = %case_id, action = action.as_str(), error = %crate::error::chain(&e), "driver: committing the result failed; the step runs again");
                     return retry(node, shared, case_id, Some(&c), &e.to_string()).await;
                 }

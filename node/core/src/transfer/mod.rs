@@ -92,6 +92,7 @@ pub fn row_of(c: &Case, tombstone: Option<String>) -> HfxResult<CaseRow> {
         tombstone,
         created_ms: c.created_ms,
         updated_ms: c.updated_ms,
+        trace_parent: None,
     })
 }
 
@@ -146,9 +147,13 @@ pub async fn transition_ops(
     if !t.changed && prev_version.is_some() {
         return Ok(ops);
     }
-    let row = row_of(&t.case, tombstone)?;
+    let mut row = row_of(&t.case, tombstone)?;
     ops.push(match prev_version {
-        None => case_insert_op(&row),
+        // A new case keeps the trace of the call that makes it (docs/tracing.md).
+        None => {
+            row.trace_parent = crate::telemetry::traceparent(&tracing::Span::current());
+            case_insert_op(&row)
+        }
         Some(v) => case_update_op(&row, v),
     });
     let checkpoint_size = node.store.log().lock().await.size();

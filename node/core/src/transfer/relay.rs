@@ -14,6 +14,7 @@ use prost::Message;
 use std::sync::Arc;
 use std::time::Duration;
 use tonic::Code;
+use tracing::Instrument;
 
 /// Attempts after which an undelivered message parks its case for a clerk (it is still sent).
 const PARK_AFTER: i64 = 8;
@@ -133,7 +134,22 @@ fn backoff(node: &Node, attempts: i64, salt: &str) -> i64 {
     exp.min(max) + jitter
 }
 
+/// One send, in a `transfer.relay` span that is a child of the call that made the case (its
+/// stored traceparent), so the send and the peer's handling of it join that call's trace.
 async fn send(node: &Node, row: OutboxRow) {
+    let span = tracing::info_span!(
+        "transfer.relay",
+        centre = %node.centre,
+        case_id = %row.case_id,
+        peer = %row.peer,
+        kind = %row.kind,
+        attempt = row.attempts,
+    );
+    crate::telemetry::adopt_traceparent(&span, row.trace_parent.as_deref());
+    send_once(node, row).instrument(span).await
+}
+
+async fn send_once(node: &Node, row: OutboxRow) {
     let Some(kind) = MsgKind::parse(&row.kind) else {
         tracing::error!(row = row.id, kind = %row.kind, "outbox row of an unknown kind");
         return;

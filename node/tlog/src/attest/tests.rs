@@ -274,6 +274,7 @@ fn the_history_comes_from_directories_signed_by_the_zone_root() {
         city: "徐州".into(),
         province: "江苏".into(),
         endpoint: "127.0.0.1:1".into(),
+        endpoints: Vec::new(),
         tls_fingerprint: "00".into(),
         signing_key: base64::engine::general_purpose::STANDARD.encode(s.public_key()),
         core_system: "sqlite".into(),

@@ -31,6 +31,16 @@ pub struct ZoneSpec {
     /// Server URLs for the database-backed core systems.
     pub postgres_url: String,
     pub mariadb_url: String,
+    /// `[telemetry] otlp_endpoint` of every node (docs/tracing.md), with a short batch delay
+    /// so a test sees spans soon; none: traces off.
+    pub otlp_endpoint: Option<String>,
+    /// Centres whose processes take part in the writer lease (`[failover] enabled`,
+    /// docs/failover.md); their store must be PostgreSQL ([`ZoneSpec::store_urls`]).
+    pub failover: std::collections::BTreeSet<String>,
+    /// Give every node an operator port (`[ops] listen = "127.0.0.1:0"`; the node writes the
+    /// bound address to `nodes/CODE/ops.addr`, [`crate::launcher::Zone::ops_addr`]). On
+    /// unless `HFX_ZONE_OPS=off` (how the metrics' overhead on `hfx bench` is measured).
+    pub ops: bool,
 }
 
 impl ZoneSpec {
@@ -51,6 +61,9 @@ impl ZoneSpec {
                 .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".into()),
             peer_timeout_ms: 3_000,
             log_level: "info".into(),
+            otlp_endpoint: None,
+            failover: Default::default(),
+            ops: std::env::var("HFX_ZONE_OPS").map_or(true, |v| v != "off"),
         }
     }
 }

@@ -201,6 +201,19 @@ pub fn node_config(
         },
         transfer: TransferCfg::default(),
         duplicates: Default::default(),
+        ops: hfx_node::config::OpsCfg {
+            listen: spec.ops.then(|| "127.0.0.1:0".to_string()),
+            addr_file: spec.ops.then(|| plan.config.with_file_name("ops.addr")),
+        },
+        telemetry: hfx_node::config::TelemetryCfg {
+            otlp_endpoint: spec.otlp_endpoint.clone(),
+            batch_delay_ms: 200,
+            ..Default::default()
+        },
+        failover: hfx_node::config::FailoverCfg {
+            enabled: spec.failover.contains(&plan.code),
+            ..Default::default()
+        },
         base: plan
             .config
             .parent()

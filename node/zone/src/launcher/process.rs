@@ -22,6 +22,11 @@ pub struct Zone {
     pub hosts: CoreHosts,
     /// Second processes of a centre ([`Zone::spawn_twin`]), by centre code.
     twins: BTreeMap<String, Twin>,
+    /// Extra environment for a centre's processes ([`Zone::set_env`]), by centre code.
+    env: BTreeMap<String, Vec<(String, String)>>,
+    /// (peer, local) addresses of second processes that were stopped or killed: one started
+    /// again binds them, so it is found where the directory lists it (docs/failover.md).
+    old_twins: BTreeMap<String, (String, String)>,
 }
 
 /// A second node process of a centre: the same config, store, identity and certificates as
@@ -43,7 +48,18 @@ impl Zone {
             listeners: BTreeMap::new(),
             hosts: CoreHosts::default(),
             twins: BTreeMap::new(),
+            env: BTreeMap::new(),
+            old_twins: BTreeMap::new(),
         }
+    }
+
+    /// Set `key=value` in the environment of centre `code`'s processes started from now on
+    /// (e.g. libfaketime's LD_PRELOAD and FAKETIME, to run one node on a skewed clock).
+    pub fn set_env(&mut self, code: &str, key: &str, value: &str) {
+        self.env
+            .entry(code.to_string())
+            .or_default()
+            .push((key.to_string(), value.to_string()));
     }
 
     /// A zone from `prepare`'s result, keeping the core systems it hosts and the listeners
@@ -96,7 +112,8 @@ impl Zone {
             })?,
         };
         let log_path = plan.config.with_file_name("node.log");
-        let child = start_node(&self.binary, &plan.config, &log_path, listeners)?;
+        let env = self.env.get(code).cloned().unwrap_or_default();
+        let child = start_node(&self.binary, &plan.config, &log_path, listeners, &env)?;
         self.procs.insert(code.to_string(), child);
         Ok(())
     }
@@ -116,12 +133,21 @@ impl Zone {
             .plan(code)
             .with_context(|| format!("no centre {code} in this zone"))?
             .clone();
-        let listeners = Listeners::bind_loopback()
-            .with_context(|| format!("binding the second process's listeners for {code}"))?;
+        let listeners = match self.old_twins.get(code) {
+            Some((peer, local)) => std::net::TcpListener::bind(peer).and_then(|peer| {
+                Ok(Listeners {
+                    peer,
+                    local: std::net::TcpListener::bind(local)?,
+                })
+            }),
+            None => Listeners::bind_loopback(),
+        }
+        .with_context(|| format!("binding the second process's listeners for {code}"))?;
         let peer_addr = listeners.peer.local_addr()?.to_string();
         let local_addr = listeners.local.local_addr()?.to_string();
         let log_path = plan.config.with_file_name("node.twin.log");
-        let child = start_node(&self.binary, &plan.config, &log_path, listeners)?;
+        let env = self.env.get(code).cloned().unwrap_or_default();
+        let child = start_node(&self.binary, &plan.config, &log_path, listeners, &env)?;
         self.twins.insert(
             code.to_string(),
             Twin {
@@ -197,6 +223,8 @@ impl Zone {
     pub fn stop_twin(&mut self, code: &str, grace: Duration) {
         if let Some(mut twin) = self.twins.remove(code) {
             terminate(&mut twin.child, grace);
+            self.old_twins
+                .insert(code.to_string(), (twin.peer_addr, twin.local_addr));
         }
     }
 
@@ -205,6 +233,8 @@ impl Zone {
         if let Some(mut twin) = self.twins.remove(code) {
             let _ = twin.child.kill();
             let _ = twin.child.wait();
+            self.old_twins
+                .insert(code.to_string(), (twin.peer_addr, twin.local_addr));
         }
     }
 
@@ -268,8 +298,54 @@ impl Zone {
         }
     }
 
+    /// Wait for node `code`'s process to end by itself (e.g. a refused start): its exit
+    /// status, or None if it still runs after `timeout`.
+    pub async fn wait_exit(
+        &mut self,
+        code: &str,
+        timeout: Duration,
+    ) -> anyhow::Result<Option<std::process::ExitStatus>> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let child = self
+                .procs
+                .get_mut(code)
+                .with_context(|| format!("node {code} was not started"))?;
+            if let Some(status) = child.try_wait()? {
+                self.procs.remove(code);
+                return Ok(Some(status));
+            }
+            if Instant::now() > deadline {
+                return Ok(None);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     pub fn pid(&self, code: &str) -> Option<u32> {
         self.procs.get(code).map(|c| c.id())
+    }
+
+    /// The operator port (`host:port`, docs/metrics.md) of centre `code`'s node, as it wrote
+    /// it to `nodes/CODE/ops.addr` (`[ops] addr_file`) once bound: nodes bind port 0, so the
+    /// address changes with every start. Call after [`Zone::wait_ready`] (the node writes it
+    /// before it serves). A second process of the centre ([`Zone::spawn_twin`]) shares the
+    /// config, so the file names the one started last.
+    pub fn ops_addr(&self, code: &str) -> anyhow::Result<String> {
+        let plan = self
+            .plan(code)
+            .with_context(|| format!("no centre {code} in this zone"))?;
+        let file = plan.config.with_file_name("ops.addr");
+        match std::fs::read_to_string(&file) {
+            Ok(addr) => Ok(addr.trim().to_string()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                anyhow::bail!(
+                    "the node of {code} runs without an operator port (no {})",
+                    file.display()
+                )
+            }
+            Err(e) => Err(e).with_context(|| format!("reading {}", file.display())),
+        }
     }
 
     pub fn running(&self) -> Vec<String> {
@@ -318,6 +394,7 @@ fn start_node(
     config: &Path,
     log_path: &Path,
     listeners: Listeners,
+    env: &[(String, String)],
 ) -> anyhow::Result<Child> {
     let log = std::fs::OpenOptions::new()
         .create(true)
@@ -330,6 +407,7 @@ fn start_node(
         .env("LISTEN_FDS", "2")
         .env("LISTEN_FDNAMES", "peer:local")
         .env_remove("LISTEN_PID")
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log);
