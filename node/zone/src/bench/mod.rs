@@ -18,6 +18,8 @@
 //!   completed transfers per second to `baseline`.
 //! - `loan`: loan checks across a ten-centre zone (nine peers at once, one deadline), beside
 //!   single-peer member queries in the same zone and run: p50/p99 of each and their ratio.
+//! - `metrics`: `query` four times on fresh zones, operator port on, off, on, off; the ratio of
+//!   the throughputs (on / off) and one scrape's size and time.
 //!
 //! `--store postgres` runs every store (the nodes' and the `log` scenario's) on a fresh
 //! PostgreSQL database of the `--store-url` server instead of SQLite, synchronous commit on,
@@ -70,10 +72,12 @@ pub enum Scenario {
     /// The one-person-one-account sweep of a centre against two peers (private set
     /// intersection), with the estimate for 1,000,000 members against nine.
     Duplicates,
+    /// The operator port's cost: `query` alternately with metrics on and off, and one scrape.
+    Metrics,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 8] = [
+    pub const ALL: [Scenario; 9] = [
         Scenario::Baseline,
         Scenario::Query,
         Scenario::Log,
@@ -82,6 +86,7 @@ impl Scenario {
         Scenario::Transfer,
         Scenario::Loan,
         Scenario::Duplicates,
+        Scenario::Metrics,
     ];
 
     pub fn name(self) -> &'static str {
@@ -93,6 +98,7 @@ impl Scenario {
             Scenario::Soak => "soak",
             Scenario::Transfer => "transfer",
             Scenario::Loan => "loan",
+            Scenario::Metrics => "metrics",
             Scenario::Duplicates => "duplicates",
         }
     }
@@ -415,6 +421,11 @@ async fn run_scenarios(
             .await?;
         collect_failures("duplicates", &d, failures);
         report.duplicates = Some(d);
+    }
+    if wanted.contains(&Scenario::Metrics) {
+        let m = scenarios::metrics::run_metrics(&work.join("metrics"), stores, opts, ui).await?;
+        collect_failures("metrics", &m, failures);
+        report.metrics = Some(m);
     }
     Ok(())
 }

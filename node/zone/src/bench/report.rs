@@ -35,6 +35,8 @@ pub struct Report {
     pub loan: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub duplicates: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<Value>,
     pub total_seconds: f64,
     /// `null` where /proc/loadavg cannot be read.
     pub load_average_end: Option<Vec<f64>>,
@@ -56,6 +58,7 @@ impl Report {
             transfer: None,
             loan: None,
             duplicates: None,
+            metrics: None,
             total_seconds: 0.0,
             load_average_end: None,
         }

@@ -5,6 +5,7 @@ pub(crate) mod baseline;
 pub(crate) mod duplicates;
 pub(crate) mod loan;
 pub(crate) mod log;
+pub(crate) mod metrics;
 pub(crate) mod query;
 pub(crate) mod soak;
 pub(crate) mod transfer;
