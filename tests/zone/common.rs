@@ -150,3 +150,45 @@ pub fn peer_channel(zone: &Zone, as_centre: &str, to: &str) -> tonic::transport:
     )
     .expect("peer channel")
 }
+
+/// A database of its own on the server at `server`, dropped by [`PgDb::drop_db`].
+pub struct PgDb {
+    server: String,
+    name: String,
+    pub url: String,
+}
+
+impl PgDb {
+    /// A fresh database named `hfx_{what}_<uuid>`.
+    pub async fn create(server: &str, what: &str) -> Self {
+        use sqlx::Connection;
+        let name = format!("hfx_{what}_{}", uuid::Uuid::now_v7().simple());
+        let mut conn = sqlx::PgConnection::connect(server)
+            .await
+            .expect("HFX_TEST_POSTGRES_URL set but PostgreSQL unreachable");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut conn)
+            .await
+            .expect("create database");
+        let base = server.rsplit_once('/').map_or(server, |(b, _)| b);
+        Self {
+            url: format!("{base}/{name}"),
+            server: server.to_string(),
+            name,
+        }
+    }
+
+    pub async fn drop_db(&self) {
+        use sqlx::Connection;
+        let mut conn = sqlx::PgConnection::connect(&self.server)
+            .await
+            .expect("connect to drop");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.name
+        )))
+        .execute(&mut conn)
+        .await
+        .expect("drop database");
+    }
+}

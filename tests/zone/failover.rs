@@ -13,7 +13,7 @@
 //! PostgreSQL comes from HFX_TEST_POSTGRES_URL (a database of its own, dropped afterwards);
 //! without it the failover test says so and is skipped, and under CI it fails.
 
-use crate::common::{db_url, init, member, query, reason, zone};
+use crate::common::{PgDb, db_url, init, member, query, reason, zone};
 use crate::transfer::{Mover, core_of, member_now, mover, start_request};
 use crate::transfer_faults::{bank, ledger_when, timeline};
 use hfx_adapters::model::{AccountStatus, Member};
@@ -38,47 +38,6 @@ const TRANSFERS_PER_RUN: u64 = 4;
 /// The standby must serve within this (generous: machines are noisy; the figures printed
 /// are what matters).
 const TAKEOVER_BOUND: Duration = Duration::from_secs(60);
-
-/// A database of its own on the server at `server`, dropped by [`PgDb::drop_db`].
-struct PgDb {
-    server: String,
-    name: String,
-    url: String,
-}
-
-impl PgDb {
-    async fn create(server: &str) -> Self {
-        use sqlx::Connection;
-        let name = format!("hfx_failover_{}", uuid::Uuid::now_v7().simple());
-        let mut conn = sqlx::PgConnection::connect(server)
-            .await
-            .expect("HFX_TEST_POSTGRES_URL set but PostgreSQL unreachable");
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&mut conn)
-            .await
-            .expect("create database");
-        let base = server.rsplit_once('/').map_or(server, |(b, _)| b);
-        Self {
-            url: format!("{base}/{name}"),
-            server: server.to_string(),
-            name,
-        }
-    }
-
-    async fn drop_db(&self) {
-        use sqlx::Connection;
-        let mut conn = sqlx::PgConnection::connect(&self.server)
-            .await
-            .expect("connect to drop");
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-            self.name
-        )))
-        .execute(&mut conn)
-        .await
-        .expect("drop database");
-    }
-}
 
 /// The centre of the shipped zone at `i` (file order, as `prepare` takes them).
 fn centre_code(i: usize) -> String {
@@ -329,7 +288,7 @@ async fn the_standby_takes_over_when_the_lease_holder_is_killed() {
         return;
     };
     init();
-    let db = PgDb::create(&server).await;
+    let db = PgDb::create(&server, "failover").await;
     // Centre 1 is the origin of centre 2's movers (the seed's ring): its transfers out run
     // from the shared centre's relay and driver, across every kill.
     let shared = centre_code(1);

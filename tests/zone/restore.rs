@@ -3,7 +3,7 @@
 //! own; the newest restored → it serves and its log verifies.
 
 use crate::audit::{export_of, trusted_key};
-use crate::common::{db_url, member, node_log, peer_channel, query, zone, zone_with};
+use crate::common::{PgDb, db_url, member, node_log, peer_channel, query, zone, zone_with};
 use hfx_adapters::model::AccountStatus;
 use hfx_certs::Role;
 use hfx_proto::v1 as pb;
@@ -134,7 +134,7 @@ async fn a_postgres_store_backs_up_with_pg_dump_and_restores_with_the_same_check
     let Some(server) = db_url("HFX_TEST_POSTGRES_URL", "PostgreSQL backup round trip") else {
         return;
     };
-    let db = PgDb::create(&server).await;
+    let db = PgDb::create(&server, "restore").await;
     let a = hfx_certs::ZoneConfig::parse(hfx_zone::launcher::SHIPPED_ZONE)
         .unwrap()
         .centres[0]
@@ -275,45 +275,4 @@ async fn stale_then_newest(zone: &mut Zone, tmp: &Path, kind: &str, answers: boo
         rep.entries >= after && rep.cosignatures_verified > 0,
         "{rep:?}"
     );
-}
-
-/// A database of its own on the server at `server`, dropped by [`PgDb::drop_db`].
-struct PgDb {
-    server: String,
-    name: String,
-    url: String,
-}
-
-impl PgDb {
-    async fn create(server: &str) -> Self {
-        use sqlx::Connection;
-        let name = format!("hfx_restore_{}", uuid::Uuid::now_v7().simple());
-        let mut conn = sqlx::PgConnection::connect(server)
-            .await
-            .expect("HFX_TEST_POSTGRES_URL set but PostgreSQL unreachable");
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&mut conn)
-            .await
-            .expect("create database");
-        let base = server.rsplit_once('/').map_or(server, |(b, _)| b);
-        Self {
-            url: format!("{base}/{name}"),
-            server: server.to_string(),
-            name,
-        }
-    }
-
-    async fn drop_db(&self) {
-        use sqlx::Connection;
-        let mut conn = sqlx::PgConnection::connect(&self.server)
-            .await
-            .expect("connect to drop");
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-            self.name
-        )))
-        .execute(&mut conn)
-        .await
-        .expect("drop database");
-    }
 }

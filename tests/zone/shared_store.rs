@@ -8,7 +8,7 @@
 //! PostgreSQL comes from HFX_TEST_POSTGRES_URL (a database of its own, dropped afterwards);
 //! without it the test says so and is skipped, and under CI it fails.
 
-use crate::common::{db_url, init};
+use crate::common::{PgDb, db_url, init};
 use crate::transfer::{Mover, core_of, member_now, mover, start_request, wait_final};
 use crate::transfer_faults::{bank, ledger_when, timeline, transfer_in_postings};
 use hfx_adapters::model::{AccountStatus, Member};
@@ -23,47 +23,6 @@ use std::time::Duration;
 const MEMBERS: u64 = 1500;
 /// Movers per destination whose transfer is started (mover k mod 4 = 3 is refused: frozen).
 const MOVERS: u64 = 30;
-
-/// A database of its own on the server at `server`, dropped by [`PgDb::drop_db`].
-struct PgDb {
-    server: String,
-    name: String,
-    url: String,
-}
-
-impl PgDb {
-    async fn create(server: &str) -> Self {
-        use sqlx::Connection;
-        let name = format!("hfx_shared_{}", uuid::Uuid::now_v7().simple());
-        let mut conn = sqlx::PgConnection::connect(server)
-            .await
-            .expect("HFX_TEST_POSTGRES_URL set but PostgreSQL unreachable");
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&mut conn)
-            .await
-            .expect("create database");
-        let base = server.rsplit_once('/').map_or(server, |(b, _)| b);
-        Self {
-            url: format!("{base}/{name}"),
-            server: server.to_string(),
-            name,
-        }
-    }
-
-    async fn drop_db(&self) {
-        use sqlx::Connection;
-        let mut conn = sqlx::PgConnection::connect(&self.server)
-            .await
-            .expect("connect to drop");
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-            self.name
-        )))
-        .execute(&mut conn)
-        .await
-        .expect("drop database");
-    }
-}
 
 /// A read-only look at a node's store (SQLite file or PostgreSQL database) by its config.
 async fn store_pool(zone: &Zone, code: &str) -> sqlx::AnyPool {
@@ -229,7 +188,7 @@ async fn two_processes_on_one_postgres_store_take_each_message_once() {
         return;
     };
     init();
-    let db = PgDb::create(&server).await;
+    let db = PgDb::create(&server, "shared").await;
     // Centre 1 is the destination of centre 0's movers and the origin of centre 2's (the
     // seed's ring), so its two processes send and receive every kind of message.
     let shared = centre_code(1);
