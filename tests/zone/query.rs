@@ -196,7 +196,9 @@ async fn every_kind_of_core_system_answers_through_its_adapter() {
     // The first seven centres of deploy/zone.toml run all five kinds.
     let (_tmp, mut zone, skipped) = crate::common::zone_on_zone_core_systems(7).await;
     let from = zone.centres[3].code.clone(); // 淮北, sqlite
-    let clerk = zone.client(&from, Role::Clerk).unwrap();
+    let clerk_here = zone.client(&from, Role::Clerk).unwrap();
+    // A centre's own members are asked from another centre (asking oneself is refused).
+    let clerk_there = zone.client(&zone.centres[0].code, Role::Clerk).unwrap();
     let mut kinds = std::collections::BTreeSet::new();
     for c in zone.centres.clone() {
         let cfg = hfx_node::config::NodeConfig::load(&c.config).unwrap();
@@ -215,6 +217,11 @@ async fn every_kind_of_core_system_answers_through_its_adapter() {
         }
         kinds.insert(cfg.adapter.kind.clone());
         let m = member(&c.code, AccountStatus::Normal);
+        let clerk = if c.code == from {
+            &clerk_there
+        } else {
+            &clerk_here
+        };
         let r = clerk
             .query_member(query(&c.code, &m, pb::Purpose::LoanApplication))
             .await
@@ -239,4 +246,79 @@ async fn every_kind_of_core_system_answers_through_its_adapter() {
     }
     assert!(kinds.len() >= 5 - skipped.len(), "{kinds:?}");
     zone.shutdown().await;
+}
+
+/// A clerk names the centre to ask as they say it: its code, its city (连云港) or the
+/// city's pinyin (lianyungang), on the local API and on the CLI; the answer is the same. A
+/// wrong name lists the nearest centres; asking one's own centre says so.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_centre_is_named_by_code_city_or_pinyin_and_own_or_unknown_centres_say_so() {
+    let (_tmp, zone) = zone(2).await;
+    let (a, b) = (zone.centres[0].clone(), zone.centres[1].clone());
+    let pinyin = hfx_node::directory::city_pinyin(&b.city)
+        .expect("the zone's second city has a pinyin")
+        .to_string();
+    let m = member(&b.code, AccountStatus::Normal);
+    let clerk = zone.client(&a.code, Role::Clerk).unwrap();
+    let mut answers = Vec::new();
+    for named in [b.code.clone(), b.city.clone(), pinyin.to_uppercase()] {
+        let mut q = query(&b.code, &m, pb::Purpose::LoanApplication);
+        q.centre = named.clone();
+        let v = clerk.query_member(q).await.expect(&named).member.unwrap();
+        assert_eq!(v.centre, b.code, "{named}");
+        answers.push((v.account_no, v.balance_fen, v.status));
+    }
+    assert!(answers.windows(2).all(|w| w[0] == w[1]), "{answers:?}");
+
+    let mut q = query(&b.code, &m, pb::Purpose::LoanApplication);
+    q.centre = pinyin[..pinyin.len() - 1].to_string();
+    let e = clerk.query_member(q).await.unwrap_err();
+    assert_eq!(e.code(), tonic::Code::InvalidArgument);
+    assert!(
+        e.message().contains("centre")
+            && e.message().contains("did you mean")
+            && e.message().contains(&format!("{} ({})", b.city, b.code)),
+        "{}",
+        e.message()
+    );
+    let mut q = query(&b.code, &m, pb::Purpose::LoanApplication);
+    q.centre = a.city.clone();
+    let e = clerk.query_member(q).await.unwrap_err();
+    assert_eq!(e.code(), tonic::Code::InvalidArgument);
+    assert!(e.message().contains("own centre"), "{}", e.message());
+
+    // The CLI, as a clerk types it.
+    let dir = zone.dir.to_str().unwrap().to_string();
+    let cli = |centre: &str| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_hfx"))
+            .args(["member", "query", "--dir", &dir, "--node", &a.code])
+            .args([
+                "--centre",
+                centre,
+                "--id-number",
+                &m.id_number,
+                "--name",
+                &m.name,
+            ])
+            .args(["--purpose", "loan_application", "--json"])
+            .output()
+            .expect("running hfx");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.success(), text)
+    };
+    let mut seen = Vec::new();
+    for named in [b.code.as_str(), b.city.as_str(), pinyin.as_str()] {
+        let (ok, text) = cli(named);
+        assert!(ok, "--centre {named}: {text}");
+        let v: serde_json::Value = serde_json::from_str(&text).expect(&text);
+        assert_eq!(v["centre"], b.code.as_str(), "{text}");
+        seen.push((v["account_no"].clone(), v["balance_fen"].clone()));
+    }
+    assert!(seen.windows(2).all(|w| w[0] == w[1]), "{seen:?}");
+    let (ok, text) = cli(&a.city);
+    assert!(!ok && text.contains("own centre"), "{text}");
 }

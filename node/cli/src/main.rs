@@ -259,7 +259,7 @@ enum MemberCmd {
 struct MemberQuery {
     #[command(flatten)]
     conn: commands::Conn,
-    /// Target centre (15 digits).
+    /// Centre to ask: its 15-digit code, its city (连云港) or the city's pinyin (lianyungang).
     #[arg(long)]
     centre: String,
     /// 01 身份证, 02 军官证, 03 护照, 04 外国人永久居留证, 99 其他.

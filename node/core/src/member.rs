@@ -7,9 +7,7 @@ use crate::log::{Envelope, RECV, SENT};
 use crate::node::Node;
 use crate::store::WriteOp;
 use crate::store::disclosures::{LogLink, NewDisclosure};
-use hfx_adapters::ids::{
-    mask_id, mask_name, validate_centre_code, validate_name, validate_person_id,
-};
+use hfx_adapters::ids::{mask_id, mask_name, validate_name, validate_person_id};
 use hfx_adapters::model::{AccountStatus, IdType, Member, YearMonth, business_type, date_to_u32};
 use hfx_adapters::{MemberMatch, find_member};
 use hfx_proto::v1 as pb;
@@ -584,7 +582,12 @@ pub async fn ask(
     caller: &Caller,
     req: pb::LocalMemberQuery,
 ) -> HfxResult<pb::LocalMemberReply> {
-    let centre = validate_centre_code("centre", &req.centre)?;
+    let centre = crate::directory::resolve_other_centre(
+        &node.trust.directory(),
+        &node.centre,
+        "centre",
+        &req.centre,
+    )?;
     let person = validate_person(req.person.as_ref())?;
     let purpose = check_purpose(req.purpose)?;
     let message_id = if req.message_id.is_empty() {
@@ -592,7 +595,6 @@ pub async fn ask(
     } else {
         check_message_id("message_id", &req.message_id)?
     };
-    crate::directory::lookup(&node.trust.directory(), &centre)?;
     let acting = caller.label();
     let checkpoint_size = node.store.log().lock().await.size();
     let peer_req = pb::PeerMemberQuery {

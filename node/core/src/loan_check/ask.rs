@@ -15,7 +15,6 @@ use crate::member::{
     Person, asked_ops, check_message_id, id_type_to_pb, is_transport_failure, validate_person,
 };
 use crate::node::Node;
-use hfx_adapters::ids::validate_centre_code;
 use hfx_proto::v1 as pb;
 use pb::LoanCheckOutcome as Outcome;
 use prost::Message;
@@ -153,9 +152,7 @@ fn deadline_of(node: &Node, asked_ms: u32) -> HfxResult<Duration> {
 fn targets(dir: &hfx_certs::Directory, named: &[String]) -> HfxResult<Vec<(String, String)>> {
     let mut wanted = std::collections::BTreeSet::new();
     for c in named {
-        let code = validate_centre_code("centres", c)?;
-        crate::directory::lookup(dir, &code)?;
-        wanted.insert(code);
+        wanted.insert(crate::directory::resolve_centre(dir, "centres", c)?);
     }
     Ok(dir
         .centres

@@ -8,7 +8,6 @@ use crate::error::{HfxError, HfxResult};
 use crate::member::{check_message_id, validate_person};
 use crate::node::Node;
 use crate::store::cases::CaseFilter;
-use hfx_adapters::ids::validate_centre_code;
 use hfx_adapters::model::AccountStatus;
 use hfx_adapters::{MemberMatch, find_member};
 use hfx_case::{Case, CaseError, Event, Letter, Person, Role};
@@ -52,19 +51,21 @@ pub async fn start(
             "this node has no settlement bank configured ([transfer] bank_url): it takes no transfers",
         ));
     }
-    let origin = validate_centre_code("origin_centre", &req.origin_centre)?;
+    let origin = crate::directory::resolve_centre(
+        &node.trust.directory(),
+        "origin_centre",
+        &req.origin_centre,
+    )
+    .map_err(|e| match e {
+        HfxError::NotFound(why) => HfxError::invalid("origin_centre", why),
+        e => e,
+    })?;
     if origin == node.centre {
         return Err(HfxError::invalid(
             "origin_centre",
             "is this centre: a move within one centre is an internal transfer (06), not an exchange",
         ));
     }
-    crate::directory::lookup(&node.trust.directory(), &origin).map_err(|_| {
-        HfxError::invalid(
-            "origin_centre",
-            format!("{origin} is not a centre of the zone directory"),
-        )
-    })?;
     let person = validate_person(req.person.as_ref())?;
     let case_id = if req.case_id.is_empty() {
         uuid::Uuid::now_v7().hyphenated().to_string()
