@@ -167,7 +167,13 @@ pub fn resolve_centre(dir: &Directory, field: &str, input: &str) -> HfxResult<St
     }
     if t.chars().all(|c| c.is_ascii_digit()) {
         let code = hfx_adapters::ids::validate_centre_code(field, t)?;
-        return Ok(lookup(dir, &code)?.code.clone());
+        return match dir.centre(&code) {
+            Some(e) => Ok(e.code.clone()),
+            None => Err(HfxError::invalid(
+                field,
+                format!("{code} is not in directory version {}", dir.version),
+            )),
+        };
     }
     let lower = t.to_lowercase();
     let city = t.trim_end_matches('市');
@@ -186,10 +192,8 @@ pub fn resolve_centre(dir: &Directory, field: &str, input: &str) -> HfxResult<St
             // A typo: two letters of the pinyin, or one character of the city.
             let d = edit_distance(&lower, pinyin)
                 .min(edit_distance(city, e.city.trim_end_matches('市')) * 2);
-            let prefix = !lower.is_empty()
-                && (pinyin.starts_with(&lower)
-                    || e.city.starts_with(city)
-                    || e.code.starts_with(t));
+            let prefix =
+                pinyin.starts_with(&lower) || e.city.starts_with(city) || e.code.starts_with(t);
             (prefix || d <= 2).then_some((if prefix { 0 } else { d }, e))
         })
         .collect();

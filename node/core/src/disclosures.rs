@@ -10,7 +10,7 @@ use crate::error::{HfxError, HfxResult};
 use crate::member::{id_type_from_pb, purpose_name};
 use crate::node::Node;
 use crate::store::disclosures::DisclosureFilter;
-use hfx_adapters::ids::validate_person_id;
+use hfx_adapters::ids::{validate_centre_code, validate_person_id};
 use hfx_proto::v1 as pb;
 
 /// The most records one call lists.
@@ -36,11 +36,13 @@ pub fn filter(node: &Node, q: pb::DisclosureQuery) -> HfxResult<DisclosureFilter
         f.subject_key = Some(node.store.subject_key(id_type.code(), &id));
     }
     if !q.peer_centre.is_empty() {
-        f.peer = Some(crate::directory::resolve_centre(
-            &node.trust.directory(),
-            "peer_centre",
-            &q.peer_centre,
-        )?);
+        // A code is taken as it is: an auditor filters by a centre that has left the zone too.
+        let code = q.peer_centre.trim();
+        f.peer = Some(if code.chars().all(|c| c.is_ascii_digit()) {
+            validate_centre_code("peer_centre", code)?
+        } else {
+            crate::directory::resolve_centre(&node.trust.directory(), "peer_centre", code)?
+        });
     }
     if q.purpose != 0 {
         let p = pb::Purpose::try_from(q.purpose)

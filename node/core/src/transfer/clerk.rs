@@ -55,11 +55,7 @@ pub async fn start(
         &node.trust.directory(),
         "origin_centre",
         &req.origin_centre,
-    )
-    .map_err(|e| match e {
-        HfxError::NotFound(why) => HfxError::invalid("origin_centre", why),
-        e => e,
-    })?;
+    )?;
     if origin == node.centre {
         return Err(HfxError::invalid(
             "origin_centre",
