@@ -89,7 +89,7 @@ pub(super) async fn serve(inner: Arc<Inner>, client: TcpStream) {
         inner.count(|s| s.dropped += 1);
         return reset(client);
     }
-    let held_back = inner.chance(faults.reorder);
+    let held_back = inner.hold_back(&faults);
     let mut cuts = inner.cuts.subscribe();
     // A held partition: the connection waits, not yet connected upstream, until healed.
     if faults.partition == Some(Partition::Hold) {

@@ -71,6 +71,9 @@ pub struct Faults {
     /// How late a held-back request reaches the node, milliseconds (random in the range).
     pub reorder_min_ms: u64,
     pub reorder_max_ms: u64,
+    /// While `reorder` is set, the first this many connections of the proxy's life are held
+    /// back whatever the chance, so a scenario of a few connections surely has a stale copy.
+    pub reorder_first: u64,
     pub partition: Option<Partition>,
 }
 
@@ -121,6 +124,8 @@ pub(crate) struct Inner {
     stats: Mutex<Stats>,
     /// Bumped to cut every live connection.
     cuts: watch::Sender<u64>,
+    /// Connections held back by [`Faults::reorder_first`] so far.
+    forced_holds: Mutex<u64>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -134,6 +139,20 @@ impl Inner {
 
     fn chance(&self, p: f64) -> bool {
         p > 0.0 && lock(&self.rng).random_bool(p.clamp(0.0, 1.0))
+    }
+
+    /// Whether a new connection's request is held back (`reorder`, `reorder_first`).
+    fn hold_back(&self, f: &Faults) -> bool {
+        if f.reorder <= 0.0 {
+            return false;
+        }
+        let mut forced = lock(&self.forced_holds);
+        if *forced < f.reorder_first {
+            *forced += 1;
+            return true;
+        }
+        drop(forced);
+        self.chance(f.reorder)
     }
 
     fn between(&self, lo: u64, hi: u64) -> u64 {
@@ -184,6 +203,7 @@ impl FaultProxy {
             rng: Mutex::new(StdRng::seed_from_u64(seed)),
             stats: Mutex::new(Stats::default()),
             cuts: watch::Sender::new(0),
+            forced_holds: Mutex::new(0),
         });
         let accept = tokio::spawn(accept_loop(listener, inner.clone()));
         Ok(Self {

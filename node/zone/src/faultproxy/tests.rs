@@ -160,3 +160,27 @@ async fn a_held_back_request_reaches_the_node_after_the_client_is_cut() {
     let st = stats_until(&p, |s| s.late_closed == 1).await;
     assert_eq!(st.late_closed, 1, "{st:?}");
 }
+
+#[tokio::test]
+async fn the_first_connections_are_held_back_whatever_the_chance() {
+    let p = FaultProxy::start(echo().await, 4).await.unwrap();
+    p.set_faults(Faults {
+        reorder: 1e-9,
+        reorder_first: 1,
+        reorder_min_ms: 20,
+        reorder_max_ms: 30,
+        ..Faults::default()
+    });
+    let mut first = TcpStream::connect(p.addr()).await.unwrap();
+    assert!(round(&mut first, b"hi").await.is_some());
+    assert_eq!(round(&mut first, b"request").await, None, "held back, cut");
+    let mut second = TcpStream::connect(p.addr()).await.unwrap();
+    assert!(round(&mut second, b"hi").await.is_some());
+    assert_eq!(
+        round(&mut second, b"again").await.as_deref(),
+        Some(&b"again"[..]),
+        "only the first is forced"
+    );
+    let st = stats_until(&p, |s| s.late_closed == 1).await;
+    assert_eq!((st.held_back, st.released_late), (1, 1), "{st:?}");
+}
