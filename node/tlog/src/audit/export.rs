@@ -6,6 +6,7 @@ use crate::merkle::{self, Hash};
 use anyhow::{Context, bail};
 use base64::Engine;
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::io::{BufRead, Write};
 
@@ -95,6 +96,67 @@ struct Canonical<'a> {
 #[allow(clippy::ptr_arg)] // serde passes the field itself: a &Cow
 fn cow_is_empty(s: &std::borrow::Cow<'_, str>) -> bool {
     s.is_empty()
+}
+
+/// A disclosure line read as [`DisclosureRecord`] reads it (the same fields, defaults and
+/// errors), its strings borrowed from the line where they need no unescaping: what the
+/// streaming verifier checks a record with, without copying it.
+#[derive(Deserialize)]
+pub(super) struct DisclosureLine<'a> {
+    #[serde(borrow)]
+    direction: Cow<'a, str>,
+    #[serde(borrow)]
+    peer: Cow<'a, str>,
+    #[serde(borrow)]
+    purpose: Cow<'a, str>,
+    #[serde(borrow)]
+    message_id: Cow<'a, str>,
+    #[serde(borrow)]
+    outcome: Cow<'a, str>,
+    at_ms: i64,
+    /// Read (so that a malformed one fails as it does in [`DisclosureRecord`]), not used.
+    #[serde(default, rename = "id")]
+    _id: Option<i64>,
+    #[serde(borrow, default)]
+    acting_person: Cow<'a, str>,
+    #[serde(borrow, default)]
+    legal_basis: Cow<'a, str>,
+    #[serde(borrow, default)]
+    subject_masked: Cow<'a, str>,
+    #[serde(borrow, default)]
+    subject_key: Cow<'a, str>,
+    #[serde(default)]
+    log_index: Option<u64>,
+    #[serde(default)]
+    pub(super) commit_index: Option<u64>,
+}
+
+impl DisclosureLine<'_> {
+    /// SHA-256 of the record's [`DisclosureRecord::canonical_bytes`], written into `buf`
+    /// (cleared first) on the way.
+    pub(super) fn commitment(&self, buf: &mut Vec<u8>) -> Hash {
+        use sha2::Digest;
+        use std::borrow::Cow::Borrowed as B;
+        let c = Canonical {
+            v: 1,
+            at_ms: self.at_ms,
+            direction: B(&self.direction),
+            peer: B(&self.peer),
+            acting_person: B(&self.acting_person),
+            purpose: B(&self.purpose),
+            legal_basis: B(&self.legal_basis),
+            outcome: B(&self.outcome),
+            message_id: B(&self.message_id),
+            subject_masked: B(&self.subject_masked),
+            log_index: self.log_index,
+            subject_key: B(&self.subject_key),
+        };
+        buf.clear();
+        // Writing a struct of strings and numbers into a Vec cannot fail; were it to, the
+        // bytes would differ and so would the hash: a finding, never a silent pass.
+        let _ = serde_json::to_writer(&mut *buf, &c);
+        sha2::Sha256::digest(&buf[..]).into()
+    }
 }
 
 impl DisclosureRecord {
@@ -437,8 +499,61 @@ pub(super) fn seq_fields(line: &[u8]) -> Option<SeqFields<'_>> {
     Some(SeqFields { dir, peer, seq })
 }
 
+/// Every field [`EntryFields`] names, each value found at the first occurrence of its key
+/// anywhere in the line. In the layout the node writes this is one forward scan; any other
+/// line is searched key by key, with the same result.
 pub fn entry_fields(line: &[u8]) -> Option<EntryFields<'_>> {
     let s = std::str::from_utf8(line).ok()?;
+    written_fields(s).or_else(|| searched_fields(s))
+}
+
+/// The string up to the first `"` (no quote in it), and what follows that quote.
+fn quoted(s: &str) -> Option<(&str, &str)> {
+    let end = s.find('"')?;
+    Some((&s[..end], &s[end + 1..]))
+}
+
+/// The number up to the first `,` or `}` (as [`num_field`] reads it), and the rest from there.
+fn number(s: &str) -> Option<(i64, &str)> {
+    let end = s.find([',', '}'])?;
+    Some((s[..end].parse().ok()?, &s[end..]))
+}
+
+/// The fields of a line in exactly the node's layout
+/// `{"dir":"…","peer":"…","seq":N,"message_id":"…","case_id":"…","msg_type":"…","at_ms":N,"payload_sha256":"…"}`
+/// with no `"` inside a value (`None` for any other line). Every `"` of such a line is a
+/// key's or a value's own, so each key's first occurrence is the key itself: the result is
+/// [`searched_fields`]'s.
+pub(super) fn written_fields(s: &str) -> Option<EntryFields<'_>> {
+    let r = s.strip_prefix("{\"dir\":\"")?;
+    let (dir, r) = quoted(r)?;
+    let r = r.strip_prefix(",\"peer\":\"")?;
+    let (peer, r) = quoted(r)?;
+    let r = r.strip_prefix(",\"seq\":")?;
+    let (seq, r) = number(r)?;
+    let r = r.strip_prefix(",\"message_id\":\"")?;
+    let (message_id, r) = quoted(r)?;
+    let r = r.strip_prefix(",\"case_id\":\"")?;
+    let (_, r) = quoted(r)?;
+    let r = r.strip_prefix(",\"msg_type\":\"")?;
+    let (msg_type, r) = quoted(r)?;
+    let r = r.strip_prefix(",\"at_ms\":")?;
+    let (at_ms, r) = number(r)?;
+    let r = r.strip_prefix(",\"payload_sha256\":\"")?;
+    let (payload_sha256, r) = quoted(r)?;
+    (r == "}").then_some(EntryFields {
+        dir,
+        peer,
+        seq: seq as u64,
+        message_id,
+        msg_type,
+        at_ms,
+        payload_sha256,
+    })
+}
+
+/// Each field at the first occurrence of its key, searched from the start of the line.
+pub(super) fn searched_fields(s: &str) -> Option<EntryFields<'_>> {
     Some(EntryFields {
         dir: str_field(s, "\"dir\":\"")?,
         peer: str_field(s, "\"peer\":\"")?,

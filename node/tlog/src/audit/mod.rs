@@ -1,5 +1,6 @@
 //! The auditor's tools (DESIGN.md §5): export a node's log, verify an export (roots,
-//! signatures, cosignatures, sequence gaps, payload hashes), prove one entry's inclusion,
+//! signatures, cosignatures, sequence gaps, payload hashes; from a file with
+//! [`verify_stream`], in memory bounded by the tree), prove one entry's inclusion,
 //! replay disclosures from the log alone and compare them with the store, and reconcile the
 //! exports of several centres. Transfer cases are rebuilt from the log too, money and all
 //! (`money`): replay compares them with the node's store and core system (`money_check`),
@@ -43,11 +44,14 @@ mod synth;
 mod verify;
 mod verify_cause;
 mod verify_read;
+mod verify_stream;
 
 #[cfg(test)]
 mod money_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod verify_stream_tests;
 #[cfg(test)]
 mod verify_tests;
 
@@ -67,6 +71,7 @@ pub use replay::{ReplayReport, replay};
 pub use synth::synthesize;
 pub use verify::{VerifyReport, bench_verify, verify, verify_read};
 pub use verify_read::{Lines, ReadExport, read_for_verify};
+pub use verify_stream::{FileBench, TrustFor, bench_file, parse_stream_only, verify_stream};
 
 use serde::Serialize;
 

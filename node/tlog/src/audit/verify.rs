@@ -1,7 +1,7 @@
 //! Verify an export: every leaf and root, checkpoint signatures, cosignatures and the
 //! witness quorum, per-peer sequence numbers, payload hashes.
 
-use super::export::{entry_fields, seq_fields};
+use super::export::{SeqFields, entry_fields, seq_fields};
 use super::verify_cause;
 use super::verify_read::{Lines, ReadExport};
 use super::{B64, Export, Problem};
@@ -84,60 +84,125 @@ fn verify_at(
     quorum: u32,
     progress: &dyn Fn(u64, u64),
 ) -> VerifyReport {
-    let mut entry_problems = Vec::new();
     let n = e.entries.len() as u64;
-    let mut tree = Tree::new();
-    // (peer, direction) -> last sequence number; few distinct keys, so a linear scan beats
-    // hashing, and only the three fields the check needs are located.
-    let mut seqs: Vec<((&str, &str), u64)> = Vec::new();
     let t_entries = std::time::Instant::now();
+    let mut pass = EntryPass::default();
     for (i, line) in e.entries.iter().enumerate() {
         let i = i as u64;
-        tree.push(merkle::leaf_hash(line));
-        match seq_fields(line) {
-            None => entry_problems.push(Problem {
-                kind: "malformed_entry".into(),
-                at: Some(i),
-                detail: format!("entry {i} (line {}): not an hfx envelope", lines.entry(i)),
-            }),
-            Some(f) => {
-                let slot = match seqs.iter().position(|(k, _)| *k == (f.peer, f.dir)) {
-                    Some(p) => p,
-                    None => {
-                        seqs.push(((f.peer, f.dir), 0));
-                        seqs.len() - 1
-                    }
-                };
-                let last = &mut seqs[slot].1;
-                if f.seq != *last + 1 {
-                    let kind = if f.seq <= *last {
-                        "sequence_repeat"
-                    } else {
-                        "sequence_gap"
-                    };
-                    entry_problems.push(Problem {
-                        kind: kind.into(),
-                        at: Some(i),
-                        detail: format!(
-                            "{} {} seq {} after {} (message {}), entry {i} (line {})",
-                            f.dir,
-                            f.peer,
-                            f.seq,
-                            last,
-                            entry_fields(line).map(|x| x.message_id).unwrap_or("?"),
-                            lines.entry(i)
-                        ),
-                    });
-                }
-                *last = (*last).max(f.seq);
-            }
-        }
+        pass.push(i, line, lines);
         if i.is_multiple_of(262_144) {
             progress(i, n);
         }
     }
     progress(n, n);
     let entries_seconds = t_entries.elapsed().as_secs_f64();
+    verify_rest(
+        e,
+        pass,
+        n,
+        entries_seconds,
+        lines,
+        read_findings,
+        trusted_vkey,
+        quorum,
+    )
+}
+
+/// The entry pass: every leaf into the tree, and the per-peer, per-direction sequence
+/// numbers checked as the entries go by.
+#[derive(Default)]
+pub(super) struct EntryPass {
+    pub(super) tree: Tree,
+    /// (peer, direction, last sequence number); few distinct keys, so a linear scan beats
+    /// hashing, and only the three fields the check needs are located.
+    seqs: Vec<(String, String, u64)>,
+    pub(super) problems: Vec<Problem>,
+}
+
+impl EntryPass {
+    /// Entry `i`: its leaf into the tree, then [`Self::check`].
+    pub(super) fn push<'l>(
+        &mut self,
+        i: u64,
+        line: &'l [u8],
+        lines: &Lines,
+    ) -> Option<SeqFields<'l>> {
+        self.tree.push(merkle::leaf_hash(line));
+        self.check(i, line, lines)
+    }
+
+    /// Entry `i`'s sequence number against the last of its peer and direction; its fields
+    /// (`None`: not an hfx envelope, a finding).
+    pub(super) fn check<'l>(
+        &mut self,
+        i: u64,
+        line: &'l [u8],
+        lines: &Lines,
+    ) -> Option<SeqFields<'l>> {
+        let Some(f) = seq_fields(line) else {
+            self.problems.push(Problem {
+                kind: "malformed_entry".into(),
+                at: Some(i),
+                detail: format!("entry {i} (line {}): not an hfx envelope", lines.entry(i)),
+            });
+            return None;
+        };
+        let slot = match self
+            .seqs
+            .iter()
+            .position(|(p, d, _)| p == f.peer && d == f.dir)
+        {
+            Some(p) => p,
+            None => {
+                self.seqs.push((f.peer.to_string(), f.dir.to_string(), 0));
+                self.seqs.len() - 1
+            }
+        };
+        let last = &mut self.seqs[slot].2;
+        // (After u64::MAX nothing follows: a repeat, not an overflow.)
+        if last.checked_add(1) != Some(f.seq) {
+            let kind = if f.seq <= *last {
+                "sequence_repeat"
+            } else {
+                "sequence_gap"
+            };
+            self.problems.push(Problem {
+                kind: kind.into(),
+                at: Some(i),
+                detail: format!(
+                    "{} {} seq {} after {} (message {}), entry {i} (line {})",
+                    f.dir,
+                    f.peer,
+                    f.seq,
+                    last,
+                    entry_fields(line).map(|x| x.message_id).unwrap_or("?"),
+                    lines.entry(i)
+                ),
+            });
+        }
+        *last = (*last).max(f.seq);
+        Some(f)
+    }
+}
+
+/// Everything after the entry pass (`n` entries, `entries_seconds` spent on them):
+/// checkpoints, cosignatures, root causes, payloads, disclosures.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn verify_rest(
+    e: &Export,
+    pass: EntryPass,
+    n: u64,
+    entries_seconds: f64,
+    lines: &Lines,
+    read_findings: &[Problem],
+    trusted_vkey: Option<&str>,
+    quorum: u32,
+) -> VerifyReport {
+    let EntryPass {
+        tree,
+        problems: entry_problems,
+        ..
+    } = pass;
     let key_trusted = trusted_vkey.is_some();
     let vkey = trusted_vkey.unwrap_or(&e.vkey);
     let mut key_problems = Vec::new();

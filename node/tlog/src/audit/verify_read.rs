@@ -7,7 +7,7 @@
 
 use super::export::MAGIC;
 use super::{B64, Export, Problem};
-use crate::merkle::{self, Hash};
+use crate::merkle::Hash;
 use anyhow::{Context, bail};
 use base64::Engine;
 use std::collections::HashMap;
@@ -74,15 +74,15 @@ impl ReadExport {
     }
 }
 
-struct Reader<'r, R> {
-    r: &'r mut R,
-    buf: Vec<u8>,
+pub(super) struct Reader<'r, R> {
+    pub(super) r: &'r mut R,
+    pub(super) buf: Vec<u8>,
     /// Line number of the line last read.
-    line: u64,
+    pub(super) line: u64,
 }
 
 impl<R: BufRead> Reader<'_, R> {
-    fn raw(&mut self) -> anyhow::Result<Option<&[u8]>> {
+    pub(super) fn raw(&mut self) -> anyhow::Result<Option<&[u8]>> {
         self.buf.clear();
         if self.r.read_until(b'\n', &mut self.buf)? == 0 {
             return Ok(None);
@@ -95,20 +95,20 @@ impl<R: BufRead> Reader<'_, R> {
     }
 
     /// A line that must be there (else the export is truncated).
-    fn bytes(&mut self, what: &str) -> anyhow::Result<&[u8]> {
+    pub(super) fn bytes(&mut self, what: &str) -> anyhow::Result<&[u8]> {
         let next = self.line + 1;
         self.raw()?
             .with_context(|| format!("line {next}: export ends before {what} (truncated)"))
     }
 
     /// A structural line, which must be UTF-8.
-    fn text(&mut self, what: &str) -> anyhow::Result<String> {
+    pub(super) fn text(&mut self, what: &str) -> anyhow::Result<String> {
         let line = self.line + 1;
         let b = self.bytes(what)?;
         String::from_utf8(b.to_vec()).with_context(|| format!("line {line} ({what}): not UTF-8"))
     }
 
-    fn value(&mut self, key: &str) -> anyhow::Result<String> {
+    pub(super) fn value(&mut self, key: &str) -> anyhow::Result<String> {
         let l = self.text(&format!("`{key}`"))?;
         l.strip_prefix(key)
             .and_then(|r| r.strip_prefix(' '))
@@ -116,7 +116,7 @@ impl<R: BufRead> Reader<'_, R> {
             .with_context(|| format!("line {}: expected `{key} ...`, found {l:?}", self.line))
     }
 
-    fn count(&mut self, key: &str) -> anyhow::Result<u64> {
+    pub(super) fn count(&mut self, key: &str) -> anyhow::Result<u64> {
         let v = self.value(key)?;
         v.parse()
             .with_context(|| format!("line {}: `{key}` count {v:?}", self.line))
@@ -166,19 +166,8 @@ pub fn read_for_verify(
     let k = rd.count("checkpoints")?;
     let mut checkpoints = Vec::new();
     for j in 0..k {
-        let l = rd.bytes(&format!("checkpoint {j} of {k}"))?.to_vec();
+        let note = checkpoint_note(rd.bytes(&format!("checkpoint {j} of {k}"))?);
         let line = rd.line;
-        let note = std::str::from_utf8(&l)
-            .map_err(|e| format!("not base64 (byte {} is not UTF-8)", e.valid_up_to()))
-            .and_then(|s| B64.decode(s.trim()).map_err(|e| format!("not base64: {e}")))
-            .and_then(|b| {
-                String::from_utf8(b).map_err(|e| {
-                    format!(
-                        "the signed note is not UTF-8 (byte {} of the note)",
-                        e.utf8_error().valid_up_to()
-                    )
-                })
-            });
         match note {
             Ok(note) => {
                 checkpoints.push(note);
@@ -196,9 +185,9 @@ pub fn read_for_verify(
     let c = rd.count("cosignatures")?;
     let mut cosignatures = Vec::new();
     for j in 0..c {
-        let l = rd.bytes(&format!("cosignature {j} of {c}"))?.to_vec();
+        let cs = cosignature(rd.bytes(&format!("cosignature {j} of {c}"))?);
         let line = rd.line;
-        match cosignature(&l) {
+        match cs {
             Ok(cs) => {
                 cosignatures.push(cs);
                 lines.cosignatures.push(line);
@@ -215,9 +204,9 @@ pub fn read_for_verify(
     let d = rd.count("disclosures")?;
     let mut disclosures = Vec::new();
     for j in 0..d {
-        let l = rd.bytes(&format!("disclosure {j} of {d}"))?.to_vec();
+        let rec = serde_json::from_slice(rd.bytes(&format!("disclosure {j} of {d}"))?);
         let line = rd.line;
-        match serde_json::from_slice(&l) {
+        match rec {
             Ok(rec) => {
                 disclosures.push(rec);
                 lines.disclosures.push(line);
@@ -234,9 +223,9 @@ pub fn read_for_verify(
     let p = rd.count("payloads")?;
     let mut payloads = HashMap::new();
     for j in 0..p {
-        let l = rd.bytes(&format!("payload {j} of {p}"))?.to_vec();
+        let pl = payload(rd.bytes(&format!("payload {j} of {p}"))?);
         let line = rd.line;
-        match payload(&l) {
+        match pl {
             Ok((hash, data)) => {
                 payloads.insert(hash, data);
                 lines.payloads.insert(hash, line);
@@ -267,9 +256,24 @@ pub fn read_for_verify(
     })
 }
 
+/// A checkpoint line: the base64 of a signed note.
+pub(super) fn checkpoint_note(l: &[u8]) -> Result<String, String> {
+    std::str::from_utf8(l)
+        .map_err(|e| format!("not base64 (byte {} is not UTF-8)", e.valid_up_to()))
+        .and_then(|s| B64.decode(s.trim()).map_err(|e| format!("not base64: {e}")))
+        .and_then(|b| {
+            String::from_utf8(b).map_err(|e| {
+                format!(
+                    "the signed note is not UTF-8 (byte {} of the note)",
+                    e.utf8_error().valid_up_to()
+                )
+            })
+        })
+}
+
 /// `<size> <witness origin> <witness key base64> <base64 signature line>` (the key may be
 /// missing in old exports).
-fn cosignature(l: &[u8]) -> Result<(u64, String, String, String), String> {
+pub(super) fn cosignature(l: &[u8]) -> Result<(u64, String, String, String), String> {
     let s = std::str::from_utf8(l)
         .map_err(|e| format!("not UTF-8 (byte {} of the line)", e.valid_up_to()))?;
     let parts: Vec<&str> = s.split(' ').collect();
@@ -298,22 +302,27 @@ fn cosignature(l: &[u8]) -> Result<(u64, String, String, String), String> {
 
 /// `<sha256 hex> <base64 payload | ->`.
 fn payload(l: &[u8]) -> Result<(Hash, Option<Vec<u8>>), String> {
+    let mut data = Vec::new();
+    let (hash, present) = payload_into(l, &mut data)?;
+    Ok((hash, present.then_some(data)))
+}
+
+/// [`payload`] decoding into `out` (cleared first; untouched for a purged payload): the
+/// name, and whether the payload is present.
+fn payload_into(l: &[u8], out: &mut Vec<u8>) -> Result<(Hash, bool), String> {
     let s = std::str::from_utf8(l)
         .map_err(|e| format!("not UTF-8 (byte {} of the line)", e.valid_up_to()))?;
     let (h, data) = s
         .split_once(' ')
         .ok_or_else(|| "malformed payload line".to_string())?;
-    let hash = hex::decode(h)
-        .ok()
-        .and_then(|h| merkle::hash_from_slice(&h).ok())
-        .ok_or_else(|| format!("payload name {h:?} is not a SHA-256"))?;
-    let data = if data == "-" {
-        None
-    } else {
-        Some(
-            B64.decode(data)
-                .map_err(|e| format!("payload {h} is not base64: {e}"))?,
-        )
-    };
-    Ok((hash, data))
+    let mut hash: Hash = [0; 32];
+    hex::decode_to_slice(h, &mut hash)
+        .map_err(|_| format!("payload name {h:?} is not a SHA-256"))?;
+    if data == "-" {
+        return Ok((hash, false));
+    }
+    out.clear();
+    B64.decode_vec(data, out)
+        .map_err(|e| format!("payload {h} is not base64: {e}"))?;
+    Ok((hash, true))
 }

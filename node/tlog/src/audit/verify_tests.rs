@@ -11,7 +11,7 @@ use prost::Message;
 use sha2::Digest;
 use std::collections::HashMap;
 
-fn signer(name: &str) -> NoteSigner {
+pub(super) fn signer(name: &str) -> NoteSigner {
     NoteSigner::from_pkcs8(name, &NoteSigner::generate_pkcs8().unwrap()).unwrap()
 }
 
@@ -23,7 +23,7 @@ fn mid(i: u64) -> String {
 
 /// An export of `n` member-query entries (payloads carry the message id), checkpoints at
 /// 3, 7, 10 and n, each cosigned by three witnesses.
-fn export(n: u64, s: &NoteSigner) -> Export {
+pub(super) fn export(n: u64, s: &NoteSigner) -> Export {
     let mut entries = Vec::new();
     let mut payloads = HashMap::new();
     let mut seq: HashMap<(String, String), u64> = HashMap::new();
@@ -88,7 +88,7 @@ fn export(n: u64, s: &NoteSigner) -> Export {
 }
 
 /// The export as a file.
-fn bytes(e: &Export) -> Vec<u8> {
+pub(super) fn bytes(e: &Export) -> Vec<u8> {
     let mut out = Vec::new();
     let h = ExportHeader {
         centre: e.centre.clone(),
