@@ -174,6 +174,11 @@ impl Reservation {
     }
 }
 
+/// The self-test's "sample read" detail when the core holds no member: a failure, since a
+/// centre that answers peers from an empty core says "not found" to everyone.
+pub const EMPTY_CORE: &str = "no members: the core system is empty (a live core has members; \
+     in a test zone fill it with `hfx seed --config NODE.toml`)";
+
 /// One line of an operator's adapter self-test.
 #[derive(Debug, Clone)]
 pub struct CheckItem {

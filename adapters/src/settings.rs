@@ -22,6 +22,25 @@ pub struct AdapterSettings {
     pub client_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_secret: Option<String>,
+    /// vendorapi over https: the PEM file of the CA that issued the vendor API's server
+    /// certificate (the only CA trusted; the URL's host must be in the certificate's names).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
+    /// vendorapi over https: a client certificate (PEM chain) and its key, when the vendor's
+    /// API asks for one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_cert_file: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_key_file: Option<PathBuf>,
+    /// vendorapi: accept an `http://` URL. Off by default: personal data would cross the
+    /// network in clear, so plain http is refused unless this says so.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_plain_http: bool,
+    /// sqlite: create an empty core database at `path` when there is none. Off by default: a
+    /// missing file is an error naming `adapter.path` (a typo must not start a centre on an
+    /// empty core). `hfx seed` creates the file itself.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub create: bool,
     /// Deadline of one call to the core system, milliseconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_ms: Option<u64>,

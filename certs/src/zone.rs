@@ -26,22 +26,55 @@ pub struct ZoneCentre {
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
+#[serde(from = "RawZoneConfig")]
 pub struct ZoneConfig {
     pub zone: String,
-    #[serde(default = "default_validity")]
     pub directory_validity_days: i64,
-    #[serde(default = "default_quorum")]
+    /// Peer cosignatures a checkpoint needs before it counts as witnessed. Left out of the
+    /// file: [`default_witness_quorum`] of the number of centres.
     pub witness_quorum: u32,
-    #[serde(rename = "centre")]
+    /// Whether the file gave `witness_quorum` (else it is the default).
+    pub witness_quorum_given: bool,
     pub centres: Vec<ZoneCentre>,
+}
+
+/// The file as written: `witness_quorum` may be left out.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawZoneConfig {
+    zone: String,
+    #[serde(default = "default_validity")]
+    directory_validity_days: i64,
+    #[serde(default)]
+    witness_quorum: Option<u32>,
+    #[serde(rename = "centre")]
+    centres: Vec<ZoneCentre>,
+}
+
+impl From<RawZoneConfig> for ZoneConfig {
+    fn from(r: RawZoneConfig) -> Self {
+        Self {
+            witness_quorum: r
+                .witness_quorum
+                .unwrap_or_else(|| default_witness_quorum(r.centres.len())),
+            witness_quorum_given: r.witness_quorum.is_some(),
+            zone: r.zone,
+            directory_validity_days: r.directory_validity_days,
+            centres: r.centres,
+        }
+    }
 }
 
 fn default_validity() -> i64 {
     30
 }
-fn default_quorum() -> u32 {
-    1
+
+/// The witness quorum of a zone of `centres` centres when zone.toml leaves it out:
+/// min(2, centres − 1). A checkpoint is cosigned by the other centres only (a node does not
+/// witness itself), so a quorum can be at most centres − 1; two cosignatures, where the zone
+/// has that many peers, mean one dishonest or lost witness cannot decide alone.
+pub fn default_witness_quorum(centres: usize) -> u32 {
+    centres.saturating_sub(1).min(2) as u32
 }
 
 pub const CORE_SYSTEMS: [&str; 5] = ["postgres", "mariadb", "sqlite", "batchfile", "vendorapi"];
@@ -109,10 +142,19 @@ impl ZoneConfig {
                 ));
             }
         }
-        if self.witness_quorum as usize >= self.centres.len() && self.centres.len() > 1 {
+        let most = self.centres.len().saturating_sub(1);
+        if self.witness_quorum as usize > most {
             return Err(key(
                 "witness_quorum".into(),
-                "must be less than the number of centres".into(),
+                format!(
+                    "{} is more than the zone's {} centres can give: a checkpoint is cosigned \
+                     by the other centres only, so at most {most}; set witness_quorum = {} or \
+                     leave it out (default min(2, centres − 1) = {})",
+                    self.witness_quorum,
+                    self.centres.len(),
+                    default_witness_quorum(self.centres.len()),
+                    default_witness_quorum(self.centres.len()),
+                ),
             ));
         }
         Ok(())
@@ -134,6 +176,49 @@ mod tests {
                 "{sys} unused"
             );
         }
+    }
+
+    fn zone_of(centres: usize, quorum: Option<u32>) -> String {
+        let mut text = String::from("zone = \"z\"\n");
+        if let Some(q) = quorum {
+            text.push_str(&format!("witness_quorum = {q}\n"));
+        }
+        for i in 0..centres {
+            text.push_str(&format!(
+                "[[centre]]\ncode = \"3203000000000{i:02}\"\nname = \"n\"\ncity = \"c\"\nprovince = \"p\"\nendpoint = \"h:{}\"\ncore_system = \"sqlite\"\n",
+                7443 + i
+            ));
+        }
+        text
+    }
+
+    #[test]
+    fn the_witness_quorum_defaults_to_what_the_zone_can_give() {
+        for (centres, want) in [(1, 0), (2, 1), (3, 2), (10, 2)] {
+            let z = ZoneConfig::parse(&zone_of(centres, None)).unwrap();
+            assert_eq!(z.witness_quorum, want, "{centres} centres");
+            assert!(!z.witness_quorum_given);
+        }
+        let z = ZoneConfig::parse(&zone_of(4, Some(3))).unwrap();
+        assert_eq!((z.witness_quorum, z.witness_quorum_given), (3, true));
+        // The shipped file leaves it out: ten centres, two cosignatures.
+        let shipped = ZoneConfig::parse(include_str!("../../deploy/zone.toml")).unwrap();
+        assert_eq!(shipped.witness_quorum, 2);
+    }
+
+    #[test]
+    fn a_quorum_the_zone_cannot_give_says_what_to_set() {
+        let e = ZoneConfig::parse(&zone_of(2, Some(2)))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`witness_quorum`"), "{e}");
+        assert!(e.contains("at most 1"), "{e}");
+        assert!(e.contains("set witness_quorum = 1 or leave it out"), "{e}");
+        let e = ZoneConfig::parse(&zone_of(1, Some(1)))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("set witness_quorum = 0"), "{e}");
+        assert!(ZoneConfig::parse(&zone_of(2, Some(1))).is_ok());
     }
 
     #[test]

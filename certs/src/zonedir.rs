@@ -33,19 +33,20 @@ struct State {
 pub enum ZoneDirError {
     #[error(transparent)]
     Pki(#[from] PkiError),
-    #[error("{path}: {source}")]
+    /// The cause is in the message, not also a `source`: `{:#}` printed it twice.
+    #[error("{path}: {error}")]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("{0}")]
     Other(String),
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> ZoneDirError + '_ {
-    move |source| ZoneDirError::Io {
+    move |error| ZoneDirError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     }
 }
 
@@ -114,6 +115,29 @@ impl ZoneDir {
         self.dir.join("root/root.crt.pem").exists()
     }
 
+    /// Refuse a folder that holds no zone root, saying what a zone folder holds.
+    fn expect_zone_root(&self) -> Result<(), ZoneDirError> {
+        let missing: Vec<&str> = ["root/root.crt.pem", "root/root.key.pem"]
+            .into_iter()
+            .filter(|f| !self.dir.join(f).is_file())
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let what = if self.dir.is_dir() {
+            "is not a zone operator's folder"
+        } else {
+            "does not exist, so it is not a zone operator's folder"
+        };
+        Err(ZoneDirError::Other(format!(
+            "{} {what}: expected the zone root root/root.crt.pem and root/root.key.pem \
+             (missing: {}), beside zone.toml, trust/ and centres/, as `hfx certs init --dir` \
+             leaves them",
+            self.dir.display(),
+            missing.join(", ")
+        )))
+    }
+
     fn state(&self) -> Result<State, ZoneDirError> {
         let p = self.dir.join("root/state.json");
         if !p.exists() {
@@ -129,6 +153,7 @@ impl ZoneDir {
     }
 
     pub fn root(&self) -> Result<ZoneRoot, ZoneDirError> {
+        self.expect_zone_root()?;
         let cert = read(&self.dir.join("root/root.crt.pem"))?;
         let key = read(&self.dir.join("root/root.key.pem"))?;
         Ok(ZoneRoot::from_pem(&cert, &key)?)
@@ -398,6 +423,48 @@ mod tests {
             .unwrap();
         assert_eq!(z.revoke_cert_file(&crt, "test").unwrap(), serial);
         assert_eq!(z.state().unwrap().crl_number, 3);
+    }
+
+    #[test]
+    fn a_folder_that_is_not_a_zone_says_what_it_expected() {
+        let tmp = tempfile::tempdir().unwrap();
+        let e = ZoneDir::open(tmp.path())
+            .issue_person("320300000000000", Role::Clerk, "P1", Validity::days(1))
+            .expect_err("refused")
+            .to_string();
+        assert!(e.contains("is not a zone operator's folder"), "{e}");
+        assert!(
+            e.contains("root/root.crt.pem") && e.contains("hfx certs init"),
+            "{e}"
+        );
+        let e = ZoneDir::open(tmp.path().join("nowhere"))
+            .rotate_node("320300000000000")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("does not exist"), "{e}");
+    }
+
+    #[test]
+    fn an_unreadable_file_is_named_once() {
+        let tmp = tempfile::tempdir().unwrap();
+        let z = ZoneDir::open(tmp.path());
+        z.init(include_str!("../../deploy/zone.toml"), 365).unwrap();
+        let e = anyhow_like(
+            &z.revoke_cert_file(&tmp.path().join("gone.pem"), "x")
+                .unwrap_err(),
+        );
+        assert_eq!(e.matches("No such file").count(), 1, "{e}");
+    }
+
+    /// What `{:#}` of an anyhow error prints: the message and every source.
+    fn anyhow_like(e: &dyn std::error::Error) -> String {
+        let mut out = e.to_string();
+        let mut src = e.source();
+        while let Some(s) = src {
+            out.push_str(&format!(": {s}"));
+            src = s.source();
+        }
+        out
     }
 
     #[test]

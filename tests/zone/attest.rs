@@ -9,7 +9,6 @@ use hfx_adapters::model::{AccountStatus, Member};
 use hfx_certs::Role;
 use hfx_proto::v1 as pb;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 fn ask(centre: &str, m: &Member) -> pb::LocalCertificateRequest {
     pb::LocalCertificateRequest {
@@ -25,7 +24,7 @@ fn ask(centre: &str, m: &Member) -> pb::LocalCertificateRequest {
 }
 
 fn hfx(args: &[&str]) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_hfx"))
+    let out = crate::common::hfx()
         .args(args)
         .output()
         .expect("running hfx");

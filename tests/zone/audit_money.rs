@@ -14,12 +14,11 @@ use hfx_certs::Role;
 use hfx_zone::launcher::Zone;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 /// Run the built `hfx` with `args`; its exit status and stdout as JSON.
 fn hfx_json(args: &[&str]) -> (bool, Value) {
-    let out = Command::new(env!("CARGO_BIN_EXE_hfx"))
+    let out = crate::common::hfx()
         .args(args)
         .output()
         .expect("running hfx");
@@ -37,7 +36,7 @@ fn hfx_json(args: &[&str]) -> (bool, Value) {
 
 /// Run the built `hfx` with `args` for its human output (it must fail: a break is shown).
 fn hfx_text(args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_hfx"))
+    let out = crate::common::hfx()
         .args(args)
         .output()
         .expect("running hfx");
@@ -91,7 +90,7 @@ async fn quiet_exports(zone: &Zone, a: &str, b: &str, dir: &Path, tag: &str) -> 
 /// Export a stopped node's log from its store (`hfx audit export --config`).
 fn export_offline(zone: &Zone, code: &str, dir: &Path, tag: &str) -> PathBuf {
     let path = dir.join(format!("{code}-{tag}.hfxlog"));
-    let out = Command::new(env!("CARGO_BIN_EXE_hfx"))
+    let out = crate::common::hfx()
         .args(["audit", "export", "--config"])
         .arg(config(zone, code))
         .arg("--out")

@@ -84,7 +84,7 @@ fn bench_on_postgres_runs_query_log_and_transfer_and_drops_its_databases() {
         .tempdir()
         .expect("tempdir");
     let json_path = tmp.path().join("bench.json");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hfx"))
+    let out = crate::common::hfx()
         .args(["bench", "query", "log", "transfer", "--store", "postgres"])
         .args(["--store-url", &server])
         .args([

@@ -192,3 +192,60 @@ impl PgDb {
         .expect("drop database");
     }
 }
+
+/// The `hfx` CLI as a test runs it: English whatever the machine's locale (`LANG=zh_CN…` makes
+/// its human output Chinese; tests that read that output in Chinese set the locale themselves,
+/// see `language.rs`).
+pub fn hfx() -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_hfx"));
+    cmd.env_remove("LC_ALL")
+        .env_remove("LC_MESSAGES")
+        .env_remove("LANG");
+    cmd
+}
+
+/// The environment variables through which the CLI finds a zone, a node and a person: a test
+/// that runs commands as written clears them, so the machine's own settings cannot leak in.
+pub const HFX_ENV: [&str; 9] = [
+    "HFX_DIR",
+    "HFX_NODE",
+    "HFX_PERSON",
+    "HFX_ENDPOINT",
+    "HFX_CERT",
+    "HFX_KEY",
+    "HFX_ROOT",
+    "HFX_CRL",
+    "HFX_CONFIG",
+];
+
+/// A node configuration in `dir` for `centre` whose `[adapter]` table is `adapter_toml`, for
+/// commands that open only the adapter (`hfx adapter check`, `hfx seed --config`): the other
+/// files exist, as the config's checks want, but are empty and never read.
+pub fn adapter_only_config(
+    dir: &std::path::Path,
+    centre: &str,
+    adapter_toml: &str,
+) -> std::path::PathBuf {
+    for f in [
+        "root.pem",
+        "crl.pem",
+        "node.pem",
+        "key.pem",
+        "directory.json",
+        "signing.pem",
+    ] {
+        std::fs::write(dir.join(f), "").expect("write an empty trust file");
+    }
+    let p = dir.join("node.toml");
+    std::fs::write(
+        &p,
+        format!(
+            "centre = \"{centre}\"\n[listen]\npeer = \"127.0.0.1:7443\"\nlocal = \"127.0.0.1:7444\"\n\
+             [tls]\nroot = \"root.pem\"\ncrl = \"crl.pem\"\ncert = \"node.pem\"\nkey = \"key.pem\"\n\
+             [directory]\npath = \"directory.json\"\n[signing]\nkey = \"signing.pem\"\n\
+             [store]\nurl = \"sqlite://node.db\"\n{adapter_toml}"
+        ),
+    )
+    .expect("write node.toml");
+    p
+}

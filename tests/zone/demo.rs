@@ -9,7 +9,7 @@ fn hfx_demo_runs_its_scripted_session_with_refusals_and_disclosures_on_both_side
         .prefix("hfx-test-demo-")
         .tempdir()
         .expect("tempdir");
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_hfx"));
+    let mut cmd = crate::common::hfx();
     // The README's command with its defaults (ten centres, 2,000 members each): a few seconds.
     cmd.args(["demo", "--dir"])
         .arg(tmp.path().join("zone"))

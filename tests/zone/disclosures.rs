@@ -33,8 +33,7 @@ fn cli_reports(file: &std::path::Path, bytes: &[u8], zone: &hfx_zone::launcher::
     std::fs::write(file, bytes).unwrap();
     let zd = zone.zone_dir();
     let (dir, root) = (zd.directory_path(), zd.root_cert_path());
-    let hfx = env!("CARGO_BIN_EXE_hfx");
-    let verify = std::process::Command::new(hfx)
+    let verify = crate::common::hfx()
         .args(["audit", "verify", "--directory"])
         .arg(&dir)
         .arg("--root")
@@ -42,7 +41,7 @@ fn cli_reports(file: &std::path::Path, bytes: &[u8], zone: &hfx_zone::launcher::
         .arg(file)
         .output()
         .unwrap();
-    let replay = std::process::Command::new(hfx)
+    let replay = crate::common::hfx()
         .args(["audit", "replay"])
         .arg(file)
         .output()

@@ -11,7 +11,6 @@ use hfx_proto::v1 as pb;
 use hfx_zone::launcher::{SHIPPED_ZONE, Zone, ZoneSpec, prepare};
 use serde_json::Value;
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 /// Where Debian's `faketime` package puts the preload library (.ci/run installs it).
@@ -32,7 +31,7 @@ fn shipped_codes() -> Vec<String> {
 
 /// `hfx zone doctor` at `code`'s node: (exit code, stdout).
 fn doctor(dir: &Path, code: &str, extra: &[&str]) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_hfx"))
+    let out = crate::common::hfx()
         .args(["zone", "doctor", "--dir"])
         .arg(dir)
         .args(["--node", code])

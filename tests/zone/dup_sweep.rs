@@ -17,7 +17,6 @@ use hfx_standins::seed::{SeedOptions, generate, mover_index, mover_origin};
 use sha2::{Digest, Sha256, Sha512};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 fn opts() -> SeedOptions {
@@ -62,7 +61,7 @@ fn dual_account_person(dest: &str, zone: &[String]) -> Option<(String, String, S
 }
 
 fn hfx(args: &[&str]) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_hfx"))
+    let out = crate::common::hfx()
         .args(args)
         .output()
         .expect("running hfx");
@@ -386,7 +385,7 @@ async fn a_sweep_is_refused_by_purpose_and_backs_off_a_peer_over_its_rate() {
     let dir = tmp.path().to_str().unwrap().to_string();
     let st = tmp.path().join("st.json").to_str().unwrap().to_string();
     let sweep = |peer: &str| {
-        let out = Command::new(env!("CARGO_BIN_EXE_hfx"))
+        let out = crate::common::hfx()
             .args([
                 "zone",
                 "duplicates",

@@ -668,9 +668,8 @@ async fn maintenance_mode_refuses_peers_at_once_and_status_shows_it() {
     let q = query(&b, &m, pb::Purpose::IdentityConfirmation);
     clerk.query_member(q.clone()).await.expect("served before");
 
-    let hfx = env!("CARGO_BIN_EXE_hfx");
     let cli = |args: &[&str]| {
-        let out = std::process::Command::new(hfx)
+        let out = crate::common::hfx()
             .args(args)
             .env("HFX_DIR", &zone.dir)
             .env("HFX_NODE", &b)

@@ -321,7 +321,7 @@ async fn a_loan_check_names_every_centre_finds_co_borrowed_loans_and_never_waits
         if json {
             args.push("--json".into());
         }
-        tokio::process::Command::new(env!("CARGO_BIN_EXE_hfx"))
+        tokio::process::Command::from(crate::common::hfx())
             .args(args)
             .output()
     };
@@ -365,7 +365,10 @@ async fn a_loan_check_names_every_centre_finds_co_borrowed_loans_and_never_waits
     );
     let out = cli(false).await.expect("running hfx loan check");
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("SLOW") && text.contains("DOWN"), "{text}");
+    assert!(
+        text.contains("slow (no answer in time)") && text.contains("down (not reachable)"),
+        "{text}"
+    );
     assert!(
         !text.contains(&id) && !text.contains(&name),
         "the person is masked: {text}"

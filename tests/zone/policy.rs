@@ -7,7 +7,6 @@ use crate::common::{member, query, reason, zone_with};
 use hfx_adapters::model::AccountStatus;
 use hfx_certs::Role;
 use hfx_proto::v1 as pb;
-use std::process::Command;
 
 fn shipped_codes() -> Vec<String> {
     hfx_certs::ZoneConfig::parse(hfx_zone::launcher::SHIPPED_ZONE)
@@ -20,7 +19,7 @@ fn shipped_codes() -> Vec<String> {
 
 /// `hfx disclosures ARGS --json` at `code`'s node, as an auditor: the records.
 fn cli_disclosures(dir: &std::path::Path, code: &str, args: &[&str]) -> Vec<serde_json::Value> {
-    let out = Command::new(env!("CARGO_BIN_EXE_hfx"))
+    let out = crate::common::hfx()
         .args(["disclosures", "--dir"])
         .arg(dir)
         .args(["--node", code, "--json"])
@@ -171,7 +170,7 @@ async fn refusals_by_purpose_and_by_rate_are_recorded_and_the_member_report_find
     );
     // A time range in the future holds nothing; the human report says so.
     assert!(cli_disclosures(dir, &b, &["--since", "2999-01-01"]).is_empty());
-    let out = Command::new(env!("CARGO_BIN_EXE_hfx"))
+    let out = crate::common::hfx()
         .args(["disclosures", "--dir"])
         .arg(dir)
         .args(["--node", &b, "--member", &m.id_number])
@@ -179,13 +178,13 @@ async fn refusals_by_purpose_and_by_rate_are_recorded_and_the_member_report_find
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}");
-    assert!(text.contains("5 record(s)"), "{text}");
+    assert!(text.contains("5 records, newest first"), "{text}");
     assert!(
         !text.contains(&m.id_number),
         "the report masks the id: {text}"
     );
     // Bad input names the field.
-    let out = Command::new(env!("CARGO_BIN_EXE_hfx"))
+    let out = crate::common::hfx()
         .args(["disclosures", "--dir"])
         .arg(dir)
         .args(["--node", &b, "--member", "123"])

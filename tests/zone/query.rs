@@ -290,7 +290,7 @@ async fn a_centre_is_named_by_code_city_or_pinyin_and_own_or_unknown_centres_say
     // The CLI, as a clerk types it.
     let dir = zone.dir.to_str().unwrap().to_string();
     let cli = |centre: &str| {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_hfx"))
+        let out = crate::common::hfx()
             .args(["member", "query", "--dir", &dir, "--node", &a.code])
             .args([
                 "--centre",

@@ -72,7 +72,7 @@ async fn held_by(zone: &Zone, w: &str, centre: &str) -> u64 {
 }
 
 fn hfx(args: &[&std::ffi::OsStr]) -> Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_hfx"))
+    crate::common::hfx()
         .args(args)
         .env("HFX_LOG", "error")
         .output()

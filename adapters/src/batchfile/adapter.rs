@@ -832,10 +832,10 @@ impl CoreSystem for BatchfileCore {
             let sample = e.members.iter().find_map(|m| m.as_ref().ok());
             out.push(CheckItem {
                 name: "sample read".into(),
-                ok: sample.is_some() || e.members.is_empty(),
+                ok: sample.is_some(),
                 detail: match sample {
                     Some(m) => format!("account {} read and mapped", m.account_no),
-                    None if e.members.is_empty() => "no members yet".into(),
+                    None if e.members.is_empty() => crate::EMPTY_CORE.into(),
                     None => "no member record could be read".into(),
                 },
             });

@@ -92,13 +92,32 @@ pub fn date_text(date: NaiveDate) -> String {
 }
 
 impl SqliteCore {
-    /// Open (creating if needed) the core database at `path`.
+    /// Open (creating if needed) the core database at `path`: the stand-ins, seeding, and a
+    /// node whose `[adapter]` says `create = true`.
     pub async fn open(path: &std::path::Path) -> Result<Self, AdapterError> {
+        Self::open_with(path, true).await
+    }
+
+    /// Open the core database at `path`, which must exist: what a node opens unless its
+    /// `[adapter]` says `create = true`. A missing file is an error naming `adapter.path`.
+    pub async fn open_existing(path: &std::path::Path) -> Result<Self, AdapterError> {
+        if !path.is_file() {
+            return Err(AdapterError::unavailable(format!(
+                "adapter.path: no sqlite core database at {}; point adapter.path at the \
+                 centre's core database, or, in a test zone, create and fill it with \
+                 `hfx seed --config NODE.toml` (or set adapter.create = true for an empty one)",
+                path.display()
+            )));
+        }
+        Self::open_with(path, false).await
+    }
+
+    async fn open_with(path: &std::path::Path, create: bool) -> Result<Self, AdapterError> {
         let opts = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))
             .map_err(|e| {
                 AdapterError::unavailable_from(format!("sqlite core {}", path.display()), e)
             })?
-            .create_if_missing(true)
+            .create_if_missing(create)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(std::time::Duration::from_secs(10));

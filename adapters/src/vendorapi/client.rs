@@ -1,15 +1,16 @@
 //! The vendor core's client: token handling, retries, paging, and the CoreSystem calls.
 
+use super::tls::{Connector, Transport};
 use super::wire::*;
 use crate::ids::mask_id;
 use crate::model::{Deposit, IdType, Member, YearMonth};
 use crate::money::format_yuan;
+use crate::settings::AdapterSettings;
 use crate::{AdapterError, CheckItem, CoreSystem, PersonLoan, Reservation};
 use bytes::Bytes;
 use http::{HeaderMap, Method, Request, StatusCode, header};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
@@ -40,6 +41,12 @@ enum Attempt {
         source: crate::BoxError,
     },
     TimedOut,
+    /// TLS refused the connection in a way a retry will not change (the server's certificate,
+    /// ours, or a server that does not speak TLS): `reason` names the setting to look at.
+    Refused {
+        reason: String,
+        source: crate::BoxError,
+    },
 }
 
 /// The vendor core's adapter: the vendor's HTTP/JSON API, mapped onto the canonical model.
@@ -48,36 +55,25 @@ pub struct VendorApiCore {
     client_id: String,
     client_secret: String,
     timeout: Duration,
-    http: Client<HttpConnector, Full<Bytes>>,
+    transport: Transport,
+    http: Client<Connector, Full<Bytes>>,
     token: tokio::sync::Mutex<Option<Token>>,
 }
 
 impl VendorApiCore {
-    /// A client for the API at `base_url` (`http://host:port`). Nothing is sent until the first
-    /// call, so a node starts while the vendor is down; [`CoreSystem::check`] tells.
-    pub fn open(
-        base_url: &str,
-        client_id: &str,
-        client_secret: &str,
-        timeout: Option<Duration>,
-    ) -> Result<Self, AdapterError> {
+    /// A client for the API the `[adapter]` settings name: `url` (https, with `ca_file` and
+    /// optionally `client_cert_file` / `client_key_file`; http only with `allow_plain_http`),
+    /// `client_id`, `client_secret`, `timeout_ms`. Nothing is sent until the first call, so a
+    /// node starts while the vendor is down; [`CoreSystem::check`] tells. The CA and client
+    /// certificate files are read here: a missing or bad file is an error naming its setting.
+    pub fn open(s: &AdapterSettings) -> Result<Self, AdapterError> {
+        let base_url = s.need(&s.url, "url")?;
+        let client_id = s.need(&s.client_id, "client_id")?;
+        let client_secret = s.need(&s.client_secret, "client_secret")?;
         let base = base_url.trim_end_matches('/').to_string();
         let uri: http::Uri = base.parse().map_err(|e| {
             AdapterError::other_from(format!("adapter.url {base_url:?} is not a URL"), e)
         })?;
-        match uri.scheme_str() {
-            Some("http") => {}
-            Some("https") => {
-                return Err(AdapterError::other(format!(
-                    "adapter.url {base_url:?}: https is not supported by this build's vendor API client (put a TLS-terminating proxy on the loopback)"
-                )));
-            }
-            _ => {
-                return Err(AdapterError::other(format!(
-                    "adapter.url {base_url:?} must start with http://"
-                )));
-            }
-        }
         if uri.host().is_none() {
             return Err(AdapterError::other(format!(
                 "adapter.url {base_url:?} has no host"
@@ -88,17 +84,22 @@ impl VendorApiCore {
                 "adapter.client_id and adapter.client_secret must not be empty",
             ));
         }
-        let mut conn = HttpConnector::new();
-        conn.set_nodelay(true);
-        conn.enforce_http(true);
+        let transport = Transport::from_settings(s, &uri)?;
+        if let Transport::Plain = transport {
+            tracing::warn!(
+                url = %base,
+                "vendor API over plain http (adapter.allow_plain_http = true): personal data crosses the network in clear"
+            );
+        }
         let http = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(30))
-            .build(conn);
+            .build(transport.connector());
         Ok(Self {
             base,
-            client_id: client_id.into(),
-            client_secret: client_secret.into(),
-            timeout: timeout.unwrap_or(DEFAULT_TIMEOUT),
+            client_id: client_id.clone(),
+            client_secret: client_secret.clone(),
+            timeout: s.timeout().unwrap_or(DEFAULT_TIMEOUT),
+            transport,
             http,
             token: tokio::sync::Mutex::new(None),
         })
@@ -258,7 +259,10 @@ impl VendorApiCore {
         };
         match tokio::time::timeout(limit, fut).await {
             Err(_) => Attempt::TimedOut,
-            Ok(Err((what, source))) => Attempt::Transport { what, source },
+            Ok(Err((what, source))) => match self.transport.refusal(&*source) {
+                Some(reason) => Attempt::Refused { reason, source },
+                None => Attempt::Transport { what, source },
+            },
             Ok(Ok((s, h, b))) => Attempt::Answer(s, h, b),
         }
     }
@@ -301,6 +305,12 @@ impl VendorApiCore {
                     return Err(AdapterError::unavailable(format!(
                         "{what}: no answer within {timeout:?} (attempt {attempts})"
                     )));
+                }
+                Attempt::Refused { reason, source } => {
+                    return Err(AdapterError::Other {
+                        what: format!("{what}: {reason}"),
+                        source: Some(source),
+                    });
                 }
                 Attempt::Transport { what, source } => {
                     let w = backoff;
@@ -549,7 +559,11 @@ impl CoreSystem for VendorApiCore {
     }
 
     async fn check(&self) -> Vec<CheckItem> {
-        let mut out = Vec::new();
+        let mut out = vec![CheckItem {
+            name: "transport".into(),
+            ok: true,
+            detail: self.transport.describe(),
+        }];
         let health = self
             .send(Method::GET, "/api/v2/health", None, false, self.timeout)
             .await;
@@ -648,8 +662,8 @@ impl CoreSystem for VendorApiCore {
             },
             Ok(None) => CheckItem {
                 name: "sample read".into(),
-                ok: true,
-                detail: "no members yet".into(),
+                ok: false,
+                detail: crate::EMPTY_CORE.into(),
             },
             Err(e) => CheckItem {
                 name: "sample read".into(),

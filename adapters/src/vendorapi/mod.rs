@@ -23,6 +23,14 @@
 //! [`LOAN_STATUSES`], gender `M`/`F`, loan role `PRIMARY`/`CO`. A code missing from a table is an
 //! [`AdapterError::UnknownCode`] naming the record.
 //!
+//! # Transport
+//! `adapter.url` is `https://`: the server certificate must chain to the CA in
+//! `adapter.ca_file` (no other CA is trusted) and carry the URL's host among its names; with
+//! `adapter.client_cert_file` and `adapter.client_key_file` the client presents that
+//! certificate. A certificate refused either way fails the call at once (no retries), naming
+//! the setting. `http://` is refused unless `adapter.allow_plain_http = true`; `hfx adapter
+//! check` says which transport is in use.
+//!
 //! # Client behaviour
 //! A bearer token is fetched on first use and again when it expires or the API answers 401. 5xx
 //! and transport errors are retried with exponential backoff, 429 after its `Retry-After`; all of
@@ -30,6 +38,7 @@
 //! [`AdapterError::Unavailable`]. Pages are followed to the end.
 
 mod client;
+mod tls;
 pub mod wire;
 
 pub use client::VendorApiCore;

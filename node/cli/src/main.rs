@@ -4,11 +4,18 @@
 use clap::builder::TypedValueParser as _;
 use clap::{Args, Parser, Subcommand};
 mod commands;
+#[cfg(test)]
+mod help_tests;
 use std::path::PathBuf;
 
 #[derive(Parser)]
 #[command(name = "hfx", version, about = "hfx — the Huaihai housing-fund exchange", long_about = None)]
 struct Cli {
+    /// Language of the human output: zh-CN or en. Default: from LC_ALL, else LC_MESSAGES,
+    /// else LANG (zh… is zh-CN; anything else, unset, C or POSIX is en). --json output is
+    /// the same in every language.
+    #[arg(long, global = true, value_name = "LANG", value_parser = hfx_i18n::Lang::from_flag)]
+    lang: Option<hfx_i18n::Lang>,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -59,6 +66,7 @@ enum Cmd {
         /// Months of deposit history per member.
         #[arg(long, default_value_t = 12)]
         history_months: u32,
+        /// Print JSON (stable field names, the same in every language) instead of text.
         #[arg(long)]
         json: bool,
     },
@@ -76,6 +84,7 @@ enum Cmd {
     Status {
         #[command(flatten)]
         conn: commands::Conn,
+        /// Print JSON (stable field names, the same in every language) instead of text.
         #[arg(long)]
         json: bool,
     },
@@ -83,6 +92,7 @@ enum Cmd {
     Reload {
         #[command(flatten)]
         conn: commands::Conn,
+        /// Print JSON (stable field names, the same in every language) instead of text.
         #[arg(long)]
         json: bool,
     },
@@ -162,6 +172,7 @@ enum NodeCmd {
         state: String,
         #[command(flatten)]
         conn: commands::Conn,
+        /// Print JSON (stable field names, the same in every language) instead of text.
         #[arg(long)]
         json: bool,
     },
@@ -186,6 +197,7 @@ enum CertsCmd {
         /// Zone file, e.g. deploy/zone.toml.
         #[arg(long)]
         zone: PathBuf,
+        /// Folder to create the zone in (root key, trust files, node certificates and keys).
         #[arg(long)]
         dir: PathBuf,
         /// Validity of the zone root in days.
@@ -194,8 +206,10 @@ enum CertsCmd {
     },
     /// Issue a person certificate for the local API.
     Person {
+        /// The zone folder (as `hfx certs init --dir` or `hfx demo --dir` made it).
         #[arg(long)]
         dir: PathBuf,
+        /// The person's centre: the certificate opens that centre's local API only.
         #[arg(long)]
         centre: String,
         /// clerk, auditor or operator.
@@ -204,34 +218,42 @@ enum CertsCmd {
         /// Person id (1-32 of A-Z a-z 0-9 - _).
         #[arg(long)]
         id: String,
+        /// Validity in days from now.
         #[arg(long, default_value_t = 365)]
         days: i64,
     },
     /// Revoke a certificate and publish a new CRL.
     Revoke {
+        /// The zone folder (as `hfx certs init --dir` or `hfx demo --dir` made it).
         #[arg(long)]
         dir: PathBuf,
         /// Serial number, hex.
         #[arg(long, conflicts_with = "cert", required_unless_present = "cert")]
         serial: Option<String>,
-        /// The certificate file to revoke.
+        /// The certificate file to revoke: a path relative to the current folder first, else
+        /// to --dir (e.g. people/<centre>/clerk-P1.crt.pem).
         #[arg(long)]
         cert: Option<PathBuf>,
+        /// Why, kept with the serial in the zone's revocation record (free text, e.g. "left
+        /// the centre").
         #[arg(long, default_value = "unspecified")]
         reason: String,
     },
     /// Rotate a node's TLS certificate: new key and certificate, old one revoked, new directory.
     Rotate {
+        /// The zone folder (as `hfx certs init --dir` or `hfx demo --dir` made it).
         #[arg(long)]
         dir: PathBuf,
+        /// The centre whose node certificate and key to replace.
         #[arg(long)]
         centre: String,
     },
     /// Publish a new directory version (after editing DIR/zone.toml, or to renew its expiry).
     Publish {
+        /// The zone folder (as `hfx certs init --dir` or `hfx demo --dir` made it).
         #[arg(long)]
         dir: PathBuf,
-        /// A new zone file to adopt first.
+        /// A new zone file to adopt first (relative to the current folder first, else to --dir).
         #[arg(long)]
         zone: Option<PathBuf>,
     },
@@ -240,10 +262,15 @@ enum CertsCmd {
 #[derive(Subcommand)]
 enum AdapterCmd {
     /// Self-test against the live core system: connectivity, schema, code tables, a sample read.
+    ///
+    /// Exits 1 and names the failed checks when one fails: a core that cannot be opened (a
+    /// missing SQLite file is an error naming adapter.path), missing tables, unmapped codes,
+    /// or no member at all (an empty core answers "not found" to every peer).
     Check {
         /// The node configuration whose [adapter] table to check.
         #[arg(long, env = "HFX_CONFIG")]
         config: PathBuf,
+        /// Print JSON (stable field names, the same in every language) instead of text.
         #[arg(long)]
         json: bool,
     },
@@ -265,16 +292,20 @@ struct MemberQuery {
     /// 01 身份证, 02 军官证, 03 护照, 04 外国人永久居留证, 99 其他.
     #[arg(long, default_value = "01")]
     id_type: String,
+    /// The member's id number (for id type 01 the 18-character 身份证号, check digit included).
     #[arg(long)]
     id_number: String,
+    /// The member's name as on the id (checked against the centre's record).
     #[arg(long)]
     name: String,
-    /// identity_confirmation, duplicate_account_check, transfer_check, loan_application, loan_check.
+    /// identity_confirmation, duplicate_account_check, transfer_check, loan_application or
+    /// loan_check (- is accepted for _, e.g. transfer-check).
     #[arg(long)]
     purpose: String,
     /// Reuse a message id (UUIDv7) when retrying.
     #[arg(long)]
     message_id: Option<String>,
+    /// Print JSON (stable field names, the same in every language) instead of text.
     #[arg(long)]
     json: bool,
 }
@@ -285,6 +316,7 @@ enum WitnessCmd {
     Evidence {
         #[command(flatten)]
         conn: commands::Conn,
+        /// Print JSON (stable field names, the same in every language) instead of text.
         #[arg(long)]
         json: bool,
     },
@@ -293,12 +325,42 @@ enum WitnessCmd {
 #[derive(Subcommand)]
 enum AuditCmd {
     /// Export a centre's log (entries, checkpoints, cosignatures, disclosures, payloads) to a file.
+    ///
+    /// The file is plain text, one record a line, in sections that each start with their name
+    /// and how many lines follow (the format is `hfx-log-export 1`, defined in hfx-tlog):
+    ///
+    ///   hfx-log-export 1
+    ///   centre <code>                  the centre whose log this is
+    ///   origin <checkpoint origin>     the name its checkpoints are signed under
+    ///   vkey <note verifier key>       the centre's log key, as the directory lists it
+    ///   exported_at_ms <ms>
+    ///   entries <N>                    then N lines: one JSON object per log entry (dir, peer,
+    ///                                  seq, message_id, case_id, msg_type, at_ms,
+    ///                                  payload_sha256); line i is leaf i, its leaf hash
+    ///                                  SHA-256(0x00 || line)
+    ///   checkpoints <K>                then K lines: a base64 signed note per checkpoint
+    ///                                  (tree size and root), ascending size
+    ///   cosignatures <C>               then C lines: <size> <witness origin> <witness key,
+    ///                                  base64> <signature line, base64>: peers as witnesses
+    ///   disclosures <D>                then D lines: one JSON disclosure record each (who
+    ///                                  asked, purpose, legal basis, outcome, masked subject),
+    ///                                  each committed to by a `Disclosure#record` entry
+    ///   payloads <P>                   then P lines: <sha256 hex> <base64 payload>, or "-"
+    ///                                  for a payload purged under the retention rules
+    ///   end
+    ///
+    /// `hfx audit verify` checks such files; `replay`, `reconcile` and `prove` read them. The
+    /// file holds masked subjects and, with payloads, the exchanged messages: keep it as
+    /// carefully as the node's store.
+    #[command(verbatim_doc_comment)]
     Export {
         #[command(flatten)]
         conn: commands::Conn,
         /// Read the node's store directly (offline) using its configuration, instead of the local API.
         #[arg(long)]
         config: Option<PathBuf>,
+        /// The export file to write (written beside it with extension .partial first, renamed
+        /// when complete).
         #[arg(long)]
         out: PathBuf,
         /// Leave payloads out (entries and hashes only).
@@ -307,6 +369,7 @@ enum AuditCmd {
     },
     /// Verify exports: roots, checkpoint signatures, cosignatures, sequence gaps, payload hashes.
     Verify {
+        /// Export files (`hfx audit export --out`): one or more centres'.
         files: Vec<PathBuf>,
         /// The signed zone directory (trust/directory.json) for the centres' keys and witness quorum.
         #[arg(long, requires = "root")]
@@ -319,22 +382,29 @@ enum AuditCmd {
         /// is the centre's log.
         #[arg(long, conflicts_with = "directory")]
         trust_export_key: bool,
+        /// Print JSON (stable field names, the same in every language) instead of text.
         #[arg(long)]
         json: bool,
     },
     /// Write an offline receipt proving one entry's inclusion under a signed checkpoint.
     Prove {
+        /// An export file (`hfx audit export --out`).
         file: PathBuf,
+        /// The entry's leaf index (0 is the first entry line of the export).
         #[arg(long)]
         index: u64,
+        /// Write the receipt (JSON) to this file (default: print it).
         #[arg(long)]
         out: Option<PathBuf>,
     },
     /// Check an offline inclusion receipt.
     CheckReceipt {
+        /// A receipt file (`hfx audit prove --out`).
         file: PathBuf,
+        /// The signed zone directory (trust/directory.json) for the centre's key.
         #[arg(long, requires = "root")]
         directory: Option<PathBuf>,
+        /// The zone root certificate that signed the directory.
         #[arg(long, requires = "directory")]
         root: Option<PathBuf>,
     },
@@ -342,40 +412,48 @@ enum AuditCmd {
     /// closed, released) from the log alone and compare them with the store's records; with
     /// --config, also with the node's transfer cases and its core system's accounts.
     Replay {
+        /// One centre's export file (`hfx audit export --out`).
         file: PathBuf,
         /// The node's configuration: read its store (offline) and its core system (through
         /// the [adapter] section), both read only, to compare every transfer case with them.
         #[arg(long)]
         config: Option<PathBuf>,
+        /// Print JSON (stable field names, the same in every language) instead of text.
         #[arg(long)]
         json: bool,
     },
     /// Reconcile two or more centres' exports: both sides of every exchange present and
     /// agreeing, and the money of every transfer case (breaks with their age, money in flight).
     Reconcile {
+        /// Export files of two or more centres (`hfx audit export --out` at each).
         files: Vec<PathBuf>,
         /// A hold older than this (seconds since the transfer-out record), neither paid out
         /// nor released, is a break (default: the node's default step deadline).
         #[arg(long, value_name = "S", default_value_t = 600)]
         hold_deadline_secs: u64,
+        /// Print JSON (stable field names, the same in every language) instead of text.
         #[arg(long)]
         json: bool,
     },
     /// Write synthetic, mutually consistent exports of N centres (to measure verify, replay and
     /// reconcile at scale).
     Synth {
+        /// Folder to write the exports in (one file per centre).
         #[arg(long)]
         out: PathBuf,
         /// Total log entries across all centres (each exchange adds four).
         #[arg(long, default_value_t = 1_000_000)]
         entries: u64,
+        /// How many centres of deploy/zone.toml (2..=10).
         #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(2..=10))]
         centres: u16,
     },
     /// Purge payloads older than the retention period (the tree keeps their hashes).
     Purge {
+        /// The node's configuration: its store is opened directly.
         #[arg(long)]
         config: PathBuf,
+        /// Drop payloads of entries older than this many days.
         #[arg(long)]
         older_than_days: u32,
     },
@@ -383,8 +461,10 @@ enum AuditCmd {
     Disclosures {
         #[command(flatten)]
         conn: commands::Conn,
+        /// Most records to show, newest first.
         #[arg(long, default_value_t = 50)]
         limit: u32,
+        /// Print JSON (stable field names, the same in every language) instead of text.
         #[arg(long)]
         json: bool,
     },
@@ -413,6 +493,7 @@ fn main() -> std::process::ExitCode {
     quiet_on_closed_pipe();
     hfx_node::tls::install_crypto_provider();
     let args = Cli::parse();
+    commands::lang::init(args.lang);
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -575,7 +656,9 @@ fn main() -> std::process::ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            let text = commands::error_line(&e);
+            let line = commands::lang::cat().text("error-line", &[("text", text.into())]);
+            eprintln!("{line}");
             std::process::ExitCode::FAILURE
         }
     }

@@ -92,6 +92,19 @@ impl HfxError {
         }
     }
 
+    /// A member query for a purpose a closed account (status 03, 04, 05) cannot serve:
+    /// FAILED_PRECONDITION with the stable reason [`REASON_ACCOUNT_CLOSED`], so a caller can
+    /// tell it from other preconditions without reading the text.
+    pub fn account_closed(status_code: &str) -> Self {
+        Self::refused(
+            Code::FailedPrecondition,
+            REASON_ACCOUNT_CLOSED,
+            format!(
+                "account is closed (status {status_code}); a deposit-use certificate is refused for closed accounts"
+            ),
+        )
+    }
+
     /// An internal failure of ours, described by `context`.
     pub fn internal(context: impl Into<String>) -> Self {
         HfxError::Internal {
@@ -187,7 +200,8 @@ pub const REASON_ROLE_NOT_ALLOWED: &str = "ROLE_NOT_ALLOWED";
 pub const REASON_CERTIFICATE_REVOKED: &str = "CERTIFICATE_REVOKED";
 /// A loan check's peer gave up: the deadline the asker sent had passed (DEADLINE_EXCEEDED).
 pub const REASON_DEADLINE_PASSED: &str = "DEADLINE_PASSED";
-/// A deposit-use certificate asked for a closed account (FAILED_PRECONDITION).
+/// A deposit-use certificate, or a member query for a purpose that needs a live account
+/// (`loan_application`), asked for a closed account (FAILED_PRECONDITION).
 pub const REASON_ACCOUNT_CLOSED: &str = "ACCOUNT_CLOSED";
 /// A deposit-use certificate asked for a frozen account (FAILED_PRECONDITION).
 pub const REASON_ACCOUNT_FROZEN: &str = "ACCOUNT_FROZEN";

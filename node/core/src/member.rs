@@ -192,10 +192,7 @@ async fn view_for(
         }
         pb::Purpose::LoanApplication => {
             if m.status.is_closed() {
-                return Err(HfxError::FailedPrecondition(format!(
-                    "account is closed (status {}); a deposit-use certificate is refused for closed accounts",
-                    m.status.code()
-                )));
+                return Err(HfxError::account_closed(m.status.code()));
             }
             let (start, end, n) = continuous_months(node, m).await?;
             let loans = node

@@ -45,10 +45,24 @@ impl Node {
     }
 }
 
+/// The `[adapter]` settings with every file path (core file, vendor CA, client certificate
+/// and key) resolved from the config's folder.
+pub fn adapter_settings(cfg: &NodeConfig) -> hfx_adapters::open::AdapterSettings {
+    let mut settings = cfg.adapter.clone();
+    for p in [
+        &mut settings.path,
+        &mut settings.ca_file,
+        &mut settings.client_cert_file,
+        &mut settings.client_key_file,
+    ] {
+        *p = p.take().map(|p| cfg.resolve(&p));
+    }
+    settings
+}
+
 /// Open the core system an adapter config names (relative paths from the config's folder).
 pub async fn open_core(cfg: &NodeConfig) -> anyhow::Result<Arc<dyn CoreSystem>> {
-    let mut settings = cfg.adapter.clone();
-    settings.path = settings.path.map(|p| cfg.resolve(&p));
+    let settings = adapter_settings(cfg);
     hfx_adapters::open::open(&settings)
         .await
         .with_context(|| format!("adapter ({}): opening the core system", settings.kind))

@@ -116,11 +116,18 @@ fn load_material(files: &TlsFiles) -> Result<Material, TlsError> {
 
 /// TLS 1.3 only, client certificate required and checked against the zone root and CRL.
 pub fn server_config(files: &TlsFiles) -> Result<ServerConfig, TlsError> {
+    server_config_for(files, "tls")
+}
+
+/// [`server_config`] for the listener `face` ("peer", "local"), which names it in the
+/// warning a refused client certificate leaves in the log.
+pub fn server_config_for(files: &TlsFiles, face: &'static str) -> Result<ServerConfig, TlsError> {
     let m = load_material(files)?;
-    let verifier = WebPkiClientVerifier::builder_with_provider(m.roots, provider())
+    let inner = WebPkiClientVerifier::builder_with_provider(m.roots, provider())
         .with_crls(m.crls)
         .build()
         .map_err(config_err)?;
+    let verifier = Arc::new(LoggingClientVerifier { inner, face });
     let mut cfg = ServerConfig::builder_with_provider(provider())
         .with_protocol_versions(&[&rustls::version::TLS13])
         .map_err(config_err)?
@@ -129,6 +136,173 @@ pub fn server_config(files: &TlsFiles) -> Result<ServerConfig, TlsError> {
         .map_err(config_err)?;
     cfg.alpn_protocols = vec![b"h2".to_vec()];
     Ok(cfg)
+}
+
+/// The stable word a log line gives a refused client certificate, by rustls' reason.
+fn refusal_reason(e: &rustls::Error) -> &'static str {
+    use rustls::CertificateError as C;
+    match e {
+        rustls::Error::InvalidCertificate(C::Revoked) => crate::error::REASON_CERTIFICATE_REVOKED,
+        rustls::Error::InvalidCertificate(C::Expired | C::ExpiredContext { .. }) => {
+            "CERTIFICATE_EXPIRED"
+        }
+        rustls::Error::InvalidCertificate(C::NotValidYet | C::NotValidYetContext { .. }) => {
+            "CERTIFICATE_NOT_YET_VALID"
+        }
+        rustls::Error::InvalidCertificate(C::UnknownIssuer) => "CERTIFICATE_UNKNOWN_ISSUER",
+        _ => "CERTIFICATE_INVALID",
+    }
+}
+
+/// The zone's client-certificate check (webpki against the root and CRL), which also logs
+/// every certificate it refuses at warn with the certificate's serial and why, never its
+/// subject: a revoked or expired person certificate is refused at the handshake, before any
+/// handler could log it, and the operator must still see the refusal.
+#[derive(Debug)]
+struct LoggingClientVerifier {
+    inner: Arc<dyn rustls::server::danger::ClientCertVerifier>,
+    face: &'static str,
+}
+
+impl rustls::server::danger::ClientCertVerifier for LoggingClientVerifier {
+    fn offer_client_auth(&self) -> bool {
+        self.inner.offer_client_auth()
+    }
+    fn client_auth_mandatory(&self) -> bool {
+        self.inner.client_auth_mandatory()
+    }
+    fn root_hint_subjects(&self) -> &[rustls::DistinguishedName] {
+        self.inner.root_hint_subjects()
+    }
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::server::danger::ClientCertVerified, rustls::Error> {
+        self.inner
+            .verify_client_cert(end_entity, intermediates, now)
+            .inspect_err(|e| {
+                let serial = ConnCert::of(end_entity)
+                    .map(|c| c.serial_hex())
+                    .unwrap_or_else(|| "unparsable".into());
+                tracing::warn!(
+                    face = self.face,
+                    reason = refusal_reason(e),
+                    %serial,
+                    error = %e,
+                    "handshake refused: client certificate not accepted"
+                );
+            })
+    }
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
+}
+
+/// The alerts about a certificate a peer may end a handshake with, by the name rustls gives
+/// them in its message (`received fatal alert: CertificateRevoked`).
+const CERT_ALERTS: [rustls::AlertDescription; 6] = [
+    rustls::AlertDescription::CertificateRevoked,
+    rustls::AlertDescription::CertificateExpired,
+    rustls::AlertDescription::BadCertificate,
+    rustls::AlertDescription::UnsupportedCertificate,
+    rustls::AlertDescription::CertificateUnknown,
+    rustls::AlertDescription::UnknownCA,
+];
+
+/// The TLS alert a server sent when it ended a connection, found in a failed call's error
+/// and its sources (through the `std::io::Error`s that carry it: their `source()` skips the
+/// error they wrap, so each is opened with `get_ref`). The stream that meets the alert hands
+/// it on as an `io::Error` holding only rustls' text, so a certificate alert is also read
+/// from that text.
+pub fn alert_in(e: &(dyn std::error::Error + 'static)) -> Option<rustls::AlertDescription> {
+    let mut cur = Some(e);
+    while let Some(e) = cur {
+        if let Some(rustls::Error::AlertReceived(a)) = e.downcast_ref::<rustls::Error>() {
+            return Some(*a);
+        }
+        if let Some(name) = e
+            .to_string()
+            .split("received fatal alert: ")
+            .nth(1)
+            .map(|rest| {
+                rest.split(|c: char| !c.is_ascii_alphanumeric())
+                    .next()
+                    .unwrap_or("")
+            })
+            .map(str::to_string)
+            && let Some(a) = CERT_ALERTS.into_iter().find(|a| format!("{a:?}") == name)
+        {
+            return Some(a);
+        }
+        if let Some(inner) = e
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            && let Some(a) = alert_in(inner)
+        {
+            return Some(a);
+        }
+        cur = e.source();
+    }
+    None
+}
+
+/// A certificate file as its holder sees it: serial, validity and whether a CRL revokes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertStanding {
+    /// The serial in hex (as `hfx certs person` printed it and node logs name it).
+    pub serial: String,
+    /// Validity, unix seconds.
+    pub not_before: i64,
+    pub not_after: i64,
+    /// Whether the CRL file given revokes it.
+    pub revoked: bool,
+}
+
+impl CertStanding {
+    /// Read the first certificate of `cert` and look it up in the CRL file `crl`.
+    pub fn read(cert: &Path, crl: &Path) -> Result<Self, TlsError> {
+        let der = load_certs(cert)?.swap_remove(0);
+        let (_, parsed) =
+            x509_parser::parse_x509_certificate(der.as_ref()).map_err(|e| file_err(cert, e))?;
+        let conn = ConnCert::of(der.as_ref()).ok_or_else(|| TlsError::NoCertificate {
+            path: cert.to_path_buf(),
+        })?;
+        let revoked = RevokedSerials::load(crl)?.contains(&conn);
+        Ok(Self {
+            serial: conn.serial_hex(),
+            not_before: parsed.validity().not_before.timestamp(),
+            not_after: parsed.validity().not_after.timestamp(),
+            revoked,
+        })
+    }
+
+    /// Whether `now_unix` is past its end.
+    pub fn expired_at(&self, now_unix: i64) -> bool {
+        now_unix > self.not_after
+    }
+
+    /// Whether `now_unix` is before its start.
+    pub fn not_yet_valid_at(&self, now_unix: i64) -> bool {
+        now_unix < self.not_before
+    }
 }
 
 /// TLS 1.3 only; presents our certificate; verifies the server against the zone root and CRL.

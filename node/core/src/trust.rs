@@ -6,7 +6,7 @@
 
 use crate::config::NodeConfig;
 use crate::directory::DirectoryInForce;
-use crate::tls::{RevokedSerials, ServerTls, TlsFiles, client_config, server_config};
+use crate::tls::{RevokedSerials, ServerTls, TlsFiles, client_config, server_config_for};
 use hfx_certs::Directory;
 use rustls::ClientConfig;
 use std::collections::HashSet;
@@ -72,8 +72,8 @@ impl Trust {
             });
         }
         let trust = Self {
-            peer_tls: ServerTls::new(server_config(&files)?),
-            local_tls: ServerTls::new(server_config(&files)?),
+            peer_tls: ServerTls::new(server_config_for(&files, "peer")?),
+            local_tls: ServerTls::new(server_config_for(&files, "local")?),
             client: RwLock::new(Arc::new(client_config(&files)?)),
             root_key: RwLock::new(root_key),
             directory,
@@ -156,8 +156,8 @@ impl Trust {
         let tls = (|| -> Result<(), String> {
             let text = |e: &dyn std::error::Error| crate::error::chain(e);
             let root_key = read_root_key(&self.files).map_err(|e| text(&e))?;
-            let peer = server_config(&self.files).map_err(|e| text(&e))?;
-            let local = server_config(&self.files).map_err(|e| text(&e))?;
+            let peer = server_config_for(&self.files, "peer").map_err(|e| text(&e))?;
+            let local = server_config_for(&self.files, "local").map_err(|e| text(&e))?;
             let client = client_config(&self.files).map_err(|e| text(&e))?;
             let revoked = RevokedSerials::load(&self.files.crl).map_err(|e| text(&e))?;
             self.set_revoked(revoked);

@@ -305,7 +305,7 @@ pub async fn run(opts: DemoOptions, binary: PathBuf) -> anyhow::Result<bool> {
                 pb::Purpose::LoanApplication,
             ),
             expect_ok: false,
-            expected: "FAILED_PRECONDITION: refused for closed accounts",
+            expected: "FAILED_PRECONDITION ACCOUNT_CLOSED: refused for closed accounts",
             stop_first: None,
         },
         Step {

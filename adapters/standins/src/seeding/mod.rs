@@ -171,14 +171,9 @@ pub async fn seed(
                 .await
         }
         "vendorapi" => {
-            VendorApiCore::open(
-                s.need(&s.url, "url")?,
-                s.need(&s.client_id, "client_id")?,
-                s.need(&s.client_secret, "client_secret")?,
-                timeout,
-            )?
-            .seed(centre, opts, start, count, progress)
-            .await
+            VendorApiCore::open(s)?
+                .seed(centre, opts, start, count, progress)
+                .await
         }
         _ => Err(s.unknown_kind()),
     }

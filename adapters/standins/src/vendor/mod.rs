@@ -2,6 +2,11 @@
 //! `hfx_adapters::vendorapi`), with its own store (a sqlite core, so transfer holds run the
 //! shared state machine) and injectable faults (5xx, 429, delays, small pages, token expiry).
 //!
+//! It serves https ([`spawn_standin`]: a vendor CA generated for it, a server certificate for
+//! `127.0.0.1` and `localhost`, a client certificate required), https with a given identity, or
+//! plain http ([`spawn_standin_with`], [`Transport`]); [`StandIn::settings`] are the adapter
+//! settings that reach it either way.
+//!
 //! Transfer writes can also fail on command, per operation ([`VendorApiServer::fail_write`]):
 //! before the write is applied (503, nothing stored), or after it was applied: a 503, or the
 //! connection cut before the answer is complete ([`WriteFault`]). A stand-in can be restarted on
@@ -27,6 +32,9 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 mod routes;
+pub mod tls;
+
+pub use tls::{ClientFiles, ServerTls, VendorCa};
 
 use routes::{
     admin_seed, admin_stats, codes, health, loans, members, token, transactions, transfer,
@@ -403,7 +411,8 @@ impl VendorApiServer {
             .with_state(self.st.clone())
     }
 
-    /// Serve on `listener` in the background until the returned task is dropped or stopped.
+    /// Serve plain http on `listener` in the background until the returned task is dropped or
+    /// stopped.
     pub fn start(&self, listener: tokio::net::TcpListener) -> ServerTask {
         let app = self.router();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -418,6 +427,41 @@ impl VendorApiServer {
         ServerTask {
             task,
             stop: Some(stop),
+        }
+    }
+
+    /// Serve https with `tls` on `listener`, as [`VendorApiServer::start`] does http.
+    pub fn start_tls(
+        &self,
+        listener: tokio::net::TcpListener,
+        tls: Arc<rustls::ServerConfig>,
+    ) -> Result<ServerTask, AdapterError> {
+        let listener = tls::TlsListener::new(listener, tls)
+            .map_err(|e| AdapterError::unavailable_from("vendor API stand-in listener", e))?;
+        let app = self.router();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
+                let _ = stopped.await;
+            });
+            if let Err(e) = serve.await {
+                tracing::warn!(error = %e, "vendor API stand-in stopped");
+            }
+        });
+        Ok(ServerTask {
+            task,
+            stop: Some(stop),
+        })
+    }
+
+    fn serve(
+        &self,
+        listener: tokio::net::TcpListener,
+        tls: Option<&Arc<rustls::ServerConfig>>,
+    ) -> Result<ServerTask, AdapterError> {
+        match tls {
+            None => Ok(self.start(listener)),
+            Some(cfg) => self.start_tls(listener, cfg.clone()),
         }
     }
 }
@@ -518,12 +562,32 @@ impl ServerState {
     }
 }
 
+/// How a stand-in serves ([`spawn_standin_with`]).
+#[derive(Clone)]
+pub enum Transport {
+    /// Plain http; its settings carry `allow_plain_http = true`.
+    Plain,
+    /// https with a vendor CA generated into the data folder (as [`spawn_standin`]).
+    Generated,
+    /// https with this identity; its settings carry no CA (the test that made it knows which
+    /// CA a client should trust, and sets `ca_file` itself).
+    Tls(ServerTls),
+}
+
+/// How a stand-in over https serves, kept for its restarts.
+struct Served {
+    config: Arc<rustls::ServerConfig>,
+    files: Option<ClientFiles>,
+}
+
 /// A running stand-in: its URL and credentials, the server (fault controls, stats, store).
 pub struct StandIn {
     pub url: String,
     pub client_id: String,
     pub client_secret: String,
     pub server: VendorApiServer,
+    /// https: the server's configuration, and the client's files when the CA was generated.
+    tls: Option<Arc<Served>>,
     addr: SocketAddr,
     data_dir: PathBuf,
     faults: Faults,
@@ -531,20 +595,35 @@ pub struct StandIn {
 }
 
 impl StandIn {
-    /// Adapter settings that reach this stand-in.
+    /// Adapter settings that reach this stand-in (https: its CA and client certificate files;
+    /// plain http: `allow_plain_http = true`).
     pub fn settings(&self) -> AdapterSettings {
+        let files = self.client_files().cloned();
         AdapterSettings {
             kind: "vendorapi".into(),
             url: Some(self.url.clone()),
             client_id: Some(self.client_id.clone()),
             client_secret: Some(self.client_secret.clone()),
+            ca_file: files.as_ref().map(|f| f.ca_file.clone()),
+            client_cert_file: files.as_ref().and_then(|f| f.client_cert_file.clone()),
+            client_key_file: files.and_then(|f| f.client_key_file),
+            allow_plain_http: self.tls.is_none(),
             ..Default::default()
         }
     }
 
-    /// An adapter for this stand-in.
+    /// The files a client trusts and presents (a generated CA); `None` for plain http or a
+    /// given identity.
+    pub fn client_files(&self) -> Option<&ClientFiles> {
+        self.tls.as_ref().and_then(|t| t.files.as_ref())
+    }
+
+    /// An adapter for this stand-in ([`StandIn::settings`], with this per-call deadline).
     pub fn core(&self, timeout: Option<Duration>) -> Result<VendorApiCore, AdapterError> {
-        VendorApiCore::open(&self.url, &self.client_id, &self.client_secret, timeout)
+        VendorApiCore::open(&AdapterSettings {
+            timeout_ms: timeout.map(|t| t.as_millis() as u64),
+            ..self.settings()
+        })
     }
 
     /// Stop the server (gracefully: requests in flight finish) and start it again on the same
@@ -573,28 +652,56 @@ impl StandIn {
                 }
             }
         };
-        self.task = Some(server.start(listener));
+        self.task = Some(server.serve(listener, self.tls.as_ref().map(|t| &t.config))?);
         self.server = server;
         Ok(())
     }
 }
 
-/// Start the vendor API stand-in on `listener` with its store in `data_dir`.
+/// Start the vendor API stand-in on `listener` with its store in `data_dir`, over https with a
+/// vendor CA generated into `data_dir` and a client certificate required
+/// ([`Transport::Generated`]).
 pub async fn spawn_standin(
     listener: tokio::net::TcpListener,
     data_dir: &Path,
     faults: Faults,
 ) -> Result<StandIn, AdapterError> {
+    spawn_standin_with(listener, data_dir, faults, Transport::Generated).await
+}
+
+/// [`spawn_standin`] over the given transport.
+pub async fn spawn_standin_with(
+    listener: tokio::net::TcpListener,
+    data_dir: &Path,
+    faults: Faults,
+    transport: Transport,
+) -> Result<StandIn, AdapterError> {
     let addr = listener
         .local_addr()
         .map_err(|e| AdapterError::unavailable_from("listener", e))?;
     let server = VendorApiServer::open(data_dir, faults.clone()).await?;
-    let task = server.start(listener);
+    let tls = match transport {
+        Transport::Plain => None,
+        Transport::Generated => {
+            let (identity, files) = tls::generated(data_dir)?;
+            Some(Arc::new(Served {
+                config: identity.config()?,
+                files: Some(files),
+            }))
+        }
+        Transport::Tls(identity) => Some(Arc::new(Served {
+            config: identity.config()?,
+            files: None,
+        })),
+    };
+    let task = server.serve(listener, tls.as_ref().map(|t| &t.config))?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
     Ok(StandIn {
-        url: format!("http://{addr}"),
+        url: format!("{scheme}://{addr}"),
         client_id: STANDIN_CLIENT_ID.into(),
         client_secret: STANDIN_CLIENT_SECRET.into(),
         server,
+        tls,
         addr,
         data_dir: data_dir.to_path_buf(),
         faults,

@@ -10,6 +10,7 @@ mod postgres;
 mod server;
 mod sqlite;
 mod vendorapi;
+mod vendorapi_tls;
 
 /// Population size every contract test seeds.
 pub const N: u64 = 240;

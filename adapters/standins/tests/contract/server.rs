@@ -276,8 +276,16 @@ pub(crate) async fn factory_and_unreachable_server<C: ServerCore + 'static>() {
     };
     let core = open(&s).await.unwrap();
     assert_eq!(core.kind(), C::KIND);
+    // A fresh database holds no member: only the sample read fails, and says so.
     let checks = core.check().await;
-    assert!(checks.iter().all(|c| c.ok), "{checks:?}");
+    assert!(
+        checks.iter().all(|c| c.ok == (c.name != "sample read")),
+        "{checks:?}"
+    );
+    assert!(
+        checks.iter().any(|c| c.detail == hfx_adapters::EMPTY_CORE),
+        "{checks:?}"
+    );
 }
 
 /// With `plant` having written [`hfx_standins::contract::planted_hold`] into the core's

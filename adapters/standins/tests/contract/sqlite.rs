@@ -104,3 +104,66 @@ async fn sqlite_database_failure_keeps_the_sqlx_error_as_its_source() {
     assert!(!e.to_string().contains("no such table"), "{e}");
     assert!(e.detail().contains("no such table: grxx"), "{}", e.detail());
 }
+
+/// The factory (what a node and `hfx adapter check` open): a missing core database is an error
+/// naming `adapter.path`, and no file is left behind; `create = true` makes an empty one, whose
+/// self-test fails on the empty core; `hfx seed`'s path creates and fills it.
+#[tokio::test]
+async fn sqlite_missing_core_file_is_an_error_unless_asked_to_create_it() {
+    use hfx_adapters::open::{AdapterSettings, open};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("core.db");
+    let mut s = AdapterSettings {
+        kind: "sqlite".into(),
+        path: Some(path.clone()),
+        ..Default::default()
+    };
+    let e = open(&s).await.err().expect("refused").to_string();
+    assert!(e.contains("adapter.path") && e.contains("core.db"), "{e}");
+    assert!(
+        e.contains("hfx seed") && e.contains("adapter.create"),
+        "{e}"
+    );
+    assert!(!path.exists(), "a refused open leaves no file");
+
+    s.create = true;
+    let core = open(&s).await.unwrap();
+    assert!(path.is_file());
+    let checks = core.check().await;
+    let sample = checks.iter().find(|c| c.name == "sample read").unwrap();
+    assert!(!sample.ok, "{checks:?}");
+    assert_eq!(sample.detail, hfx_adapters::EMPTY_CORE);
+    assert!(
+        checks
+            .iter()
+            .filter(|c| c.name != "sample read")
+            .all(|c| c.ok),
+        "{checks:?}"
+    );
+
+    // Seeding fills it; opened again without `create`, the file is there and passes.
+    hfx_standins::seeding::seed(&s, CENTRE, &crate::opts(), 0, 5, &|_| {})
+        .await
+        .unwrap();
+    s.create = false;
+    let core = open(&s).await.unwrap();
+    assert!(core.check().await.iter().all(|c| c.ok));
+}
+
+/// `hfx seed` creates the file it fills.
+#[tokio::test]
+async fn seeding_creates_a_missing_sqlite_core() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("new").join("core.db");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let s = hfx_adapters::open::AdapterSettings {
+        kind: "sqlite".into(),
+        path: Some(path.clone()),
+        ..Default::default()
+    };
+    hfx_standins::seeding::seed(&s, CENTRE, &crate::opts(), 0, 3, &|_| {})
+        .await
+        .unwrap();
+    let core = SqliteCore::open_existing(&path).await.unwrap();
+    assert_eq!(core.member_count().await.unwrap(), 3);
+}

@@ -241,7 +241,11 @@ async fn vendorapi_token_is_refreshed_on_401_and_bad_credentials_are_named() {
     let st = s.server.stats();
     assert_eq!(st.tokens_issued, issued + 1);
     assert!(st.unauthorized >= 1);
-    let wrong = VendorApiCore::open(&s.url, &s.client_id, "not-the-secret", None).unwrap();
+    let wrong = VendorApiCore::open(&hfx_adapters::open::AdapterSettings {
+        client_secret: Some("not-the-secret".into()),
+        ..s.settings()
+    })
+    .unwrap();
     let e = wrong
         .member_by_id(m.id_type, &m.id_number)
         .await

@@ -101,6 +101,7 @@ pub struct VerifyArgs {
     /// Own centre, for --online.
     #[arg(long = "node", env = "HFX_NODE")]
     pub node: Option<String>,
+    /// Print JSON (stable field names, the same in every language) instead of text.
     #[arg(long)]
     pub json: bool,
 }
@@ -114,6 +115,7 @@ pub struct StatusArgs {
     /// The issuing centre (default: the issuer of the certificate received with that id).
     #[arg(long)]
     pub centre: Option<String>,
+    /// Print JSON (stable field names, the same in every language) instead of text.
     #[arg(long)]
     pub json: bool,
 }
@@ -127,6 +129,7 @@ pub struct RevokeArgs {
     /// Why (recorded with the revocation).
     #[arg(long)]
     pub reason: String,
+    /// Print JSON (stable field names, the same in every language) instead of text.
     #[arg(long)]
     pub json: bool,
 }
@@ -191,12 +194,19 @@ async fn request(a: RequestArgs) -> anyhow::Result<ExitCode> {
         });
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
+        let cat = super::lang::cat();
+        let centres = super::lang::Centres::load(&a.conn);
         println!(
-            "certificate {} from {} (valid until {}), {} bytes:",
-            cert.certificate_id,
-            a.centre,
-            utc(cert.expires_at_unix),
-            r.compact.len()
+            "{}",
+            cat.text(
+                "attest-issued",
+                &[
+                    ("id", cert.certificate_id.as_str().into()),
+                    ("centre", centres.short(cat, &a.centre).into()),
+                    ("until", cat.date_time_unix(cert.expires_at_unix).into()),
+                    ("bytes", r.compact.len().into()),
+                ],
+            )
         );
         println!("{}", r.compact);
     }
@@ -475,6 +485,25 @@ fn state_name(s: i32) -> &'static str {
     }
 }
 
+/// The online status of a certificate in words: revoked with its reason code, when (China
+/// Standard Time) and the issuer's detail; or its state.
+fn status_line(cat: &hfx_i18n::Catalogue, s: &pb::CertificateStatusReply) -> String {
+    if s.state == pb::CertificateState::Revoked as i32 {
+        cat.text(
+            "attest-online-revoked",
+            &[
+                ("reason", s.reason.as_str().into()),
+                ("at", cat.date_time_unix(s.revoked_at_unix).into()),
+                ("detail", s.detail.as_str().into()),
+            ],
+        )
+    } else {
+        let name = state_name(s.state);
+        let state = cat.msg_or(&format!("attest-state-{name}"), name);
+        cat.text("attest-online", &[("state", state.into())])
+    }
+}
+
 fn status_json(s: &pb::CertificateStatusReply) -> serde_json::Value {
     serde_json::json!({
         "state": state_name(s.state), "reason": s.reason, "detail": s.detail,
@@ -485,15 +514,8 @@ fn status_json(s: &pb::CertificateStatusReply) -> serde_json::Value {
 fn print_status(s: &pb::CertificateStatusReply, json: bool) -> anyhow::Result<ExitCode> {
     if json {
         println!("{}", serde_json::to_string_pretty(&status_json(s))?);
-    } else if s.state == pb::CertificateState::Revoked as i32 {
-        println!(
-            "online: revoked ({}) at {}: {}",
-            s.reason,
-            utc(s.revoked_at_unix),
-            s.detail
-        );
     } else {
-        println!("online: {}", state_name(s.state));
+        println!("{}", status_line(super::lang::cat(), s));
     }
     Ok(if s.state == pb::CertificateState::Valid as i32 {
         ExitCode::SUCCESS
@@ -519,6 +541,33 @@ mod tests {
         let grids = img.detect_grids();
         assert_eq!(grids.len(), 1, "one QR code in the image");
         grids[0].decode().unwrap().1
+    }
+
+    #[test]
+    fn the_online_status_reads_in_both_languages() {
+        let zh = hfx_i18n::Catalogue::new(hfx_i18n::Lang::ZhCn);
+        let en = hfx_i18n::Catalogue::new(hfx_i18n::Lang::En);
+        let valid = pb::CertificateStatusReply {
+            state: pb::CertificateState::Valid as i32,
+            ..Default::default()
+        };
+        assert_eq!(status_line(&en, &valid), "online: valid");
+        assert_eq!(status_line(&zh, &valid), "在线核验：有效");
+        let revoked = pb::CertificateStatusReply {
+            state: pb::CertificateState::Revoked as i32,
+            reason: "ACCOUNT_CLOSED".into(),
+            detail: "issued in error".into(),
+            revoked_at_unix: 1_796_140_800,
+            ..Default::default()
+        };
+        assert_eq!(
+            status_line(&en, &revoked),
+            "online: revoked (ACCOUNT_CLOSED) at 2 Dec 2026 00:00:00 (UTC+8): issued in error"
+        );
+        assert_eq!(
+            status_line(&zh, &revoked),
+            "在线核验：已撤销（ACCOUNT_CLOSED），撤销时间 2026年12月2日 00:00:00（北京时间）：issued in error"
+        );
     }
 
     #[test]

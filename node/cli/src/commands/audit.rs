@@ -14,24 +14,23 @@ pub async fn disclosures(conn: &Conn, limit: u32, json: bool) -> anyhow::Result<
     init_cli_logging();
     let client = conn.client(Role::Auditor)?;
     let list = client.disclosures(limit).await.map_err(status_error)?;
+    if !json {
+        // The same table as `hfx disclosures`: centres by name, the legal basis under each.
+        let centres = super::lang::Centres::load(conn);
+        print!(
+            "{}",
+            super::disclosures::list_text(super::lang::cat(), &centres, &list)
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     for d in &list {
         let purpose = pb::Purpose::try_from(d.purpose)
             .map(hfx_node::member::purpose_name)
             .unwrap_or("?");
-        if json {
-            println!(
-                "{}",
-                serde_json::json!({"at_unix_ms": d.at_unix_ms, "direction": d.direction, "peer": d.peer_centre, "acting_person": d.acting_person, "purpose": purpose, "legal_basis": d.legal_basis, "outcome": d.outcome, "message_id": d.message_id, "subject": d.subject_masked})
-            );
-        } else {
-            let at = chrono::DateTime::from_timestamp_millis(d.at_unix_ms)
-                .map(|t| t.to_rfc3339())
-                .unwrap_or_default();
-            println!(
-                "{at} {:<8} {} {:<24} {:<28} {} [{}]",
-                d.direction, d.peer_centre, purpose, d.acting_person, d.outcome, d.subject_masked
-            );
-        }
+        println!(
+            "{}",
+            serde_json::json!({"at_unix_ms": d.at_unix_ms, "direction": d.direction, "peer": d.peer_centre, "acting_person": d.acting_person, "purpose": purpose, "legal_basis": d.legal_basis, "outcome": d.outcome, "message_id": d.message_id, "subject": d.subject_masked})
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -129,7 +128,7 @@ pub async fn audit_export(
 fn load_export(path: &Path) -> anyhow::Result<hfx_tlog::audit::Export> {
     let f = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
     let len = f.metadata().map(|m| m.len()).unwrap_or(0);
-    let bar = progress_bar(len, "reading");
+    let bar = progress_bar(len, &super::lang::cat().msg("progress-reading"));
     let mut r = std::io::BufReader::with_capacity(1 << 20, bar.wrap_read(f));
     let e = hfx_tlog::audit::parse(&mut r, &|_, _| {})
         .with_context(|| format!("{}", path.display()))?;
@@ -176,16 +175,15 @@ fn verify_file(
 ) -> anyhow::Result<hfx_tlog::audit::VerifyReport> {
     let file = std::fs::File::open(f).with_context(|| format!("opening {}", f.display()))?;
     let len = file.metadata().map(|m| m.len()).unwrap_or(0);
-    let bar = progress_bar(len, "reading");
+    // One streaming pass (memory bounded by the tree, not the file); a file with a finding is
+    // read a second time, in memory, for the full report.
+    let bar = progress_bar(len, &super::lang::cat().msg("progress-verifying"));
     let mut r = std::io::BufReader::with_capacity(1 << 20, bar.wrap_read(file));
-    let read = hfx_tlog::audit::read_for_verify(&mut r, &|_, _| {})?;
-    bar.finish_and_clear();
-    let (vkey, quorum) = trusted(directory, root, &read.export.centre)?;
-    let bar = progress_bar(read.export.entries.len() as u64, "verifying");
-    let b = bar.clone();
-    let rep = hfx_tlog::audit::verify_read(&read, vkey.as_deref(), quorum, &move |d, _| {
-        b.set_position(d)
-    });
+    let rep = hfx_tlog::audit::verify_stream(
+        &mut r,
+        &mut |centre| trusted(directory, root, centre),
+        &|_, _| {},
+    )?;
     bar.finish_and_clear();
     Ok(rep)
 }
@@ -205,11 +203,11 @@ pub fn audit_verify(
         directory.is_some() || trust_export_key,
         "no trusted key: without the zone's directory the checkpoint key would come from the export itself, and a forged export would verify; {TRUST_HINT}"
     );
+    let cat = super::lang::cat();
     if directory.is_none() {
         eprintln!(
-            "WARNING: --trust-export-key: each export's checkpoints are checked against the key in its own header. \
-             The result proves only that the export is consistent with itself, NOT that it is the centre's log: \
-             a forged export re-signed with another key passes. To check it against the centre's key, {TRUST_HINT}."
+            "{}",
+            cat.text("verify-warning-own-key", &[("hint", TRUST_HINT.into())])
         );
     }
     let mut all_ok = true;
@@ -225,7 +223,15 @@ pub fn audit_verify(
                         serde_json::json!({"file": f, "report": null, "error": format!("{err:#}"), "seconds": t.elapsed().as_secs_f64()})
                     );
                 } else {
-                    println!("{}: unreadable: {err:#}\n  FAILED", f.display());
+                    let file = f.display().to_string();
+                    println!(
+                        "{}\n  {}",
+                        cat.text(
+                            "verify-unreadable",
+                            &[("file", file.into()), ("error", format!("{err:#}").into())]
+                        ),
+                        cat.msg("verify-failed")
+                    );
                 }
                 continue;
             }
@@ -239,48 +245,7 @@ pub fn audit_verify(
                 serde_json::json!({"file": f, "report": rep, "seconds": secs, "ok": ok, "key_trusted": rep.key_trusted})
             );
         } else {
-            println!(
-                "{}: centre {}, {} entries, root {}; {} checkpoints and {} cosignatures verified; witnessed up to {}; {} payloads present, {} purged; {} disclosures committed by the log{} ({:.2} s: entries {:.2} s = {:.0}/s, payloads {:.2} s)",
-                f.display(),
-                rep.centre,
-                rep.entries,
-                rep.root,
-                rep.checkpoints_verified,
-                rep.cosignatures_verified,
-                rep.witnessed_size,
-                rep.payloads_present,
-                rep.payloads_purged,
-                rep.disclosures_committed,
-                if rep.disclosures_uncommitted > 0 {
-                    format!(
-                        " ({} written before schema 3, not committed)",
-                        rep.disclosures_uncommitted
-                    )
-                } else {
-                    String::new()
-                },
-                secs,
-                rep.entries_seconds,
-                rep.entries as f64 / rep.entries_seconds.max(1e-9),
-                rep.payloads_seconds
-            );
-            for p in &rep.problems {
-                println!(
-                    "  {}{}: {}",
-                    p.kind,
-                    p.at.map(|a| format!(" at {a}")).unwrap_or_default(),
-                    p.detail
-                );
-            }
-            println!(
-                "  {}",
-                match (ok, rep.key_trusted) {
-                    (true, true) => "OK",
-                    (true, false) =>
-                        "OK (internally consistent only: checked against the export's own key, not the directory's)",
-                    (false, _) => "FAILED",
-                }
-            );
+            print!("{}", verify_text(cat, f, &rep, secs));
         }
     }
     Ok(if all_ok {
@@ -288,6 +253,76 @@ pub fn audit_verify(
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// One export's verification as an auditor reads it: the summary line, each problem in the
+/// verifier's own words, then OK or FAILED.
+fn verify_text(
+    cat: &hfx_i18n::Catalogue,
+    f: &Path,
+    rep: &hfx_tlog::audit::VerifyReport,
+    secs: f64,
+) -> String {
+    let uncommitted = if rep.disclosures_uncommitted > 0 {
+        cat.text(
+            "verify-uncommitted",
+            &[("count", rep.disclosures_uncommitted.to_string().into())],
+        )
+    } else {
+        String::new()
+    };
+    let arg = |k: &'static str, v: String| -> hfx_i18n::Arg<'static> { (k, v.into()) };
+    let mut out = cat.text(
+        "verify-summary",
+        &[
+            arg("file", f.display().to_string()),
+            arg("centre", rep.centre.to_string()),
+            arg("entries", rep.entries.to_string()),
+            arg("root", rep.root.to_string()),
+            arg("checkpoints", rep.checkpoints_verified.to_string()),
+            arg("cosignatures", rep.cosignatures_verified.to_string()),
+            arg("witnessed", rep.witnessed_size.to_string()),
+            arg("present", rep.payloads_present.to_string()),
+            arg("purged", rep.payloads_purged.to_string()),
+            arg("disclosures", rep.disclosures_committed.to_string()),
+            arg("uncommitted", uncommitted),
+            arg("secs", format!("{secs:.2}")),
+            arg("entries_secs", format!("{:.2}", rep.entries_seconds)),
+            arg(
+                "rate",
+                format!("{:.0}", rep.entries as f64 / rep.entries_seconds.max(1e-9)),
+            ),
+            arg("payloads_secs", format!("{:.2}", rep.payloads_seconds)),
+        ],
+    );
+    out.push('\n');
+    for p in &rep.problems {
+        let line = match p.at {
+            Some(at) => cat.text(
+                "verify-problem-at",
+                &[
+                    arg("kind", p.kind.to_string()),
+                    arg("at", at.to_string()),
+                    arg("detail", p.detail.clone()),
+                ],
+            ),
+            None => cat.text(
+                "verify-problem",
+                &[
+                    arg("kind", p.kind.to_string()),
+                    arg("detail", p.detail.clone()),
+                ],
+            ),
+        };
+        out.push_str(&format!("  {line}\n"));
+    }
+    let verdict = match (rep.problems.is_empty(), rep.key_trusted) {
+        (true, true) => "verify-ok",
+        (true, false) => "verify-ok-own-key",
+        (false, _) => "verify-failed",
+    };
+    out.push_str(&format!("  {}\n", cat.msg(verdict)));
+    out
 }
 
 pub fn audit_prove(file: &Path, index: u64, out: Option<PathBuf>) -> anyhow::Result<ExitCode> {
@@ -393,28 +428,51 @@ pub async fn audit_replay(
         v["ok"] = ok.into();
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
+        let cat = super::lang::cat();
+        let arg = |k: &'static str, v: String| -> hfx_i18n::Arg<'static> { (k, v.into()) };
         println!(
-            "{}: {} disclosures rebuilt from the log, {} in the store, {} with purged payloads",
-            rep.centre, rep.rebuilt, rep.store_records, rep.undecodable
+            "{}",
+            cat.text(
+                "replay-rebuilt",
+                &[
+                    arg("centre", rep.centre.to_string()),
+                    arg("rebuilt", rep.rebuilt.to_string()),
+                    arg("store", rep.store_records.to_string()),
+                    arg("purged", rep.undecodable.to_string()),
+                ],
+            )
         );
         println!(
-            "  {} records compared field by field with their commitment, {} by hash only (payload purged), {} written before schema 3",
-            rep.compared, rep.commitments_purged, rep.uncommitted_before_schema
+            "  {}",
+            cat.text(
+                "replay-compared",
+                &[
+                    arg("compared", rep.compared.to_string()),
+                    arg("by_hash", rep.commitments_purged.to_string()),
+                    arg("before", rep.uncommitted_before_schema.to_string()),
+                ],
+            )
         );
         for d in &rep.differences {
             println!("  {}: {}", d.kind, d.detail);
         }
-        print_cases(&cases, now);
+        print!("{}", cases_text(cat, &cases, now));
         match &found {
             Some(f) => println!(
-                "  transfer cases compared with the store ({} rows) and the core system ({}): {} finding(s)",
-                f.store.len(),
-                config.map(|c| c.display().to_string()).unwrap_or_default(),
-                findings.len()
+                "  {}",
+                cat.text(
+                    "replay-store-compared",
+                    &[
+                        arg("rows", f.store.len().to_string()),
+                        arg(
+                            "config",
+                            config.map(|c| c.display().to_string()).unwrap_or_default()
+                        ),
+                        arg("findings", findings.len().to_string()),
+                    ],
+                )
             ),
-            None => println!(
-                "  transfer cases not compared with a store or core system: give --config <node.toml>"
-            ),
+            None => println!("  {}", cat.msg("replay-store-not-compared")),
         }
         for f in &findings {
             println!(
@@ -424,11 +482,11 @@ pub async fn audit_replay(
         }
         println!(
             "  {}",
-            if ok {
-                "log and store agree"
+            cat.msg(if ok {
+                "replay-agree"
             } else {
-                "DIFFERENCES"
-            }
+                "replay-differences"
+            })
         );
     }
     Ok(if ok {
@@ -438,42 +496,58 @@ pub async fn audit_replay(
     })
 }
 
-/// The rebuilt cases, one line each (a summary by state past 100).
-fn print_cases(cases: &[hfx_tlog::audit::CaseLog], now: i64) {
+/// The rebuilt cases, one line each (a summary by state past 100); amounts in fen as the
+/// log keeps them, the case's role and state as the log names them.
+fn cases_text(cat: &hfx_i18n::Catalogue, cases: &[hfx_tlog::audit::CaseLog], now: i64) -> String {
     let fen = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_else(|| "-".into());
-    println!("  {} transfer case(s) rebuilt from the log", cases.len());
+    let mut out = format!(
+        "  {}\n",
+        cat.text("replay-cases", &[("count", cases.len().to_string().into())])
+    );
     if cases.len() > 100 {
         let mut by: std::collections::BTreeMap<String, u64> = Default::default();
         for c in cases {
             *by.entry(format!("{} {}", c.role, c.state())).or_default() += 1;
         }
         for (k, n) in by {
-            println!("    {n:>8} {k}");
+            out.push_str(&format!("    {n:>8} {k}\n"));
         }
-        return;
+        return out;
     }
     for c in cases {
-        println!(
-            "    {} {:<11} {:<15} held {} paid {} credited {}{}{} (last step {} s ago)",
-            c.case_id,
-            c.role,
-            c.state(),
-            fen(c.held.as_ref().map(|x| x.amount_fen)),
-            fen(c.paid.as_ref().map(|x| x.amount_fen)),
-            fen(c.credited.as_ref().map(|x| x.amount_fen)),
-            if c.released.is_some() {
-                ", released"
-            } else {
-                ""
-            },
-            if c.unreadable > 0 {
-                format!(", {} entries unreadable (purged)", c.unreadable)
-            } else {
-                String::new()
-            },
-            (now - c.last_ms).max(0) / 1000
+        let released = if c.released.is_some() {
+            cat.msg("replay-case-released")
+        } else {
+            String::new()
+        };
+        let unreadable = if c.unreadable > 0 {
+            cat.text(
+                "replay-case-unreadable",
+                &[("count", c.unreadable.to_string().into())],
+            )
+        } else {
+            String::new()
+        };
+        let line = cat.text(
+            "replay-case",
+            &[
+                ("case", c.case_id.to_string().into()),
+                ("role", format!("{:<11}", c.role).into()),
+                ("state", format!("{:<15}", c.state()).into()),
+                ("held", fen(c.held.as_ref().map(|x| x.amount_fen)).into()),
+                ("paid", fen(c.paid.as_ref().map(|x| x.amount_fen)).into()),
+                (
+                    "credited",
+                    fen(c.credited.as_ref().map(|x| x.amount_fen)).into(),
+                ),
+                ("released", released.into()),
+                ("unreadable", unreadable.into()),
+                ("age", ((now - c.last_ms).max(0) / 1000).to_string().into()),
+            ],
         );
+        out.push_str(&format!("    {line}\n"));
     }
+    out
 }
 
 /// `hfx audit reconcile`: both sides of every exchange, and the money of every case across
@@ -496,7 +570,10 @@ pub fn audit_reconcile(
     let now = hfx_node::now_ms();
     let mut rec = hfx_tlog::audit::Reconciler::new(centres, now);
     let mut money = hfx_tlog::audit::MoneyCollector::new();
-    let bar = progress_bar(files.len() as u64, "reconciling");
+    let bar = progress_bar(
+        files.len() as u64,
+        &super::lang::cat().msg("progress-reconciling"),
+    );
     for f in files {
         hfx_tlog::audit::stream_money(f, &mut |c, l| rec.add(c, l), &mut money)?;
         bar.inc(1);
@@ -512,16 +589,25 @@ pub fn audit_reconcile(
         v["ok"] = ok.into();
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
+        let cat = super::lang::cat();
         println!(
-            "centres {}: {} messages matched on both sides, {} with centres not in this set",
-            rep.centres.join(", "),
-            rep.matched,
-            rep.not_exported
+            "{}",
+            cat.text(
+                "reconcile-matched",
+                &[
+                    ("centres", rep.centres.join(", ").into()),
+                    ("matched", rep.matched.to_string().into()),
+                    ("other", rep.not_exported.to_string().into()),
+                ],
+            )
         );
         if rep.repeated > 0 {
             println!(
-                "  {} entries repeat a message already logged on the same side (retries), not breaks",
-                rep.repeated
+                "  {}",
+                cat.text(
+                    "reconcile-repeated",
+                    &[("count", rep.repeated.to_string().into())]
+                )
             );
         }
         for b in &rep.breaks {
@@ -540,8 +626,14 @@ pub fn audit_reconcile(
                 b.age_seconds
             );
         }
-        println!("  {} message break(s)", rep.breaks.len());
-        print_money(&mrep);
+        println!(
+            "  {}",
+            cat.text(
+                "reconcile-breaks",
+                &[("count", rep.breaks.len().to_string().into())]
+            )
+        );
+        print!("{}", money_text(cat, &mrep));
     }
     Ok(if ok {
         ExitCode::SUCCESS
@@ -550,39 +642,66 @@ pub fn audit_reconcile(
     })
 }
 
-fn print_money(m: &hfx_tlog::audit::MoneyReport) {
+/// The zone's money in the transfer cases of the exports: cases, money in flight by where it
+/// is (fen as the logs keep them, the total also in yuan), then each break in its own words.
+fn money_text(cat: &hfx_i18n::Catalogue, m: &hfx_tlog::audit::MoneyReport) -> String {
     let f = &m.in_flight;
-    println!(
-        "transfer cases: {} ({} settled on both sides, {} with one side not exported)",
-        m.cases, m.settled, m.one_sided
+    let mut out = cat.text(
+        "money-cases",
+        &[
+            ("cases", m.cases.to_string().into()),
+            ("settled", m.settled.to_string().into()),
+            ("one_sided", m.one_sided.to_string().into()),
+        ],
     );
-    println!(
-        "  money in flight, as the logs show it: {} fen",
-        f.total_fen
-    );
-    println!(
-        "    held at origins        {:>14} fen in {:>4} case(s)  (transfer-out record sent, no payment notice yet)",
-        f.held_at_origins_fen, f.held_cases
-    );
-    println!(
-        "    in transit at the bank {:>14} fen in {:>4} case(s)  (paid out and closed at the origin, not yet credited)",
-        f.in_transit_fen, f.in_transit_cases
-    );
-    println!(
-        "    credited, not closed   {:>14} fen in {:>4} case(s)  (credited at the destination, the origin not closed: a break)",
-        f.credited_not_closed_fen, f.credited_not_closed_cases
-    );
-    for b in &m.breaks {
-        println!(
-            "  {} case {} {} → {} {} fen age {} s: {}",
-            b.kind, b.case_id, b.origin, b.destination, b.amount_fen, b.age_seconds, b.detail
-        );
+    out.push('\n');
+    out.push_str(&format!(
+        "  {}\n",
+        cat.text(
+            "money-in-flight",
+            &[
+                ("fen", f.total_fen.to_string().into()),
+                ("yuan", hfx_i18n::money(f.total_fen).into()),
+            ],
+        )
+    ));
+    for (id, fen, cases) in [
+        ("money-held", f.held_at_origins_fen, f.held_cases),
+        ("money-in-transit", f.in_transit_fen, f.in_transit_cases),
+        (
+            "money-credited-not-closed",
+            f.credited_not_closed_fen,
+            f.credited_not_closed_cases,
+        ),
+    ] {
+        out.push_str(&format!(
+            "    {}\n",
+            cat.text(
+                id,
+                &[
+                    ("fen", format!("{fen:>14}").into()),
+                    ("cases", format!("{cases:>4}").into()),
+                ],
+            )
+        ));
     }
-    println!(
-        "  {} money break(s) (a hold older than {} s is one)",
-        m.breaks.len(),
-        m.hold_deadline_secs
-    );
+    for b in &m.breaks {
+        out.push_str(&format!(
+            "  {} case {} {} → {} {} fen age {} s: {}\n",
+            b.kind, b.case_id, b.origin, b.destination, b.amount_fen, b.age_seconds, b.detail
+        ));
+    }
+    out.push_str(&format!(
+        "  {}\n",
+        cat.text(
+            "money-breaks",
+            &[
+                ("count", m.breaks.len().to_string().into()),
+                ("secs", m.hold_deadline_secs.to_string().into()),
+            ],
+        )
+    ));
+    out
 }
 
 pub async fn audit_purge(config: &Path, older_than_days: u32) -> anyhow::Result<ExitCode> {
@@ -626,4 +745,128 @@ pub fn audit_synth(out: &Path, entries: u64, centres: usize) -> anyhow::Result<E
         println!("  {}", f.display());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod text_tests {
+    use super::*;
+
+    fn en() -> hfx_i18n::Catalogue {
+        hfx_i18n::Catalogue::new(hfx_i18n::Lang::En)
+    }
+
+    fn zh() -> hfx_i18n::Catalogue {
+        hfx_i18n::Catalogue::new(hfx_i18n::Lang::ZhCn)
+    }
+
+    fn report(
+        problems: Vec<hfx_tlog::audit::Problem>,
+        key_trusted: bool,
+    ) -> hfx_tlog::audit::VerifyReport {
+        hfx_tlog::audit::VerifyReport {
+            centre: "320300000000000".into(),
+            entries: 64,
+            root: "ab12".into(),
+            checkpoints_verified: 3,
+            cosignatures_verified: 6,
+            witnessed_size: 60,
+            payloads_present: 30,
+            payloads_purged: 2,
+            entries_seconds: 0.5,
+            payloads_seconds: 0.25,
+            key_trusted,
+            disclosures_committed: 16,
+            disclosures_uncommitted: 1,
+            problems,
+        }
+    }
+
+    #[test]
+    fn a_verification_summary_reads_in_both_languages_and_keeps_the_problems_words() {
+        let f = Path::new("a.hfxlog");
+        let ok = report(vec![], true);
+        let t = verify_text(&en(), f, &ok, 1.0);
+        assert_eq!(
+            t,
+            "a.hfxlog: centre 320300000000000, 64 entries, root ab12; 3 checkpoints and 6 cosignatures verified; \
+             witnessed up to 60; 30 payloads present, 2 purged; 16 disclosures committed by the log \
+             (1 written before schema 3, not committed) (1.00 s: entries 0.50 s = 128/s, payloads 0.25 s)\n  OK\n"
+        );
+        let t = verify_text(&zh(), f, &ok, 1.0);
+        assert!(t.contains("已验证 3 个检查点和 6 个见证签名"), "{t}");
+        assert!(t.ends_with("\n  通过\n"), "{t}");
+        let bad = report(
+            vec![hfx_tlog::audit::Problem {
+                kind: "entry_changed".into(),
+                at: Some(57),
+                detail: "entry 57 (line 64)".into(),
+            }],
+            false,
+        );
+        let t = verify_text(&en(), f, &bad, 1.0);
+        assert!(
+            t.ends_with("\n  entry_changed at 57: entry 57 (line 64)\n  FAILED\n"),
+            "{t}"
+        );
+        let t = verify_text(&zh(), f, &bad, 1.0);
+        assert!(
+            t.ends_with("\n  entry_changed，位置 57：entry 57 (line 64)\n  未通过\n"),
+            "{t}"
+        );
+        let own_key = report(vec![], false);
+        assert!(verify_text(&en(), f, &own_key, 1.0).contains("OK (internally consistent only"));
+    }
+
+    #[test]
+    fn the_money_in_flight_reads_in_both_languages_with_fen_and_yuan() {
+        let m = hfx_tlog::audit::MoneyReport {
+            cases: 3,
+            one_sided: 1,
+            settled: 1,
+            in_flight: hfx_tlog::audit::InFlight {
+                held_at_origins_fen: 123_456,
+                held_cases: 1,
+                total_fen: 123_456,
+                ..Default::default()
+            },
+            breaks: vec![],
+            hold_deadline_secs: 3600,
+        };
+        let t = money_text(&en(), &m);
+        assert!(
+            t.starts_with(
+                "transfer cases: 3 (1 settled on both sides, 1 with one side not exported)\n"
+            ),
+            "{t}"
+        );
+        assert!(
+            t.contains("  money in flight, as the logs show it: 123456 fen (¥1,234.56)\n"),
+            "{t}"
+        );
+        assert!(
+            t.contains(
+                "    held at origins                123456 fen in    1 case(s)  (transfer-out"
+            ),
+            "{t}"
+        );
+        assert!(
+            t.ends_with("  0 money break(s) (a hold older than 3600 s is one)\n"),
+            "{t}"
+        );
+        let t = money_text(&zh(), &m);
+        assert!(
+            t.contains("在途资金（按日志）：¥1,234.56（123456 分）"),
+            "{t}"
+        );
+        assert!(
+            t.ends_with("资金断点 0 处（冻结超过 3600 秒即算一处）\n"),
+            "{t}"
+        );
+        let t = cases_text(&zh(), &[], 0);
+        assert_eq!(t, "  从日志重建转移业务 0 笔\n");
+        assert_eq!(
+            cases_text(&en(), &[], 0),
+            "  0 transfer case(s) rebuilt from the log\n"
+        );
+    }
 }

@@ -22,6 +22,15 @@ pub fn certs_init(zone: &Path, dir: &Path, root_days: i64) -> anyhow::Result<Exi
         cfg.centres.len()
     );
     println!("  crl:        {}", zd.crl_path().display());
+    println!(
+        "  witness quorum: {}{}",
+        cfg.witness_quorum,
+        if cfg.witness_quorum_given {
+            ""
+        } else {
+            " (default: min(2, centres - 1))"
+        }
+    );
     for c in cfg.centres {
         println!(
             "  node {} {}: {}",
@@ -65,7 +74,7 @@ pub fn certs_revoke(
             zd.revoke(&s, reason)?;
             s
         }
-        (None, Some(c)) => zd.revoke_cert_file(&c, reason)?,
+        (None, Some(c)) => zd.revoke_cert_file(&in_zone(dir, &c)?, reason)?,
         (None, None) => anyhow::bail!("give --serial or --cert"),
     };
     println!(
@@ -85,9 +94,12 @@ pub fn certs_rotate(dir: &Path, centre: &str) -> anyhow::Result<ExitCode> {
 pub fn certs_publish(dir: &Path, zone: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     let zd = ZoneDir::open(dir);
     let d = match zone {
-        Some(z) => zd.update_zone(
-            &std::fs::read_to_string(&z).with_context(|| format!("reading {}", z.display()))?,
-        )?,
+        Some(z) => {
+            let z = in_zone(dir, &z)?;
+            zd.update_zone(
+                &std::fs::read_to_string(&z).with_context(|| format!("reading {}", z.display()))?,
+            )?
+        }
         None => zd.publish_directory()?,
     };
     println!(
@@ -97,4 +109,53 @@ pub fn certs_publish(dir: &Path, zone: Option<PathBuf>) -> anyhow::Result<ExitCo
         d.expires_at_unix
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// A file argument of a command on the zone folder `dir`: as given if it exists there
+/// (absolute, or relative to the current folder), else relative to `dir`, so
+/// `--cert people/<code>/clerk-P1.crt.pem` works from anywhere.
+pub fn in_zone(dir: &Path, path: &Path) -> anyhow::Result<PathBuf> {
+    if path.exists() {
+        return Ok(path.to_path_buf());
+    }
+    let beside = dir.join(path);
+    if path.is_relative() && beside.exists() {
+        return Ok(beside);
+    }
+    if path.is_relative() {
+        anyhow::bail!(
+            "{}: not found in the current folder nor in the zone folder ({})",
+            path.display(),
+            beside.display()
+        )
+    }
+    anyhow::bail!("{}: no such file", path.display())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zone_paths_resolve_from_the_cwd_then_the_zone_folder() {
+        let zone = tempfile::tempdir().unwrap();
+        let rel = Path::new("people/320300000000000/clerk-P1.crt.pem");
+        std::fs::create_dir_all(zone.path().join(rel).parent().unwrap()).unwrap();
+        std::fs::write(zone.path().join(rel), "x").unwrap();
+        // The test's cwd is the crate folder, which holds no people/: the zone folder's file.
+        assert_eq!(in_zone(zone.path(), rel).unwrap(), zone.path().join(rel));
+        // An existing path (here absolute) is taken as given.
+        let abs = zone.path().join(rel);
+        assert_eq!(in_zone(Path::new("/nonexistent"), &abs).unwrap(), abs);
+        // Relative to the cwd first: Cargo.toml is the crate's, not the zone's.
+        std::fs::write(zone.path().join("Cargo.toml"), "zone's").unwrap();
+        assert_eq!(
+            in_zone(zone.path(), Path::new("Cargo.toml")).unwrap(),
+            Path::new("Cargo.toml")
+        );
+        let e = in_zone(zone.path(), Path::new("people/x.pem"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("nor in the zone folder"), "{e}");
+    }
 }

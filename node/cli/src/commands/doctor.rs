@@ -31,7 +31,10 @@ pub async fn run(a: DoctorArgs) -> anyhow::Result<ExitCode> {
     // Progress only for a person at a terminal; scripts and --json get the report alone.
     let spinner = std::io::stderr().is_terminal().then(|| {
         let s = indicatif::ProgressBar::new_spinner();
-        s.set_message(format!("{} is checking its peers…", client.centre));
+        s.set_message(super::lang::cat().text(
+            "doctor-checking",
+            &[("centre", client.centre.as_str().into())],
+        ));
         s.enable_steady_tick(std::time::Duration::from_millis(120));
         s
     });
@@ -46,7 +49,7 @@ pub async fn run(a: DoctorArgs) -> anyhow::Result<ExitCode> {
     if a.json {
         println!("{}", to_json(&report));
     } else {
-        print_text(&report);
+        print!("{}", report_text(super::lang::cat(), &report));
     }
     let problems = report.findings.iter().any(|f| f.severity == "problem");
     Ok(if problems {
@@ -96,23 +99,100 @@ pub fn to_json(r: &pb::DiagnoseReport) -> serde_json::Value {
     })
 }
 
-fn yes(b: bool) -> &'static str {
-    if b { "ok" } else { "--" }
+/// The advice the node writes in fixed words (node/core/src/doctor), each with its message;
+/// `{way}` is `ahead` or `behind`.
+const ADVICE: &[(&str, &str)] = &[
+    (
+        "peer {centre} is down: nothing listens on {endpoint} — ask its operator to start its node (systemctl status hfx-node), or to publish its right endpoint in the directory",
+        "advice-peer-down",
+    ),
+    (
+        "peer {centre} is unreachable at {endpoint} ({error}): check the route and firewall from this host to that port, and ask its operator whether its node runs",
+        "advice-peer-unreachable",
+    ),
+    (
+        "peer {centre} is in maintenance mode: its calls get UNAVAILABLE (MAINTENANCE) until its operator ends it (hfx node maintenance off)",
+        "advice-peer-maintenance",
+    ),
+    (
+        "this node is in maintenance mode: peers get UNAVAILABLE (MAINTENANCE) — end it with hfx node maintenance off when the work is done",
+        "advice-own-maintenance",
+    ),
+    (
+        "this process is a standby (another holds the writer lease): run the doctor against the serving process for its view",
+        "advice-own-standby",
+    ),
+    (
+        "this node kept {n} pieces of evidence of a forked or rolled-back log: read them (hfx witness evidence) and tell the zone's operators now",
+        "advice-witness-evidence",
+    ),
+    (
+        "peer {centre} is {secs} s {way}: fix its NTP (chrony) — TLS and checkpoints need clocks within {limit} s",
+        "advice-peer-clock-problem",
+    ),
+    (
+        "peer {centre} is {secs} s {way}: check its NTP (chronyc tracking) — past {limit} s TLS and checkpoints fail",
+        "advice-peer-clock-warning",
+    ),
+    (
+        "this node's clock is about {secs} s {way} of the zone ({count} of {n} peers agree): fix this host's NTP (chrony) — TLS and checkpoints need clocks within {limit} s",
+        "advice-own-clock",
+    ),
+    (
+        "peer {centre} runs directory version {theirs}, ours is {ours}: its operator must install the newest signed directory and reload (hfx reload)",
+        "advice-peer-directory-older",
+    ),
+    (
+        "peer {centre} already runs directory version {theirs}, ours is {ours}: install the newest signed directory here and reload (hfx reload)",
+        "advice-peer-directory-newer",
+    ),
+];
+
+/// A finding's advice in the chosen language when the node wrote it in fixed words; other
+/// advice as it came.
+fn advice(cat: &hfx_i18n::Catalogue, text: &str) -> String {
+    super::lang::from_template(cat, ADVICE, text, |name, value| match name {
+        "way" => matches!(value, "ahead" | "behind").then(|| (name, value.to_string())),
+        _ => Some((name, value.to_string())),
+    })
 }
 
-fn print_text(r: &pb::DiagnoseReport) {
-    println!(
-        "{}: directory v{}, log {} entries (checkpoint {}){}",
-        r.centre,
-        r.directory_version,
-        r.log_size,
-        r.checkpoint_size,
-        if r.maintenance { ", MAINTENANCE" } else { "" }
+/// The report as an operator reads it: the node, one row per peer, then each finding with
+/// its severity and check in words and the node's advice as it came.
+pub(crate) fn report_text(cat: &hfx_i18n::Catalogue, r: &pb::DiagnoseReport) -> String {
+    let id = if r.maintenance {
+        "doctor-head-maintenance"
+    } else {
+        "doctor-head"
+    };
+    let mut out = cat.text(
+        id,
+        &[
+            ("centre", r.centre.as_str().into()),
+            ("version", r.directory_version.into()),
+            ("entries", r.log_size.into()),
+            ("checkpoint", r.checkpoint_size.into()),
+        ],
     );
-    println!(
-        "  {:<15}  {:<3} {:<3} {:<5}  {:>9} {:>6}  {:>4}  {:<11}  endpoint",
-        "peer", "tcp", "tls", "hello", "skew ms", "rtt", "dir", "health"
-    );
+    out.push('\n');
+    let ok = cat.msg("doctor-ok");
+    let yes = |b: bool| if b { ok.clone() } else { "--".to_string() };
+    let mut rows: Vec<Vec<String>> = vec![
+        [
+            "doctor-col-peer",
+            "doctor-col-tcp",
+            "doctor-col-tls",
+            "doctor-col-hello",
+            "doctor-col-skew",
+            "doctor-col-rtt",
+            "doctor-col-dir",
+            "doctor-col-health",
+            "doctor-col-endpoint",
+        ]
+        .iter()
+        .map(|id| cat.msg(id))
+        .collect(),
+    ];
     for p in &r.peers {
         let (skew, rtt, dir) = if p.hello_ok {
             (
@@ -123,33 +203,149 @@ fn print_text(r: &pb::DiagnoseReport) {
         } else {
             ("-".into(), "-".into(), "-".into())
         };
-        println!(
-            "  {:<15}  {:<3} {:<3} {:<5}  {:>9} {:>6}  {:>4}  {:<11}  {}",
-            p.centre,
+        rows.push(vec![
+            p.centre.clone(),
             yes(p.tcp_ok),
             yes(p.tls_ok),
             yes(p.hello_ok),
             skew,
             rtt,
             dir,
-            if p.health.is_empty() { "-" } else { &p.health },
-            p.endpoint
-        );
+            if p.health.is_empty() {
+                "-".to_string()
+            } else {
+                p.health.clone()
+            },
+            p.endpoint.clone(),
+        ]);
+    }
+    for l in hfx_i18n::columns(&rows).lines() {
+        out.push_str(&format!("  {l}\n"));
     }
     if r.findings.is_empty() {
-        println!("no problems found");
-        return;
+        out.push_str(&cat.msg("doctor-no-problems"));
+        out.push('\n');
+        return out;
     }
     let problems = r
         .findings
         .iter()
         .filter(|f| f.severity == "problem")
         .count();
-    println!(
-        "{problems} problem(s), {} warning(s):",
-        r.findings.len() - problems
-    );
+    out.push_str(&cat.text(
+        "doctor-summary",
+        &[
+            ("problems", problems.into()),
+            ("warnings", (r.findings.len() - problems).into()),
+        ],
+    ));
+    out.push('\n');
     for f in &r.findings {
-        println!("  {} [{}] {}", f.severity.to_uppercase(), f.check, f.advice);
+        let severity = cat.msg_or(
+            &format!("doctor-severity-{}", f.severity),
+            &f.severity.to_uppercase(),
+        );
+        let check = cat.msg_or(&format!("doctor-check-{}", f.check), &f.check);
+        out.push_str("  ");
+        out.push_str(&cat.text(
+            "doctor-finding",
+            &[
+                ("severity", severity.into()),
+                ("check", check.into()),
+                ("advice", advice(cat, &f.advice).into()),
+            ],
+        ));
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report() -> pb::DiagnoseReport {
+        pb::DiagnoseReport {
+            centre: "320300000000000".into(),
+            directory_version: 3,
+            log_size: 12,
+            checkpoint_size: 10,
+            peers: vec![pb::DoctorPeer {
+                centre: "320700000000000".into(),
+                endpoint: "127.0.0.1:7443".into(),
+                tcp_ok: true,
+                ..Default::default()
+            }],
+            findings: vec![pb::DoctorFinding {
+                centre: "320700000000000".into(),
+                check: "tls".into(),
+                severity: "problem".into(),
+                detail: "x".into(),
+                advice: "renew its certificate".into(),
+            }],
+            ..Default::default()
+        }
+    }
+
+    /// Each template filled with sample values: English gives back exactly what the node
+    /// wrote (so nothing changes for an English reader), Chinese another text that keeps
+    /// the values.
+    #[test]
+    fn fixed_advice_round_trips_in_english_and_reads_in_chinese() {
+        let en = hfx_i18n::Catalogue::new(hfx_i18n::Lang::En);
+        let zh = hfx_i18n::Catalogue::new(hfx_i18n::Lang::ZhCn);
+        for (template, id) in ADVICE {
+            for way in ["ahead", "behind"] {
+                let text = template
+                    .replace("{centre}", "320700000000000")
+                    .replace("{endpoint}", "127.0.0.1:7443")
+                    .replace("{error}", "connection reset")
+                    .replace("{n}", "3")
+                    .replace("{secs}", "612")
+                    .replace("{way}", way)
+                    .replace("{limit}", "5")
+                    .replace("{count}", "2")
+                    .replace("{theirs}", "4")
+                    .replace("{ours}", "3");
+                assert!(!text.contains('{'), "{id}: {text}");
+                assert_eq!(advice(&en, &text), text, "{id}");
+                let t = advice(&zh, &text);
+                assert_ne!(t, text, "{id}");
+                if template.contains("{centre}") {
+                    assert!(t.contains("320700000000000"), "{id}: {t}");
+                }
+                if template.contains("{way}") {
+                    assert!(t.contains(if way == "ahead" { "快" } else { "慢" }), "{t}");
+                }
+            }
+        }
+        assert_eq!(advice(&zh, "something new"), "something new");
+    }
+
+    #[test]
+    fn the_report_reads_in_both_languages_with_the_advice_as_the_node_gave_it() {
+        let en = hfx_i18n::Catalogue::new(hfx_i18n::Lang::En);
+        let t = report_text(&en, &report());
+        assert!(
+            t.starts_with("320300000000000: directory v3, log 12 entries (checkpoint 10)\n"),
+            "{t}"
+        );
+        assert!(t.contains("  peer             tcp  tls  hello"), "{t}");
+        assert!(t.contains("1 problem(s), 0 warning(s):\n"), "{t}");
+        assert!(
+            t.ends_with("  PROBLEM [tls] renew its certificate\n"),
+            "{t}"
+        );
+        let zh = hfx_i18n::Catalogue::new(hfx_i18n::Lang::ZhCn);
+        let t = report_text(&zh, &report());
+        assert!(t.contains("目录 v3，交换日志 12 条"), "{t}");
+        assert!(t.contains("1 个问题，0 个警告："), "{t}");
+        assert!(
+            t.ends_with("  问题 [加密连接 tls] renew its certificate\n"),
+            "{t}"
+        );
+        let mut fine = report();
+        fine.findings.clear();
+        assert!(report_text(&zh, &fine).ends_with("未发现问题\n"));
     }
 }

@@ -82,13 +82,16 @@ pub struct LiveArgs {
     /// Id type code (01 resident id, 02, 03 passport, 04, 99).
     #[arg(long, default_value = "01")]
     pub id_type: String,
+    /// The person's id number (resident ids are checked: GB 11643).
     #[arg(long)]
     pub id_number: String,
+    /// The person's name as on the id.
     #[arg(long)]
     pub name: String,
     /// Only these centres (repeatable). Default: every other centre of the directory.
     #[arg(long = "centre")]
     pub centres: Vec<String>,
+    /// Print JSON (stable field names, the same in every language) instead of text.
     #[arg(long)]
     pub json: bool,
 }
@@ -382,6 +385,60 @@ fn print_result(
     Ok(())
 }
 
+/// `hfx zone live-check` as a clerk reads it: the person masked, each centre's answer in
+/// words (the open month as a date, a refusal's reason as it came), then what it means.
+fn live_text(
+    cat: &hfx_i18n::Catalogue,
+    centres: &super::lang::Centres,
+    (name, id): &(String, String),
+    r: &pb::LiveAccountReport,
+) -> String {
+    let mut out = cat.text(
+        "live-head",
+        &[("name", name.as_str().into()), ("id", id.as_str().into())],
+    );
+    out.push('\n');
+    for x in &r.answers {
+        let word = cat.msg_or(&format!("live-outcome-{}", x.outcome), &x.outcome);
+        let said = match x.outcome.as_str() {
+            "live" | "closed" => cat.text(
+                "live-opened",
+                &[
+                    ("outcome", word.into()),
+                    ("month", cat.month_yyyymm(x.opened_month).into()),
+                ],
+            ),
+            "unavailable" | "refused" => cat.text(
+                "live-reason",
+                &[
+                    ("outcome", word.into()),
+                    ("reason", x.reason.as_str().into()),
+                ],
+            ),
+            "name_mismatch" => cat.text("live-name-mismatch", &[("outcome", word.into())]),
+            _ => word,
+        };
+        out.push_str("  ");
+        out.push_str(&cat.text(
+            "live-answer",
+            &[
+                ("centre", centres.short(cat, &x.centre).into()),
+                ("outcome", said.into()),
+            ],
+        ));
+        out.push('\n');
+    }
+    out.push_str(&cat.msg(if r.live_elsewhere {
+        "live-elsewhere"
+    } else if r.incomplete {
+        "live-incomplete"
+    } else {
+        "live-none"
+    }));
+    out.push('\n');
+    out
+}
+
 async fn live_check(a: LiveArgs) -> anyhow::Result<ExitCode> {
     let t = hfx_adapters::model::IdType::from_code(&a.id_type)
         .with_context(|| format!("--id-type: {:?} is not 01, 02, 03, 04 or 99", a.id_type))?;
@@ -411,27 +468,9 @@ async fn live_check(a: LiveArgs) -> anyhow::Result<ExitCode> {
         });
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
-        println!(
-            "live-account check of {} {}:",
-            mask_name(&a.name),
-            mask_id(&a.id_number)
-        );
-        for x in &r.answers {
-            let extra = match x.outcome.as_str() {
-                "live" | "closed" => format!(" (opened {})", x.opened_month),
-                "unavailable" | "refused" => format!(" ({})", x.reason),
-                "name_mismatch" => " (an account under this id, another name: check)".into(),
-                _ => String::new(),
-            };
-            println!("  {}: {}{extra}", x.centre, x.outcome);
-        }
-        if r.live_elsewhere {
-            println!("the person holds a live account elsewhere");
-        } else if r.incomplete {
-            println!("no live account found, but not every centre answered");
-        } else {
-            println!("no live account elsewhere");
-        }
+        let centres = super::lang::Centres::load(&a.conn);
+        let who = (mask_name(&a.name), mask_id(&a.id_number));
+        print!("{}", live_text(super::lang::cat(), &centres, &who, &r));
     }
     Ok(if r.live_elsewhere {
         ExitCode::from(2)
@@ -440,4 +479,51 @@ async fn live_check(a: LiveArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_live_check_reads_in_both_languages_with_centres_by_name() {
+        let centres = crate::commands::lang::test_centres();
+        let answer =
+            |centre: &str, outcome: &str, month: u32, reason: &str| pb::LiveAccountAnswer {
+                centre: centre.into(),
+                outcome: outcome.into(),
+                opened_month: month,
+                reason: reason.into(),
+                ..Default::default()
+            };
+        let r = pb::LiveAccountReport {
+            live_elsewhere: true,
+            incomplete: true,
+            answers: vec![
+                answer("320700000000000", "live", 202_103, ""),
+                answer("411400000000000", "unavailable", 0, "PEER_UNAVAILABLE"),
+            ],
+        };
+        let who = ("张*".to_string(), "320302********1234".to_string());
+        let zh = hfx_i18n::Catalogue::new(hfx_i18n::Lang::ZhCn);
+        assert_eq!(
+            live_text(&zh, &centres, &who, &r),
+            "张* 320302********1234 的在用账户核查：\n  \
+             连云港 (320700000000000)：有在用账户（开户于 2021年3月）\n  \
+             商丘 (411400000000000)：无法连接（PEER_UNAVAILABLE）\n\
+             此人在其他中心有在用账户\n"
+        );
+        let en = hfx_i18n::Catalogue::new(hfx_i18n::Lang::En);
+        let mut r = r;
+        r.live_elsewhere = false;
+        let t = live_text(&en, &centres, &who, &r);
+        assert!(
+            t.contains("  Lianyungang (320700000000000): live (opened Mar 2021)\n"),
+            "{t}"
+        );
+        assert!(
+            t.ends_with("no live account found, but not every centre answered\n"),
+            "{t}"
+        );
+    }
 }

@@ -2,11 +2,12 @@
 //! borrower or co-borrower, under one deadline (docs/loan_check.md). The answer names every
 //! centre asked and how its part ended: a centre that did not answer is never "no loans".
 
+use super::lang::Centres;
 use super::{Conn, init_cli_logging, status_error};
 use anyhow::Context;
 use hfx_adapters::ids::{mask_id, mask_name};
-use hfx_adapters::money::format_yuan;
 use hfx_certs::Role;
+use hfx_i18n::{Catalogue, money};
 use hfx_node::loan_check::outcome_name;
 use hfx_proto::v1 as pb;
 use std::io::IsTerminal;
@@ -34,7 +35,8 @@ pub struct CheckArgs {
     /// 01 身份证, 02 军官证, 03 护照, 04 外国人永久居留证, 99 其他.
     #[arg(long, default_value = "01")]
     pub id_type: String,
-    /// Ask only this centre (15 digits); repeat for several. Default: every centre.
+    /// Ask only this centre (its 15-digit code, its city or the city's pinyin); repeat for
+    /// several. Default: every centre.
     #[arg(long = "centre", value_name = "CENTRE")]
     pub centres: Vec<String>,
     /// One deadline for the whole check, milliseconds (at most the node's
@@ -95,7 +97,11 @@ async fn check(a: CheckArgs) -> anyhow::Result<ExitCode> {
     if a.json {
         println!("{}", serde_json::to_string_pretty(&to_json(&r))?);
     } else {
-        print_human(&r, &a.name, &a.id_number);
+        let centres = super::lang::Centres::load(&a.conn);
+        print!(
+            "{}",
+            human_text(super::lang::cat(), &centres, &r, &a.name, &a.id_number)
+        );
     }
     Ok(if r.complete {
         ExitCode::SUCCESS
@@ -162,55 +168,170 @@ fn to_json(r: &pb::LocalLoanCheckReply) -> serde_json::Value {
     })
 }
 
-fn print_human(r: &pb::LocalLoanCheckReply, name: &str, id: &str) {
+/// The check as a clerk reads it: every centre asked by name, how its part ended, and its
+/// loans with roles and statuses in words, dates and money as people write them.
+fn human_text(
+    cat: &Catalogue,
+    centres: &Centres,
+    r: &pb::LocalLoanCheckReply,
+    name: &str,
+    id: &str,
+) -> String {
     let answered = r
         .centres
         .iter()
         .filter(|c| c.outcome() == pb::LoanCheckOutcome::Answered)
         .count();
-    println!(
-        "loan check for {} {}: {answered} of {} centres answered in {} ms (deadline {} ms)",
-        mask_name(name),
-        mask_id(id),
-        r.centres.len(),
-        r.elapsed_ms,
-        r.deadline_ms
+    let mut out = cat.text(
+        "loan-check-head",
+        &[
+            ("name", mask_name(name).into()),
+            ("id", mask_id(id).into()),
+            ("answered", answered.into()),
+            ("total", r.centres.len().into()),
+            ("elapsed", r.elapsed_ms.to_string().into()),
+            ("deadline", r.deadline_ms.to_string().into()),
+        ],
     );
+    out.push('\n');
     for c in &r.centres {
-        let own = if c.own { " (this centre)" } else { "" };
+        let mut who = centres.short(cat, &c.centre);
+        if who == c.centre && !c.name.is_empty() {
+            who = format!("{} {}", c.centre, c.name);
+        }
+        if c.own {
+            who = format!("{who} {}", cat.msg("loan-check-own"));
+        }
         let what = match c.outcome() {
-            pb::LoanCheckOutcome::Answered => format!("answered: {} loan(s)", c.loans.len()),
-            _ => format!(
-                "{}: {} ({}) — loans unknown",
-                outcome(c).to_uppercase(),
-                c.detail,
-                c.reason
+            pb::LoanCheckOutcome::Answered => {
+                cat.text("loan-check-answered", &[("count", c.loans.len().into())])
+            }
+            _ => cat.text(
+                "loan-check-unanswered",
+                &[
+                    ("outcome", cat.loan_outcome(outcome(c)).into()),
+                    ("detail", c.detail.as_str().into()),
+                    ("reason", c.reason.as_str().into()),
+                ],
             ),
         };
-        let hedged = if c.hedged { ", hedged" } else { "" };
-        println!(
-            "  {} {}{own}  {what}  [{} ms{hedged}]",
-            c.centre, c.name, c.elapsed_ms
-        );
+        let mut timing = format!("{} ms", c.elapsed_ms);
+        if c.hedged {
+            timing = format!("{timing}, {}", cat.msg("loan-check-hedged"));
+        }
+        out.push_str(&format!("  {who}  {what}  [{timing}]\n"));
         for l in &c.loans {
-            let settled = l
-                .settled_date
-                .map(|d| format!(", settled {d}"))
-                .unwrap_or_default();
-            println!(
-                "      {} {:<11} issued {} amount ¥{} outstanding ¥{} overdue {} period(s) ¥{} {}{settled}",
-                l.contract_no,
-                role(l),
-                l.issued_date,
-                format_yuan(l.contract_amount_fen),
-                format_yuan(l.outstanding_fen),
-                l.overdue_periods,
-                format_yuan(l.overdue_principal_fen),
-                status(l),
+            let mut status = cat.loan_status(status(l));
+            if let Some(d) = l.settled_date {
+                status = format!(
+                    "{status}, {}",
+                    cat.text(
+                        "loan-check-settled",
+                        &[("date", cat.date_yyyymmdd(d).into())]
+                    )
+                );
+            }
+            let line = cat.text(
+                "loan-check-loan",
+                &[
+                    ("contract", l.contract_no.as_str().into()),
+                    ("role", cat.loan_role(role(l)).into()),
+                    ("issued", cat.date_yyyymmdd(l.issued_date).into()),
+                    ("amount", money(l.contract_amount_fen).into()),
+                    ("outstanding", money(l.outstanding_fen).into()),
+                    ("periods", l.overdue_periods.to_string().into()),
+                    ("overdue", money(l.overdue_principal_fen).into()),
+                    ("status", status.into()),
+                ],
             );
+            out.push_str(&format!("      {line}\n"));
         }
     }
     if !r.complete {
-        println!("incomplete: the centres above that did not answer may hold loans of this person");
+        out.push_str(&cat.msg("loan-check-incomplete"));
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hfx_i18n::Lang;
+
+    #[test]
+    fn every_centre_by_name_and_loans_in_words() {
+        let r = pb::LocalLoanCheckReply {
+            centres: vec![
+                pb::CentreLoans {
+                    centre: "320700000000000".into(),
+                    outcome: pb::LoanCheckOutcome::Answered as i32,
+                    loans: vec![pb::Loan {
+                        contract_no: "JK001".into(),
+                        role: pb::LoanRole::CoBorrower as i32,
+                        contract_amount_fen: 80_000_000,
+                        issued_date: 20_210_615,
+                        outstanding_fen: 65_432_100,
+                        status: pb::LoanStatus::Normal as i32,
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                },
+                pb::CentreLoans {
+                    centre: "411400000000000".into(),
+                    outcome: pb::LoanCheckOutcome::Slow as i32,
+                    reason: "DEADLINE_PASSED".into(),
+                    detail: "no answer within 300 ms".into(),
+                    ..Default::default()
+                },
+            ],
+            deadline_ms: 300,
+            elapsed_ms: 301,
+            complete: false,
+            ..Default::default()
+        };
+        let centres = crate::commands::lang::test_centres();
+        let zh = human_text(
+            &Catalogue::new(Lang::ZhCn),
+            &centres,
+            &r,
+            "张三丰",
+            "320302199001011234",
+        );
+        assert!(zh.contains("张** 320302********1234"), "{zh}");
+        assert!(
+            !zh.contains("张三丰") && !zh.contains("320302199001011234"),
+            "{zh}"
+        );
+        assert!(
+            zh.contains("连云港 (320700000000000)  已答复：1 笔贷款"),
+            "{zh}"
+        );
+        assert!(
+            zh.contains("共同借款人") && zh.contains("2021年6月15日"),
+            "{zh}"
+        );
+        assert!(
+            zh.contains("¥800,000.00") && zh.contains("¥654,321.00"),
+            "{zh}"
+        );
+        assert!(zh.contains("商丘 (411400000000000)  超时未答复"), "{zh}");
+        assert!(zh.contains("核查不完整"), "{zh}");
+        let en = human_text(
+            &Catalogue::new(Lang::En),
+            &centres,
+            &r,
+            "张三丰",
+            "320302199001011234",
+        );
+        assert!(
+            en.contains("Lianyungang (320700000000000)  answered: 1 loan  [0 ms]"),
+            "{en}"
+        );
+        assert!(en.contains("co-borrower, issued 15 Jun 2021"), "{en}");
+        assert!(
+            en.contains("slow (no answer in time): no answer within 300 ms (DEADLINE_PASSED)"),
+            "{en}"
+        );
     }
 }

@@ -21,13 +21,29 @@ pub async fn maintenance(conn: &Conn, on: bool, json: bool) -> anyhow::Result<Ex
             "{}",
             serde_json::json!({"centre": s.centre, "maintenance": s.maintenance, "lease": s.lease})
         );
-    } else if s.maintenance {
-        println!(
-            "{}: maintenance mode on: peers are refused (UNAVAILABLE, MAINTENANCE) until `hfx node maintenance off` or a restart",
-            s.centre
-        );
     } else {
-        println!("{}: maintenance mode off: serving ({})", s.centre, s.lease);
+        let centres = super::lang::Centres::load(conn);
+        println!("{}", maintenance_text(super::lang::cat(), &centres, &s));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The one line `hfx node maintenance on|off` prints: the centre by name, what now happens.
+pub(crate) fn maintenance_text(
+    cat: &hfx_i18n::Catalogue,
+    centres: &super::lang::Centres,
+    s: &pb::NodeStatus,
+) -> String {
+    let centre = centres.short(cat, &s.centre);
+    if s.maintenance {
+        cat.text("maintenance-on", &[("centre", centre.into())])
+    } else {
+        cat.text(
+            "maintenance-off",
+            &[
+                ("centre", centre.into()),
+                ("lease", s.lease.as_str().into()),
+            ],
+        )
+    }
 }

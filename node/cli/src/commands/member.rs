@@ -2,7 +2,9 @@
 
 use super::{Conn, init_cli_logging, status_error};
 use anyhow::Context;
+use hfx_adapters::purpose::Purpose;
 use hfx_certs::Role;
+use hfx_i18n::{Catalogue, pad, percent_bp};
 use hfx_proto::v1 as pb;
 use std::process::ExitCode;
 
@@ -20,12 +22,7 @@ pub async fn member_query(
     init_cli_logging();
     let t = hfx_adapters::model::IdType::from_code(id_type)
         .with_context(|| format!("--id-type: {id_type:?} is not 01, 02, 03, 04 or 99"))?;
-    let p = hfx_node::member::purpose_from_name(purpose).with_context(|| {
-        format!(
-            "--purpose: {purpose:?} is not one of {:?}",
-            hfx_node::config::PURPOSES
-        )
-    })?;
+    let p = parse_purpose("--purpose", purpose)?;
     let client = conn.client(Role::Clerk)?;
     let q = pb::LocalMemberQuery {
         centre: centre.to_string(),
@@ -34,14 +31,14 @@ pub async fn member_query(
             id_number: id_number.to_string(),
             name: name.to_string(),
         }),
-        purpose: p as i32,
+        purpose: p.wire as i32,
         message_id: message_id.unwrap_or_default(),
     };
     let r = client.query_member(q).await.map_err(status_error)?;
-    let m = r.member.unwrap_or_default();
+    let m = r.member.clone().unwrap_or_default();
     if json {
         let v = serde_json::json!({
-            "centre": m.centre, "purpose": purpose,
+            "centre": m.centre, "purpose": p.name,
             "name_masked": m.name_masked, "id_number_masked": m.id_number_masked, "account_no": m.account_no,
             "live_account": m.live_account, "status": m.status, "opened_date": m.opened_date, "opened_month": m.opened_month,
             "paid_up_to_month": m.paid_up_to_month, "deposit_base_fen": m.deposit_base_fen, "employer_rate_bp": m.employer_rate_bp,
@@ -55,75 +52,238 @@ pub async fn member_query(
         });
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
-        println!("centre {} answered for purpose {purpose}:", m.centre);
-        let yuan = hfx_adapters::money::format_yuan;
-        let line = |k: &str, v: Option<String>| {
-            if let Some(v) = v {
-                println!("  {k:<24} {v}");
-            }
-        };
-        line("name", m.name_masked.clone());
-        line("id number", m.id_number_masked.clone());
-        line(
-            "live account",
-            m.live_account
-                .map(|b| if b { "yes".into() } else { "no".into() }),
-        );
-        line("account status", m.status.map(|s| format!("{s:02}")));
-        line("account no.", m.account_no.clone());
-        line(
-            "opened",
-            m.opened_date
-                .map(|d| d.to_string())
-                .or(m.opened_month.map(|d| d.to_string())),
-        );
-        line("paid up to", m.paid_up_to_month.map(|d| d.to_string()));
-        line(
-            "deposit base",
-            m.deposit_base_fen.map(|f| format!("¥{}", yuan(f))),
-        );
-        line(
-            "rates (employer/member)",
-            m.employer_rate_bp
-                .zip(m.member_rate_bp)
-                .map(|(a, b)| format!("{:.2}% / {:.2}%", a as f64 / 100.0, b as f64 / 100.0)),
-        );
-        line(
-            "monthly amount",
-            m.monthly_amount_fen.map(|f| format!("¥{}", yuan(f))),
-        );
-        line("balance", m.balance_fen.map(|f| format!("¥{}", yuan(f))));
-        line(
-            "continuous deposits",
-            m.continuous_start_month
-                .zip(m.continuous_end_month)
-                .map(|(a, b)| format!("{a}–{b}")),
-        );
-        line(
-            "6 consecutive months",
-            m.six_consecutive_months
-                .map(|b| if b { "yes".into() } else { "no".into() }),
-        );
-        line("loans", m.loan_count.map(|n| n.to_string()));
-        line(
-            "total borrowed",
-            m.total_borrowed_fen.map(|f| format!("¥{}", yuan(f))),
-        );
-        line(
-            "outstanding",
-            m.outstanding_fen.map(|f| format!("¥{}", yuan(f))),
-        );
-        line("employer", m.employer_name.clone());
-        line(
-            "our receipt",
-            r.local_receipt
-                .map(|x| format!("log index {}", x.log_index)),
-        );
-        line(
-            "their receipt",
-            r.peer_receipt
-                .map(|x| format!("log index {} at {}", x.log_index, x.centre)),
-        );
+        let cat = super::lang::cat();
+        let centres = super::lang::Centres::load(conn);
+        print!("{}", answer_text(cat, &centres, p.name, &r));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A purpose as a clerk types it: its name, with `-` accepted for `_` (`transfer-check`);
+/// anything else is an error that lists both.
+pub(crate) fn parse_purpose(flag: &str, s: &str) -> anyhow::Result<&'static Purpose> {
+    Purpose::from_name(s).with_context(|| {
+        format!(
+            "{flag}: {s:?} is not a purpose: {} (or with - for _, e.g. transfer-check)",
+            hfx_adapters::purpose::names()
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    })
+}
+
+/// The answer to a member query as a clerk reads it: the centre by name, the purpose, and
+/// each field the answer carries, with codes by name, money and dates as people write them.
+/// Personal data comes masked from the node and is shown as it came.
+pub(crate) fn answer_text(
+    cat: &Catalogue,
+    centres: &super::lang::Centres,
+    purpose: &str,
+    r: &pb::LocalMemberReply,
+) -> String {
+    let m = r.member.clone().unwrap_or_default();
+    let money = |f: Option<i64>| f.map(|f| cat.money(f));
+    let month = |v: Option<u32>| v.map(|v| cat.month_yyyymm(v));
+    let rows: Vec<(&str, Option<String>)> = vec![
+        ("query-name", m.name_masked.clone()),
+        ("query-id-number", m.id_number_masked.clone()),
+        ("query-live-account", m.live_account.map(|b| cat.yes_no(b))),
+        (
+            "query-status",
+            m.status.map(|s| cat.account_status(&format!("{s:02}"))),
+        ),
+        ("query-account-no", m.account_no.clone()),
+        (
+            "query-opened",
+            m.opened_date
+                .map(|d| cat.date_yyyymmdd(d))
+                .or(month(m.opened_month)),
+        ),
+        ("query-paid-up-to", month(m.paid_up_to_month)),
+        ("query-deposit-base", money(m.deposit_base_fen)),
+        (
+            "query-rates",
+            m.employer_rate_bp
+                .zip(m.member_rate_bp)
+                .map(|(a, b)| format!("{} / {}", percent_bp(a), percent_bp(b))),
+        ),
+        ("query-monthly", money(m.monthly_amount_fen)),
+        ("query-balance", money(m.balance_fen)),
+        (
+            "query-continuous",
+            m.continuous_start_month
+                .zip(m.continuous_end_month)
+                .map(|(a, b)| cat.range(&cat.month_yyyymm(a), &cat.month_yyyymm(b))),
+        ),
+        (
+            "query-six-months",
+            m.six_consecutive_months.map(|b| cat.yes_no(b)),
+        ),
+        ("query-frozen", m.frozen.map(|b| cat.yes_no(b))),
+        ("query-loans", m.loan_count.map(|n| n.to_string())),
+        ("query-borrowed", money(m.total_borrowed_fen)),
+        ("query-outstanding", money(m.outstanding_fen)),
+        ("query-employer", m.employer_name.clone()),
+        (
+            "query-our-receipt",
+            r.local_receipt.as_ref().map(|x| {
+                cat.text(
+                    "query-receipt",
+                    &[("index", x.log_index.to_string().into())],
+                )
+            }),
+        ),
+        (
+            "query-their-receipt",
+            r.peer_receipt.as_ref().map(|x| {
+                cat.text(
+                    "query-receipt-at",
+                    &[
+                        ("index", x.log_index.to_string().into()),
+                        ("centre", centres.short(cat, &x.centre).into()),
+                    ],
+                )
+            }),
+        ),
+    ];
+    let rows: Vec<(String, String)> = rows
+        .into_iter()
+        .filter_map(|(id, v)| v.map(|v| (cat.msg(id), v)))
+        .collect();
+    let width = rows
+        .iter()
+        .map(|(k, _)| hfx_i18n::display_width(k))
+        .max()
+        .unwrap_or(0);
+    let mut out = cat.text(
+        "query-answered",
+        &[
+            ("centre", centres.full(cat, &m.centre).into()),
+            ("purpose", cat.purpose_coded(purpose).into()),
+        ],
+    );
+    out.push('\n');
+    for (k, v) in rows {
+        out.push_str(&format!("  {}  {v}\n", pad(&k, width)));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hfx_i18n::Lang;
+
+    fn reply() -> pb::LocalMemberReply {
+        pb::LocalMemberReply {
+            member: Some(pb::MemberView {
+                centre: "320700000000000".into(),
+                name_masked: Some("张*".into()),
+                id_number_masked: Some("320302********1234".into()),
+                status: Some(pb::AccountStatus::Sealed as i32),
+                opened_date: Some(20_190_305),
+                paid_up_to_month: Some(202_611),
+                balance_fen: Some(12_345_678),
+                employer_rate_bp: Some(1200),
+                member_rate_bp: Some(1250),
+                live_account: Some(true),
+                ..Default::default()
+            }),
+            local_receipt: Some(pb::Receipt {
+                log_index: 7,
+                ..Default::default()
+            }),
+            peer_receipt: Some(pb::Receipt {
+                centre: "320700000000000".into(),
+                log_index: 9,
+                ..Default::default()
+            }),
+        }
+    }
+
+    #[test]
+    fn an_answer_names_codes_and_formats_money_and_dates_in_both_languages() {
+        let centres = crate::commands::lang::test_centres();
+        let zh = answer_text(
+            &Catalogue::new(Lang::ZhCn),
+            &centres,
+            "transfer_check",
+            &reply(),
+        );
+        assert!(
+            zh.starts_with(
+                "连云港 连云港市住房公积金管理中心 (320700000000000) 已答复（目的：转移接续核查 (transfer_check)）：\n"
+            ),
+            "{zh}"
+        );
+        for want in [
+            "封存 (02)",
+            "¥123,456.78",
+            "2019年3月5日",
+            "2026年11月",
+            "12% / 12.5%",
+            "连云港 (320700000000000) 日志序号 9",
+        ] {
+            assert!(zh.contains(want), "{want}: {zh}");
+        }
+        assert!(
+            zh.lines()
+                .any(|l| l.trim_start().starts_with("在用账户") && l.trim_end().ends_with(" 是")),
+            "{zh}"
+        );
+        let en = answer_text(
+            &Catalogue::new(Lang::En),
+            &centres,
+            "transfer_check",
+            &reply(),
+        );
+        assert!(
+            en.starts_with(
+                "Lianyungang, 连云港市住房公积金管理中心 (320700000000000) answered for transfer check (transfer_check):\n"
+            ),
+            "{en}"
+        );
+        for want in [
+            "sealed (02)",
+            "¥123,456.78",
+            "5 Mar 2019",
+            "Nov 2026",
+            "log index 9 at Lianyungang (320700000000000)",
+        ] {
+            assert!(en.contains(want), "{want}: {en}");
+        }
+        // Labels line up: every value starts in the same column.
+        let cols: Vec<usize> = en
+            .lines()
+            .skip(1)
+            .map(|l| {
+                let gap = 2 + l[2..].find("  ").expect("a gap after the label");
+                gap + l[gap..].len() - l[gap..].trim_start().len()
+            })
+            .collect();
+        assert!(
+            cols.len() > 5 && cols.windows(2).all(|w| w[0] == w[1]),
+            "{cols:?}\n{en}"
+        );
+    }
+
+    #[test]
+    fn a_purpose_is_its_name_or_the_name_with_hyphens_and_the_error_lists_both() {
+        assert_eq!(
+            parse_purpose("--purpose", "transfer-check").unwrap().name,
+            "transfer_check"
+        );
+        assert_eq!(
+            parse_purpose("--purpose", "loan_check").unwrap().name,
+            "loan_check"
+        );
+        let e = parse_purpose("--purpose", "transfer")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("identity_confirmation, duplicate_account_check, transfer_check, loan_application, loan_check")
+                && e.contains("transfer-check"),
+            "{e}"
+        );
+    }
 }

@@ -37,13 +37,18 @@ pub async fn node_run(config: &Path) -> anyhow::Result<ExitCode> {
         }
         None => hfx_node::server::run(cfg, shutdown, |_| {}).await,
     };
-    if let Err(e) = &served {
-        tracing::error!(error = %format!("{e:#}"), "node failed");
-    }
+    // A failure is said once, in the node's log (where its operator and the journal read
+    // everything else it said), not once more on stderr by `main`.
+    let failed = served.as_ref().err().map(|e| {
+        tracing::error!(error = %super::error_line(e), "node failed");
+    });
     // After the servers stopped: the last spans (and the error's) are exported too.
     telemetry.shutdown();
-    served?;
-    Ok(ExitCode::SUCCESS)
+    Ok(if failed.is_some() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// The first inherited descriptor of the systemd protocol (after stdin, stdout, stderr).

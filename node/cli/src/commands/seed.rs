@@ -36,8 +36,7 @@ pub async fn seed(
         }
         (None, Some(cfg_path)) => {
             let cfg = hfx_node::config::NodeConfig::load(cfg_path)?;
-            let mut s = cfg.adapter.clone();
-            s.path = s.path.map(|p| cfg.resolve(&p));
+            let s = hfx_node::node::adapter_settings(&cfg);
             let centre = t.centre.clone().unwrap_or(cfg.centre.clone());
             (
                 s,
@@ -52,6 +51,14 @@ pub async fn seed(
         (None, None) => anyhow::bail!("give --core FILE (sqlite) or --config NODE.toml"),
     };
     let centre = hfx_adapters::ids::validate_centre_code("--centre", &centre)?;
+    // A sqlite core is created by seeding (a node opens only an existing one): its folder too.
+    if settings.kind == "sqlite"
+        && let Some(parent) = settings.path.as_deref().and_then(std::path::Path::parent)
+        && !parent.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating {} for the core database", parent.display()))?;
+    }
     let opts = hfx_standins::seed::SeedOptions {
         seed,
         history_months,

@@ -21,6 +21,7 @@ pub enum StoreCmd {
         /// The backup file to write, or a folder to write a named file in.
         #[arg(long)]
         out: PathBuf,
+        /// Print JSON (stable field names, the same in every language) instead of text.
         #[arg(long)]
         json: bool,
     },
@@ -42,6 +43,7 @@ pub enum StoreCmd {
         /// Replace an existing store.
         #[arg(long)]
         force: bool,
+        /// Print JSON (stable field names, the same in every language) instead of text.
         #[arg(long)]
         json: bool,
     },

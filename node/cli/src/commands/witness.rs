@@ -15,8 +15,10 @@ pub async fn witness_evidence(conn: &Conn, json: bool) -> anyhow::Result<ExitCod
         .map_err(status_error)?
         .into_inner()
         .evidence;
+    let cat = super::lang::cat();
+    let centres = super::lang::Centres::load(conn);
     if list.is_empty() && !json {
-        println!("no evidence of misbehaviour kept");
+        println!("{}", cat.msg("witness-none"));
     }
     for e in &list {
         if json {
@@ -27,11 +29,26 @@ pub async fn witness_evidence(conn: &Conn, json: bool) -> anyhow::Result<ExitCod
                 serde_json::json!({"at_unix_ms": e.at_unix_ms, "centre": e.centre, "kind": e.kind, "detail": e.detail, "reported_by": e.reported_by, "old_note": b.encode(&e.old_note), "new_note": b.encode(&e.new_note), "proof": e.proof.iter().map(hex::encode).collect::<Vec<_>>()})
             );
         } else {
-            println!(
-                "{} {} {}: {} (shown by {})",
-                e.at_unix_ms, e.kind, e.centre, e.detail, e.reported_by
-            );
+            println!("{}", evidence_line(cat, &centres, e));
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// One piece of evidence: when (China Standard Time), what kind, whose, the detail, by whom.
+pub(crate) fn evidence_line(
+    cat: &hfx_i18n::Catalogue,
+    centres: &super::lang::Centres,
+    e: &pb::Evidence,
+) -> String {
+    cat.text(
+        "witness-evidence",
+        &[
+            ("at", cat.date_time_ms(e.at_unix_ms).into()),
+            ("kind", e.kind.as_str().into()),
+            ("centre", centres.short(cat, &e.centre).into()),
+            ("detail", e.detail.as_str().into()),
+            ("by", centres.short(cat, &e.reported_by).into()),
+        ],
+    )
 }

@@ -105,3 +105,19 @@ fn an_unreachable_core_system_reaches_the_peer_as_a_stable_reason_only() {
         "{log}"
     );
 }
+
+#[test]
+fn a_closed_account_is_refused_with_its_own_reason_not_the_generic_precondition() {
+    let s = Status::from(HfxError::account_closed("05"));
+    assert_eq!(s.code(), Code::FailedPrecondition);
+    assert_eq!(reason_of(&s).as_deref(), Some(REASON_ACCOUNT_CLOSED));
+    assert!(
+        s.message()
+            .starts_with("ACCOUNT_CLOSED: account is closed (status 05)"),
+        "{}",
+        s.message()
+    );
+    // The generic precondition keeps its reason for everything else.
+    let other = Status::from(HfxError::FailedPrecondition("x".into()));
+    assert_eq!(reason_of(&other).as_deref(), Some("FAILED_PRECONDITION"));
+}

@@ -73,6 +73,13 @@ impl Telemetry {
     }
 }
 
+/// Whether text written to a stream may carry colour codes: only on a terminal, and never
+/// when `NO_COLOR` is set to anything non-empty (<https://no-color.org>). The node's logs and
+/// every CLI command's ask this one question.
+pub fn colour(stream_is_terminal: bool) -> bool {
+    stream_is_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
 /// Whether log lines are JSON: `format = "json"`, or `"auto"` with stdout not a terminal.
 fn json_logs(format: &str) -> bool {
     match format {
@@ -99,7 +106,10 @@ pub fn init(cfg: &NodeConfig) -> Result<Telemetry, TelemetryError> {
                 .with_filter(filter)
                 .boxed()
         } else {
-            tracing_subscriber::fmt::layer().with_filter(filter).boxed()
+            tracing_subscriber::fmt::layer()
+                .with_ansi(colour(std::io::stdout().is_terminal()))
+                .with_filter(filter)
+                .boxed()
         };
     let provider = match &cfg.telemetry.otlp_endpoint {
         Some(endpoint) => Some(provider(cfg, endpoint)?),

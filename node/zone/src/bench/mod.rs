@@ -209,6 +209,9 @@ pub async fn command(opts: BenchOptions) -> anyhow::Result<std::process::ExitCod
                 .unwrap_or_else(|_| "warn".into()),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(hfx_node::telemetry::colour(
+            std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        ))
         .try_init();
     let out = run(opts).await?;
     for f in &out.failures {

@@ -99,7 +99,10 @@ pub async fn read(config: &Path, logs: &[CaseLog]) -> anyhow::Result<Found> {
     // Destination accounts: the earliest case on each, so one read covers them all.
     let mut accounts: BTreeMap<String, i64> = BTreeMap::new();
     let mut failed: Vec<(&CaseLog, String)> = Vec::new();
-    let bar = crate::commands::progress_bar(logs.len() as u64, "asking the core system");
+    let bar = crate::commands::progress_bar(
+        logs.len() as u64,
+        &crate::commands::lang::cat().msg("progress-asking-core"),
+    );
     for l in logs {
         bar.inc(1);
         let Some(s) = by_id.get(l.case_id.as_str()) else {
@@ -139,7 +142,10 @@ pub async fn read(config: &Path, logs: &[CaseLog]) -> anyhow::Result<Found> {
     }
     bar.finish_and_clear();
     let today = chrono::Local::now().date_naive();
-    let bar = crate::commands::progress_bar(accounts.len() as u64, "reading credits");
+    let bar = crate::commands::progress_bar(
+        accounts.len() as u64,
+        &crate::commands::lang::cat().msg("progress-reading-credits"),
+    );
     for (account, since_ms) in accounts {
         bar.inc(1);
         // The credit is dated by the core's local day; a day's slack either side of the

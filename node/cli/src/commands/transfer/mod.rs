@@ -2,9 +2,11 @@
 //! at this node (the destination), follow it, list the cases, cancel a letter, resolve a
 //! parked case. The node does the work; this file parses, calls the local API and prints.
 
+use super::lang::Centres;
 use super::{Conn, init_cli_logging, status_error};
 use anyhow::Context;
 use hfx_certs::Role;
+use hfx_i18n::Catalogue;
 use hfx_proto::v1 as pb;
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -78,6 +80,7 @@ pub enum TransferCmd {
         conn: Conn,
         /// The case id (UUIDv7).
         case_id: String,
+        /// accept: settle the negotiation with the amount paid; retry: run the waiting step now.
         #[arg(value_enum)]
         action: ResolveAction,
         /// Print the view as JSON (money in integer fen, times in unix ms).
@@ -90,7 +93,8 @@ pub enum TransferCmd {
 pub struct RequestArgs {
     #[command(flatten)]
     conn: Conn,
-    /// The origin centre (15 digits): where the member's account is now.
+    /// The origin centre, where the member's account is now: its 15-digit code, its city
+    /// (连云港) or the city's pinyin (lianyungang).
     #[arg(long)]
     origin: String,
     /// 01 身份证, 02 军官证, 03 护照, 04 外国人永久居留证, 99 其他.
@@ -155,7 +159,8 @@ pub async fn run(cmd: TransferCmd) -> anyhow::Result<ExitCode> {
             if json {
                 print_json(&view_json(&v))?;
             } else {
-                print!("{}", status_text(&v));
+                let centres = Centres::load(&conn);
+                print!("{}", status_text(super::lang::cat(), &centres, &v));
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -181,13 +186,14 @@ pub async fn run(cmd: TransferCmd) -> anyhow::Result<ExitCode> {
                 print_json(&serde_json::json!({ "cases": cases }))?;
             } else if l.cases.is_empty() {
                 let what = match (stuck, all) {
-                    (true, _) => "no case is parked for a clerk",
-                    (false, true) => "no transfer cases at this centre",
-                    (false, false) => "no transfer in flight (--all lists final cases too)",
+                    (true, _) => "transfer-none-stuck",
+                    (false, true) => "transfer-none-all",
+                    (false, false) => "transfer-none-in-flight",
                 };
-                println!("{what}");
+                println!("{}", super::lang::cat().msg(what));
             } else {
-                print!("{}", list_table(&l.cases));
+                let centres = Centres::load(&conn);
+                print!("{}", list_table(super::lang::cat(), &centres, &l.cases));
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -207,7 +213,7 @@ pub async fn run(cmd: TransferCmd) -> anyhow::Result<ExitCode> {
                 .await
                 .map_err(status_error)?
                 .into_inner();
-            print_brief(&v, json)?;
+            print_brief(super::lang::cat(), &v, json)?;
             Ok(ExitCode::SUCCESS)
         }
         TransferCmd::Resolve {
@@ -226,7 +232,7 @@ pub async fn run(cmd: TransferCmd) -> anyhow::Result<ExitCode> {
                 .await
                 .map_err(status_error)?
                 .into_inner();
-            print_brief(&v, json)?;
+            print_brief(super::lang::cat(), &v, json)?;
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -253,7 +259,12 @@ fn check_case_id(flag: &str, s: &str) -> anyhow::Result<String> {
 async fn request(a: RequestArgs) -> anyhow::Result<ExitCode> {
     let t = hfx_adapters::model::IdType::from_code(&a.id_type)
         .with_context(|| format!("--id-type: {:?} is not 01, 02, 03, 04 or 99", a.id_type))?;
-    let origin = hfx_adapters::ids::validate_centre_code("--origin", &a.origin)?;
+    // The node resolves a code, city or pinyin against the directory in force.
+    let origin = a.origin.trim().to_string();
+    anyhow::ensure!(
+        !origin.is_empty(),
+        "--origin: give the origin centre's code, city or pinyin"
+    );
     let case_id = a
         .case_id
         .as_deref()
@@ -284,14 +295,8 @@ async fn request(a: RequestArgs) -> anyhow::Result<ExitCode> {
         if a.json {
             print_json(&view_json(&v))?;
         } else {
-            println!(
-                "case {} started: letter {} to {}",
-                v.case_id,
-                or_dash(&v.letter_no),
-                v.origin_centre
-            );
-            println!("  {}", brief(&v));
-            println!("  follow it with: hfx transfer status {}", v.case_id);
+            let centres = Centres::load(&a.conn);
+            print!("{}", started_text(super::lang::cat(), &centres, &v));
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -299,23 +304,26 @@ async fn request(a: RequestArgs) -> anyhow::Result<ExitCode> {
     if a.json {
         print_json(&view_json(&v))?;
     } else {
-        print!("{}", status_text(&v));
+        let centres = Centres::load(&a.conn);
+        print!("{}", status_text(super::lang::cat(), &centres, &v));
     }
     let o = outcome(&v);
     if o == Outcome::Done {
         return Ok(ExitCode::SUCCESS);
     }
+    let cat = super::lang::cat();
     let why = if timed_out && o == Outcome::Moving {
-        format!(
-            "case {} is still {} after {} s, waiting for {}; follow it with `hfx transfer status {}`",
-            v.case_id,
-            state_code(&v.state, &v.national_code),
-            a.timeout_secs,
-            or_dash(&v.waiting_for),
-            v.case_id
+        cat.text(
+            "transfer-timed-out",
+            &[
+                ("case", v.case_id.as_str().into()),
+                ("state", state_code(cat, &v.state, &v.national_code).into()),
+                ("secs", a.timeout_secs.into()),
+                ("what", cat.transfer_wait(or_dash(&v.waiting_for)).into()),
+            ],
         )
     } else {
-        why_not_done(&v, o)
+        why_not_done(cat, &v, o)
     };
     eprintln!("{why}");
     Ok(ExitCode::from(EXIT_NOT_DONE))
@@ -343,7 +351,7 @@ async fn follow(
     let mut v = first;
     let mut pause = Duration::from_millis(300);
     let timed_out = loop {
-        bar.set_message(progress_line(&v));
+        bar.set_message(progress_line(super::lang::cat(), &v));
         if outcome(&v) != Outcome::Moving {
             break false;
         }
@@ -402,41 +410,77 @@ fn outcome(v: &pb::TransferView) -> Outcome {
     }
 }
 
+/// `hfx transfer request`'s answer without --wait: the case, its letter, how to follow it.
+fn started_text(cat: &Catalogue, centres: &Centres, v: &pb::TransferView) -> String {
+    let case = v.case_id.as_str();
+    format!(
+        "{}\n  {}\n  {}\n",
+        cat.text(
+            "transfer-started",
+            &[
+                ("case", case.into()),
+                ("letter", or_dash(&v.letter_no).into()),
+                ("origin", centres.short(cat, &v.origin_centre).into()),
+            ],
+        ),
+        brief(cat, v),
+        cat.text("transfer-follow", &[("case", case.into())]),
+    )
+}
+
 /// Why `request --wait` exits 2, for a case that ended or is parked.
-fn why_not_done(v: &pb::TransferView, o: Outcome) -> String {
-    let sc = state_code(&v.state, &v.national_code);
+fn why_not_done(cat: &Catalogue, v: &pb::TransferView, o: Outcome) -> String {
+    let sc = state_code(cat, &v.state, &v.national_code);
+    let case = v.case_id.as_str();
     match o {
         Outcome::Ended => {
-            let mut s = format!("case {} ended {sc}", v.case_id);
+            let mut s = cat.text(
+                "transfer-ended",
+                &[("case", case.into()), ("state", sc.into())],
+            );
             if !v.refusal_code.is_empty() {
-                s.push_str(&format!("; refusal code {}", v.refusal_code));
+                s.push_str(&cat.msg("transfer-separator"));
+                s.push_str(&cat.text(
+                    "transfer-ended-refusal",
+                    &[("code", v.refusal_code.as_str().into())],
+                ));
             }
             if !v.status_detail.is_empty() {
-                s.push_str(&format!(": {}", v.status_detail));
+                s = cat.text(
+                    "transfer-ended-detail",
+                    &[
+                        ("text", s.into()),
+                        ("detail", step_note(cat, &v.status_detail).into()),
+                    ],
+                );
             }
             s
         }
         Outcome::Parked => {
             let reason = if !v.stuck_reason.is_empty() {
-                v.stuck_reason.as_str()
+                v.stuck_reason.clone()
             } else if !v.negotiation.is_empty() {
-                v.negotiation.as_str()
+                v.negotiation.clone()
             } else {
-                "a negotiation to settle"
+                cat.msg("transfer-parked-negotiation")
             };
-            format!(
-                "case {} is parked for a clerk ({sc}): {reason}; waiting for {}. \
-                 See `hfx transfer status {id}`, then `hfx transfer resolve {id} accept|retry`",
-                v.case_id,
-                or_dash(&v.waiting_for),
-                id = v.case_id
+            cat.text(
+                "transfer-parked",
+                &[
+                    ("case", case.into()),
+                    ("state", sc.into()),
+                    ("reason", reason.into()),
+                    ("what", cat.transfer_wait(or_dash(&v.waiting_for)).into()),
+                ],
             )
         }
-        Outcome::Done | Outcome::Moving => format!("case {} is {sc}", v.case_id),
+        Outcome::Done | Outcome::Moving => cat.text(
+            "transfer-is",
+            &[("case", case.into()), ("state", sc.into())],
+        ),
     }
 }
 
-/// The spinner's one line.
 mod show;
 #[cfg(test)]
 mod tests;

@@ -1,20 +1,29 @@
 //! How `hfx transfer` shows a case to a clerk: steps, amounts, states with their national
 //! codes, tables and JSON. Times are China Standard Time.
 
+use crate::commands::lang::Centres;
 use chrono::Offset as _;
-use hfx_adapters::money::format_yuan;
+use hfx_i18n::Catalogue;
 use hfx_proto::v1 as pb;
 
-pub(super) fn progress_line(v: &pb::TransferView) -> String {
-    let mut s = format!(
-        "case {}: {}",
-        v.case_id,
-        state_code(&v.state, &v.national_code)
-    );
-    if !v.waiting_for.is_empty() {
-        s.push_str(&format!(", waiting for {}", v.waiting_for));
+/// The spinner's one line: `case …: balance held (02), waiting for payout`.
+pub(super) fn progress_line(cat: &Catalogue, v: &pb::TransferView) -> String {
+    let state = state_code(cat, &v.state, &v.national_code);
+    if v.waiting_for.is_empty() {
+        cat.text(
+            "transfer-progress",
+            &[("case", v.case_id.as_str().into()), ("state", state.into())],
+        )
+    } else {
+        cat.text(
+            "transfer-progress-waiting",
+            &[
+                ("case", v.case_id.as_str().into()),
+                ("state", state.into()),
+                ("what", cat.transfer_wait(&v.waiting_for).into()),
+            ],
+        )
     }
-    s
 }
 
 /// China Standard Time (UTC+8), where the centres are.
@@ -22,45 +31,127 @@ pub(crate) fn cst() -> chrono::FixedOffset {
     chrono::FixedOffset::east_opt(8 * 3600).unwrap_or_else(|| chrono::Utc.fix())
 }
 
-/// Unix ms as `YYYY-MM-DD HH:MM:SS` in UTC+8; `--` when unset (0) or out of range.
-pub(super) fn local_time(ms: i64) -> String {
-    if ms <= 0 {
-        return "--".into();
-    }
-    match chrono::DateTime::from_timestamp_millis(ms) {
-        Some(t) => t
-            .with_timezone(&cst())
-            .format("%Y-%m-%d %H:%M:%S")
-            .to_string(),
-        None => "--".into(),
-    }
-}
-
-/// Fen as `¥1234.56`.
+/// Fen as `¥1,234.56`.
 pub(super) fn yuan(fen: i64) -> String {
-    format!("¥{}", format_yuan(fen))
+    hfx_i18n::money(fen)
 }
 
 pub(super) fn or_dash(s: &str) -> &str {
     if s.is_empty() { "--" } else { s }
 }
 
-/// `held (02)`, `letter_sent (--)`.
-pub(super) fn state_code(state: &str, code: &str) -> String {
-    format!("{} ({})", or_dash(state), or_dash(code))
+/// A state in words with its national code: `balance held (02)`, `letter sent (--)`.
+pub(super) fn state_code(cat: &Catalogue, state: &str, code: &str) -> String {
+    cat.text(
+        "transfer-state-code",
+        &[
+            ("state", cat.transfer_state(state).into()),
+            ("code", or_dash(code).into()),
+        ],
+    )
 }
 
-/// One line of the timeline: local time, centre, national code, state, note.
-pub(super) fn step_line(s: &pb::TransferStep) -> String {
-    let line = format!(
-        "{}  {:<15}  {:<2}  {:<16}  {}",
-        local_time(s.at_unix_ms),
-        or_dash(&s.centre),
-        or_dash(&s.national_code),
-        or_dash(&s.status),
-        s.note
-    );
-    line.trim_end().to_string()
+/// The notes the node writes in fixed words (node/case), with `{fen}` an amount in fen,
+/// `{ref}` a bank reference and `{text}` free text kept as it came; each with its message.
+pub(super) const NOTES: &[(&str, &str)] = &[
+    ("letter checked and accepted", "note-letter-accepted"),
+    (
+        "account closed (04, balance 0, reason 07); payment notice sent",
+        "note-closed-out",
+    ),
+    ("hold released, account reopened", "note-hold-released"),
+    (
+        "the origin never received the letter by its deadline (tombstone)",
+        "note-expired-never-received",
+    ),
+    (
+        "negotiation settled by the destination's clerk: crediting the amount paid",
+        "note-negotiation-settled-here",
+    ),
+    (
+        "cancel refused: the origin had already accepted",
+        "note-cancel-refused",
+    ),
+    ("the origin confirmed the cancel", "note-cancel-confirmed"),
+    (
+        "the origin holds an expiry tombstone for the case",
+        "note-expired-tombstone",
+    ),
+    ("transfer-out record received", "note-out-received"),
+    (
+        "transfer-out record received (the origin had accepted before the cancel)",
+        "note-out-received-after-cancel",
+    ),
+    ("the origin has the letter", "note-origin-has-letter"),
+    ("the origin accepted the letter", "note-origin-accepted"),
+    (
+        "destination credited {fen} fen",
+        "note-destination-credited",
+    ),
+    (
+        "negotiation settled; destination credited {fen} fen",
+        "note-negotiated-credited",
+    ),
+    ("bank paid {fen} fen (ref {ref})", "note-bank-paid"),
+    (
+        "account sealed, {fen} fen held; transfer-out record sent",
+        "note-sealed-held",
+    ),
+    (
+        "payment of {fen} fen received (ref {ref})",
+        "note-payment-received",
+    ),
+    (
+        "member credited {fen} fen (business type 08, with history)",
+        "note-member-credited",
+    ),
+    (
+        "cancelled by the destination: {text}",
+        "note-cancelled-by-destination",
+    ),
+    (
+        "destination negotiates: {text}",
+        "note-destination-negotiates",
+    ),
+    ("bank declined the payout: {text}", "note-bank-declined"),
+    ("payout failed at the origin: {text}", "note-payout-failed"),
+    ("cancel requested: {text}", "note-cancel-requested"),
+    (
+        "payment received; negotiation opened: {text}",
+        "note-negotiation-opened",
+    ),
+    ("origin refused: {text}", "note-origin-refused"),
+    (
+        "hold refused: {text}; releasing any hold of the case",
+        "note-hold-refused",
+    ),
+    ("refused: {text}", "note-refused"),
+];
+
+/// A timeline note in the chosen language when the node wrote it in fixed words (amounts
+/// as yuan); free text as it came.
+pub(super) fn step_note(cat: &Catalogue, note: &str) -> String {
+    crate::commands::lang::from_template(cat, NOTES, note, |name, value| match name {
+        "fen" => value.parse::<i64>().ok().map(|fen| ("amount", yuan(fen))),
+        other => Some((other, value.to_string())),
+    })
+}
+
+/// The timeline's rows: local time, centre by name, national code, state in words, note.
+pub(super) fn step_rows(cat: &Catalogue, centres: &Centres, steps: &[pb::TransferStep]) -> String {
+    let rows: Vec<Vec<String>> = steps
+        .iter()
+        .map(|s| {
+            vec![
+                cat.date_time_bare_ms(s.at_unix_ms),
+                centres.short(cat, &s.centre),
+                or_dash(&s.national_code).to_string(),
+                cat.transfer_state(&s.status),
+                step_note(cat, &s.note),
+            ]
+        })
+        .collect();
+    hfx_i18n::columns(&rows)
 }
 
 /// At most `n` characters, with `…` when cut.
@@ -84,148 +175,172 @@ pub(super) fn peer_centre(v: &pb::TransferView) -> &str {
 }
 
 /// The amount line: `¥… (principal ¥…, interest ¥…)`, or not known before the transfer-out.
-pub(super) fn amount_text(v: &pb::TransferView) -> String {
+pub(super) fn amount_text(cat: &Catalogue, v: &pb::TransferView) -> String {
     if v.amount_fen == 0 && v.principal_fen == 0 && v.interest_fen == 0 {
-        return "not known yet".into();
+        return cat.msg("transfer-amount-unknown");
     }
-    let mut s = yuan(v.amount_fen);
     if v.principal_fen != 0 || v.interest_fen != 0 {
-        s.push_str(&format!(
-            " (principal {}, interest {})",
-            yuan(v.principal_fen),
-            yuan(v.interest_fen)
-        ));
-    }
-    s
-}
-
-/// `hfx transfer status`: the case, then its timeline.
-pub(super) fn status_text(v: &pb::TransferView) -> String {
-    let mut out = String::new();
-    let mut line = |k: &str, val: &str| {
-        if !val.is_empty() {
-            out.push_str(&format!("  {k:<14} {val}\n"));
-        }
-    };
-    line("case", &v.case_id);
-    line("letter no.", or_dash(&v.letter_no));
-    line("role", &v.role);
-    line(
-        "route",
-        &format!(
-            "{} → {}",
-            or_dash(&v.origin_centre),
-            or_dash(&v.destination_centre)
-        ),
-    );
-    line("person", &v.person_masked);
-    line(
-        "state",
-        &format!(
-            "{}{}",
-            state_code(&v.state, &v.national_code),
-            if v.is_final { ", final" } else { "" }
-        ),
-    );
-    line("amount", &amount_text(v));
-    if v.history_months > 0 {
-        line(
-            "history",
-            &format!("{} months of deposits carried", v.history_months),
+        return cat.text(
+            "transfer-amount-parts",
+            &[
+                ("amount", yuan(v.amount_fen).into()),
+                ("principal", yuan(v.principal_fen).into()),
+                ("interest", yuan(v.interest_fen).into()),
+            ],
         );
     }
-    line("account here", &v.destination_account_no);
-    line("bank ref.", &v.bank_reference);
-    line("refusal code", &v.refusal_code);
-    line("negotiation", &v.negotiation);
-    line("stuck", &v.stuck_reason);
-    line("waiting for", &v.waiting_for);
-    line("created", &local_time(v.created_unix_ms));
-    line("updated", &local_time(v.updated_unix_ms));
-    out.push_str("  timeline (UTC+8):\n");
+    yuan(v.amount_fen)
+}
+
+/// `hfx transfer status`: the case, then its timeline, in the chosen language: states and
+/// national codes by name with the code, centres by name, times in China Standard Time.
+pub(super) fn status_text(cat: &Catalogue, centres: &Centres, v: &pb::TransferView) -> String {
+    let mut rows: Vec<(String, String)> = Vec::new();
+    let mut line = |id: &str, val: String| {
+        if !val.is_empty() {
+            rows.push((cat.msg(id), val));
+        }
+    };
+    line("transfer-case", v.case_id.clone());
+    line("transfer-letter-no", or_dash(&v.letter_no).to_string());
+    line("transfer-role", cat.transfer_role(&v.role));
+    line(
+        "transfer-route",
+        format!(
+            "{} → {}",
+            centres.short(cat, &v.origin_centre),
+            centres.short(cat, &v.destination_centre)
+        ),
+    );
+    line("transfer-person", v.person_masked.clone());
+    let mut state = cat.transfer_state(&v.state);
+    if v.is_final {
+        state = cat.text("transfer-state-final", &[("state", state.into())]);
+    }
+    line("transfer-state", state);
+    line("transfer-national", cat.national_status(&v.national_code));
+    line("transfer-amount", amount_text(cat, v));
+    if v.history_months > 0 {
+        line(
+            "transfer-history",
+            cat.text(
+                "transfer-history-months",
+                &[("months", v.history_months.into())],
+            ),
+        );
+    }
+    line("transfer-account-here", v.destination_account_no.clone());
+    line("transfer-bank-ref", v.bank_reference.clone());
+    line("transfer-refusal-code", v.refusal_code.clone());
+    line("transfer-negotiation", v.negotiation.clone());
+    line("transfer-stuck", v.stuck_reason.clone());
+    if !v.waiting_for.is_empty() {
+        line("transfer-waiting-for", cat.transfer_wait(&v.waiting_for));
+    }
+    line("transfer-created", cat.date_time_ms(v.created_unix_ms));
+    line("transfer-updated", cat.date_time_ms(v.updated_unix_ms));
+    let width = rows
+        .iter()
+        .map(|(k, _)| hfx_i18n::display_width(k))
+        .max()
+        .unwrap_or(0);
+    let mut out = String::new();
+    for (k, val) in rows {
+        out.push_str(&format!("  {}  {val}\n", hfx_i18n::pad(&k, width)));
+    }
+    out.push_str(&format!("  {}\n", cat.msg("transfer-timeline")));
     if v.steps.is_empty() {
         out.push_str("    --\n");
     }
-    for s in &v.steps {
-        out.push_str(&format!("    {}\n", step_line(s)));
+    for l in step_rows(cat, centres, &v.steps).lines() {
+        out.push_str(&format!("    {l}\n"));
     }
     out
 }
 
 /// The one-line summary of a case: `cancelled (05); waiting for …; stuck: …`.
-pub(super) fn brief(v: &pb::TransferView) -> String {
-    let mut s = state_code(&v.state, &v.national_code);
+pub(super) fn brief(cat: &Catalogue, v: &pb::TransferView) -> String {
+    let mut s = state_code(cat, &v.state, &v.national_code);
     if v.amount_fen != 0 {
         s.push_str(&format!(", {}", yuan(v.amount_fen)));
     }
+    let mut parts = vec![s];
     if !v.waiting_for.is_empty() {
-        s.push_str(&format!("; waiting for {}", v.waiting_for));
+        parts.push(cat.text(
+            "transfer-brief-waiting",
+            &[("what", cat.transfer_wait(&v.waiting_for).into())],
+        ));
     }
     if !v.stuck_reason.is_empty() {
-        s.push_str(&format!("; stuck: {}", v.stuck_reason));
+        parts.push(cat.text(
+            "transfer-brief-stuck",
+            &[("why", v.stuck_reason.as_str().into())],
+        ));
     }
     if !v.status_detail.is_empty() {
-        s.push_str(&format!("; {}", v.status_detail));
+        parts.push(step_note(cat, &v.status_detail));
     }
-    s
+    parts.join(&cat.msg("transfer-separator"))
 }
 
-pub(super) fn print_brief(v: &pb::TransferView, json: bool) -> anyhow::Result<()> {
+pub(super) fn print_brief(cat: &Catalogue, v: &pb::TransferView, json: bool) -> anyhow::Result<()> {
     if json {
         print_json(&view_json(v))
     } else {
-        println!(
-            "case {} (letter {}): {}",
-            v.case_id,
-            or_dash(&v.letter_no),
-            brief(v)
-        );
+        println!("{}", brief_line(cat, v));
         Ok(())
     }
 }
 
-/// `hfx transfer list`: one row per case.
-pub(super) fn list_table(cases: &[pb::TransferView]) -> String {
-    let row = |cols: [&str; 9]| {
-        format!(
-            "{:<36}  {:<16}  {:<11}  {:<15}  {:<16}  {:<4}  {:>14}  {:<19}  {}",
-            cols[0], cols[1], cols[2], cols[3], cols[4], cols[5], cols[6], cols[7], cols[8]
-        )
-        .trim_end()
-        .to_string()
-    };
-    let mut out = row([
-        "case id",
-        "letter no.",
-        "role",
-        "peer centre",
-        "state",
-        "code",
-        "amount",
-        "updated",
-        "stuck",
-    ]);
-    out.push('\n');
+/// `hfx transfer cancel|resolve`'s line: `case … (letter …): cancelled (05)`.
+pub(super) fn brief_line(cat: &Catalogue, v: &pb::TransferView) -> String {
+    cat.text(
+        "transfer-brief",
+        &[
+            ("case", v.case_id.as_str().into()),
+            ("letter", or_dash(&v.letter_no).into()),
+            ("brief", brief(cat, v).into()),
+        ],
+    )
+}
+
+/// `hfx transfer list`: one row per case, states and national codes by name.
+pub(super) fn list_table(cat: &Catalogue, centres: &Centres, cases: &[pb::TransferView]) -> String {
+    let mut rows: Vec<Vec<String>> = vec![
+        [
+            "transfer-col-case",
+            "transfer-col-letter",
+            "transfer-col-role",
+            "transfer-col-peer",
+            "transfer-col-state",
+            "transfer-col-national",
+            "transfer-col-amount",
+            "transfer-col-updated",
+            "transfer-col-stuck",
+        ]
+        .iter()
+        .map(|id| cat.msg(id))
+        .collect(),
+    ];
     for v in cases {
         let amount = if v.amount_fen == 0 {
             "--".to_string()
         } else {
             yuan(v.amount_fen)
         };
-        out.push_str(&row([
-            &v.case_id,
-            or_dash(&v.letter_no),
-            &v.role,
-            or_dash(peer_centre(v)),
-            or_dash(&v.state),
-            or_dash(&v.national_code),
-            &amount,
-            &local_time(v.updated_unix_ms),
-            &truncate(&v.stuck_reason, 40),
-        ]));
-        out.push('\n');
+        rows.push(vec![
+            v.case_id.clone(),
+            or_dash(&v.letter_no).to_string(),
+            cat.transfer_role(&v.role),
+            centres.short(cat, peer_centre(v)),
+            cat.transfer_state(&v.state),
+            cat.national_status(&v.national_code),
+            amount,
+            cat.date_time_bare_ms(v.updated_unix_ms),
+            truncate(&v.stuck_reason, 40),
+        ]);
     }
-    out
+    hfx_i18n::columns(&rows)
 }
 
 pub(super) fn print_json(v: &serde_json::Value) -> anyhow::Result<()> {
