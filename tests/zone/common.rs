@@ -249,3 +249,15 @@ pub fn adapter_only_config(
     .expect("write node.toml");
     p
 }
+
+/// A finished command's exit code and everything it printed (stdout, then stderr).
+pub fn code_and_text(out: &std::process::Output) -> (Option<i32>, String) {
+    (
+        out.status.code(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}

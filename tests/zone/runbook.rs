@@ -405,14 +405,7 @@ async fn hfx(cwd: &Path, args: &[&str]) -> (Option<i32>, String) {
         .output()
         .await
         .expect("running hfx");
-    (
-        out.status.code(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
+    crate::common::code_and_text(&out)
 }
 
 #[tokio::test]

@@ -26,14 +26,7 @@ async fn check(cfg: &Path) -> (Option<i32>, String) {
         .await
         .unwrap()
         .expect("running hfx");
-    (
-        out.status.code(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
+    crate::common::code_and_text(&out)
 }
 
 async fn seeded(dir: &Path, transport: Transport) -> StandIn {

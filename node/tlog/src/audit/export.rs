@@ -131,26 +131,34 @@ pub(super) struct DisclosureLine<'a> {
     pub(super) commit_index: Option<u64>,
 }
 
+/// The canonical form of a disclosure record or of its borrowed export line (both have the
+/// same fields): one definition, so the bytes hashed on both sides cannot drift apart.
+macro_rules! canonical {
+    ($r:expr) => {{
+        use std::borrow::Cow::Borrowed as B;
+        Canonical {
+            v: 1,
+            at_ms: $r.at_ms,
+            direction: B(&$r.direction),
+            peer: B(&$r.peer),
+            acting_person: B(&$r.acting_person),
+            purpose: B(&$r.purpose),
+            legal_basis: B(&$r.legal_basis),
+            outcome: B(&$r.outcome),
+            message_id: B(&$r.message_id),
+            subject_masked: B(&$r.subject_masked),
+            log_index: $r.log_index,
+            subject_key: B(&$r.subject_key),
+        }
+    }};
+}
+
 impl DisclosureLine<'_> {
     /// SHA-256 of the record's [`DisclosureRecord::canonical_bytes`], written into `buf`
     /// (cleared first) on the way.
     pub(super) fn commitment(&self, buf: &mut Vec<u8>) -> Hash {
         use sha2::Digest;
-        use std::borrow::Cow::Borrowed as B;
-        let c = Canonical {
-            v: 1,
-            at_ms: self.at_ms,
-            direction: B(&self.direction),
-            peer: B(&self.peer),
-            acting_person: B(&self.acting_person),
-            purpose: B(&self.purpose),
-            legal_basis: B(&self.legal_basis),
-            outcome: B(&self.outcome),
-            message_id: B(&self.message_id),
-            subject_masked: B(&self.subject_masked),
-            log_index: self.log_index,
-            subject_key: B(&self.subject_key),
-        };
+        let c = canonical!(self);
         buf.clear();
         // Writing a struct of strings and numbers into a Vec cannot fail; were it to, the
         // bytes would differ and so would the hash: a finding, never a silent pass.
@@ -162,21 +170,7 @@ impl DisclosureLine<'_> {
 impl DisclosureRecord {
     /// The bytes its commitment entry's payload holds (and hashes).
     pub fn canonical_bytes(&self) -> Vec<u8> {
-        use std::borrow::Cow::Borrowed as B;
-        let c = Canonical {
-            v: 1,
-            at_ms: self.at_ms,
-            direction: B(&self.direction),
-            peer: B(&self.peer),
-            acting_person: B(&self.acting_person),
-            purpose: B(&self.purpose),
-            legal_basis: B(&self.legal_basis),
-            outcome: B(&self.outcome),
-            message_id: B(&self.message_id),
-            subject_masked: B(&self.subject_masked),
-            log_index: self.log_index,
-            subject_key: B(&self.subject_key),
-        };
+        let c = canonical!(self);
         serde_json::to_vec(&c).unwrap_or_default()
     }
 
