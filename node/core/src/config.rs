@@ -5,6 +5,9 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+mod console;
+pub use console::ConsoleCfg;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("{path}: {detail}")]
@@ -43,6 +46,9 @@ pub struct NodeConfig {
     /// `[ops]`: the operator port (Prometheus metrics, docs/metrics.md).
     #[serde(default)]
     pub ops: OpsCfg,
+    /// `[console]`: the web console (HTTPS, person certificates; docs/console.md); off by default.
+    #[serde(default)]
+    pub console: ConsoleCfg,
     /// `[telemetry]`: OpenTelemetry trace export (docs/tracing.md); off by default.
     #[serde(default)]
     pub telemetry: TelemetryCfg,
@@ -674,6 +680,9 @@ impl NodeConfig {
                 ));
             }
         }
+        let ops = self.ops.listen.as_deref().unwrap_or_default();
+        self.console
+            .validate(&[&self.listen.peer, &self.listen.local, ops], &key)?;
         self.telemetry.validate(&key)?;
         self.transfer.validate(&key)?;
         Ok(())

@@ -138,6 +138,14 @@ pub fn server_config_for(files: &TlsFiles, face: &'static str) -> Result<ServerC
     Ok(cfg)
 }
 
+/// The web console's listener (hfx-console): [`server_config_for`] "console", the same client
+/// certificate check, spoken to browsers over HTTP/1.1.
+pub fn console_server_config(files: &TlsFiles) -> Result<ServerConfig, TlsError> {
+    let mut cfg = server_config_for(files, "console")?;
+    cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(cfg)
+}
+
 /// The stable word a log line gives a refused client certificate, by rustls' reason.
 fn refusal_reason(e: &rustls::Error) -> &'static str {
     use rustls::CertificateError as C;

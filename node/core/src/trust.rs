@@ -6,7 +6,9 @@
 
 use crate::config::NodeConfig;
 use crate::directory::DirectoryInForce;
-use crate::tls::{RevokedSerials, ServerTls, TlsFiles, client_config, server_config_for};
+use crate::tls::{
+    RevokedSerials, ServerTls, TlsFiles, client_config, console_server_config, server_config_for,
+};
 use hfx_certs::Directory;
 use rustls::ClientConfig;
 use std::collections::HashSet;
@@ -31,6 +33,8 @@ pub struct Trust {
     generation: std::sync::atomic::AtomicU64,
     pub peer_tls: ServerTls,
     pub local_tls: ServerTls,
+    /// The web console's listener (hfx-console): person certificates, as on the local face.
+    pub console_tls: ServerTls,
     stamps: std::sync::Mutex<Vec<Option<SystemTime>>>,
 }
 
@@ -74,6 +78,7 @@ impl Trust {
         let trust = Self {
             peer_tls: ServerTls::new(server_config_for(&files, "peer")?),
             local_tls: ServerTls::new(server_config_for(&files, "local")?),
+            console_tls: ServerTls::new(console_server_config(&files)?),
             client: RwLock::new(Arc::new(client_config(&files)?)),
             root_key: RwLock::new(root_key),
             directory,
@@ -90,7 +95,8 @@ impl Trust {
     /// The CRL in force for calls on live connections of both faces.
     fn set_revoked(&self, revoked: RevokedSerials) {
         self.peer_tls.revocation().set_revoked(revoked.clone());
-        self.local_tls.revocation().set_revoked(revoked);
+        self.local_tls.revocation().set_revoked(revoked.clone());
+        self.console_tls.revocation().set_revoked(revoked);
     }
 
     /// The peer face admits, on live connections, only the node certificates the directory
@@ -158,11 +164,13 @@ impl Trust {
             let root_key = read_root_key(&self.files).map_err(|e| text(&e))?;
             let peer = server_config_for(&self.files, "peer").map_err(|e| text(&e))?;
             let local = server_config_for(&self.files, "local").map_err(|e| text(&e))?;
+            let console = console_server_config(&self.files).map_err(|e| text(&e))?;
             let client = client_config(&self.files).map_err(|e| text(&e))?;
             let revoked = RevokedSerials::load(&self.files.crl).map_err(|e| text(&e))?;
             self.set_revoked(revoked);
             self.peer_tls.swap(peer);
             self.local_tls.swap(local);
+            self.console_tls.swap(console);
             if let Ok(mut g) = self.client.write() {
                 *g = Arc::new(client);
             }
@@ -177,6 +185,7 @@ impl Trust {
         // Live connections whose certificate is now revoked or unpinned close themselves.
         self.peer_tls.revocation().notify();
         self.local_tls.revocation().notify();
+        self.console_tls.revocation().notify();
         self.generation
             .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         match &directory {

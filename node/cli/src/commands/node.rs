@@ -26,6 +26,9 @@ pub async fn node_run(config: &Path) -> anyhow::Result<ExitCode> {
         }
         tracing::info!("shutdown requested: finishing in-flight calls");
     };
+    // The web console (hfx-console) is served beside the gRPC faces when `[console] listen`
+    // names an address.
+    let faces = vec![hfx_console::face()];
     let served = match inherited_listeners()? {
         Some((peer, local)) => {
             tracing::info!(
@@ -33,9 +36,14 @@ pub async fn node_run(config: &Path) -> anyhow::Result<ExitCode> {
                 local = %local.local_addr().map(|a| a.to_string()).unwrap_or_default(),
                 "serving on inherited listeners (LISTEN_FDS)"
             );
-            hfx_node::server::run_with_listeners(cfg, peer, local, shutdown, |_| {}).await
+            hfx_node::server::run_with_faces(cfg, peer, local, faces, shutdown, |_| {}).await
         }
-        None => hfx_node::server::run(cfg, shutdown, |_| {}).await,
+        None => match hfx_node::server::bind(&cfg).await {
+            Ok((peer, local)) => {
+                hfx_node::server::run_with_faces(cfg, peer, local, faces, shutdown, |_| {}).await
+            }
+            Err(e) => Err(e),
+        },
     };
     // A failure is said once, in the node's log (where its operator and the journal read
     // everything else it said), not once more on stderr by `main`.

@@ -68,16 +68,33 @@ pub type LocalRouter = Router<tower::layer::util::Stack<GateLayer, super::Server
 
 pub fn server(node: Arc<Node>) -> LocalRouter {
     let (health, reflection) = health_and_reflection(&node);
+    let mut routes = tonic::service::Routes::new(health);
+    if let Some(reflection) = reflection {
+        routes = routes.add_service(reflection);
+    }
+    builder(node.metrics.server.local_layer())
+        .layer(GateLayer)
+        .add_routes(api_routes(node, routes))
+}
+
+/// The local API served in-process, for the web console (hfx-console): the same [`Gate`],
+/// role table, revocation check and authentication as on the network, with the browser's
+/// connection information put into each request by the caller. No health or reflection.
+pub fn in_process(node: Arc<Node>) -> Gate<tonic::service::Routes> {
+    use tower::Layer;
+    let routes = api_routes(node, tonic::service::Routes::default());
+    GateLayer.layer(routes.prepare())
+}
+
+/// `routes` with the local API's four services, each behind the authenticating interceptor.
+fn api_routes(node: Arc<Node>, routes: tonic::service::Routes) -> tonic::service::Routes {
     let mut authenticate = local_interceptor(node.centre.clone());
     let icpt = super::lease::local_gate(node.clone(), move |req: Request<()>| {
         role_check(authenticate(req)?)
     });
     let dup = crate::dupcheck::service::DupLocalApi::new(node.clone());
     let api = LocalApi { node };
-    builder(api.node.metrics.server.local_layer())
-        .layer(GateLayer)
-        .add_service(health)
-        .add_optional_service(reflection)
+    routes
         .add_service(InterceptedService::new(
             pb::clerk_server::ClerkServer::new(api.clone()),
             icpt.clone(),

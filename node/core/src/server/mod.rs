@@ -28,6 +28,29 @@ pub struct Bound {
     pub local: SocketAddr,
 }
 
+/// A face served beside the gRPC ones, started once the node is open (the web console,
+/// hfx-console, which hfx-node cannot name): given the node and a future that resolves at
+/// shutdown, it binds what its configuration names and returns the address, or None when
+/// the configuration leaves it off.
+pub type Face =
+    Box<dyn FnOnce(Arc<Node>, Stop) -> BoxFuture<anyhow::Result<Option<SocketAddr>>> + Send>;
+/// Resolves when the node shuts down.
+pub type Stop = BoxFuture<()>;
+type BoxFuture<T> = std::pin::Pin<Box<dyn Future<Output = T> + Send>>;
+
+/// Bind the peer and local listeners the configuration names.
+pub async fn bind(cfg: &NodeConfig) -> anyhow::Result<(TcpListener, TcpListener)> {
+    let peer_addr = &cfg.listen.peer;
+    let local_addr = &cfg.listen.local;
+    let peer = TcpListener::bind(peer_addr)
+        .await
+        .with_context(|| format!("listen.peer: binding {peer_addr}"))?;
+    let local = TcpListener::bind(local_addr)
+        .await
+        .with_context(|| format!("listen.local: binding {local_addr}"))?;
+    Ok((peer, local))
+}
+
 /// Start a node on the addresses its configuration names and serve until `shutdown`
 /// resolves. `on_ready` is told the bound addresses.
 pub async fn run(
@@ -35,14 +58,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
     on_ready: impl FnOnce(Bound) + Send,
 ) -> anyhow::Result<()> {
-    let peer_addr = cfg.listen.peer.clone();
-    let local_addr = cfg.listen.local.clone();
-    let peer = TcpListener::bind(&peer_addr)
-        .await
-        .with_context(|| format!("listen.peer: binding {peer_addr}"))?;
-    let local = TcpListener::bind(&local_addr)
-        .await
-        .with_context(|| format!("listen.local: binding {local_addr}"))?;
+    let (peer, local) = bind(&cfg).await?;
     run_with_listeners(cfg, peer, local, shutdown, on_ready).await
 }
 
@@ -52,6 +68,26 @@ pub async fn run_with_listeners(
     cfg: NodeConfig,
     peer_listener: TcpListener,
     local_listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    on_ready: impl FnOnce(Bound) + Send,
+) -> anyhow::Result<()> {
+    run_with_faces(
+        cfg,
+        peer_listener,
+        local_listener,
+        Vec::new(),
+        shutdown,
+        on_ready,
+    )
+    .await
+}
+
+/// [`run_with_listeners`] with more [`Face`]s served beside the gRPC ones.
+pub async fn run_with_faces(
+    cfg: NodeConfig,
+    peer_listener: TcpListener,
+    local_listener: TcpListener,
+    faces: Vec<Face>,
     shutdown: impl Future<Output = ()> + Send + 'static,
     on_ready: impl FnOnce(Bound) + Send,
 ) -> anyhow::Result<()> {
@@ -80,6 +116,12 @@ pub async fn run_with_listeners(
 
     // The operator port (docs/metrics.md), if `[ops] listen` names one.
     let ops = crate::ops::start(&node, stopped(stop_rx.clone())).await?;
+    let mut console = None;
+    for face in faces {
+        if let Some(addr) = face(node.clone(), Box::pin(stopped(stop_rx.clone()))).await? {
+            console = Some(addr);
+        }
+    }
     let peer_srv = peer::server(node.clone());
     let local_srv = local::server(node.clone());
     let peer_incoming = crate::tls::incoming(peer_listener, node.trust.peer_tls.clone(), "peer");
@@ -91,6 +133,7 @@ pub async fn run_with_listeners(
         peer = %bound.peer,
         local = %bound.local,
         ops = %ops.map_or_else(|| "off".to_string(), |a| a.to_string()),
+        console = %console.map_or_else(|| "off".to_string(), |a| a.to_string()),
         directory_version = dir.version,
         adapter = node.core.kind(),
         store = node.store.kind().as_str(),

@@ -41,6 +41,10 @@ pub struct ZoneSpec {
     /// bound address to `nodes/CODE/ops.addr`, [`crate::launcher::Zone::ops_addr`]). On
     /// unless `HFX_ZONE_OPS=off` (how the metrics' overhead on `hfx bench` is measured).
     pub ops: bool,
+    /// Give every node a web console (`[console] listen = "127.0.0.1:0"`; the node writes the
+    /// bound address to `nodes/CODE/console.addr`, [`crate::launcher::Zone::console_addr`]).
+    /// On unless `HFX_ZONE_CONSOLE=off`.
+    pub console: bool,
 }
 
 impl ZoneSpec {
@@ -64,6 +68,7 @@ impl ZoneSpec {
             otlp_endpoint: None,
             failover: Default::default(),
             ops: std::env::var("HFX_ZONE_OPS").map_or(true, |v| v != "off"),
+            console: std::env::var("HFX_ZONE_CONSOLE").map_or(true, |v| v != "off"),
         }
     }
 }

@@ -205,6 +205,12 @@ pub fn node_config(
             listen: spec.ops.then(|| "127.0.0.1:0".to_string()),
             addr_file: spec.ops.then(|| plan.config.with_file_name("ops.addr")),
         },
+        console: hfx_node::config::ConsoleCfg {
+            listen: spec.console.then(|| "127.0.0.1:0".to_string()),
+            addr_file: spec
+                .console
+                .then(|| plan.config.with_file_name("console.addr")),
+        },
         telemetry: hfx_node::config::TelemetryCfg {
             otlp_endpoint: spec.otlp_endpoint.clone(),
             batch_delay_ms: 200,

@@ -348,6 +348,26 @@ impl Zone {
         }
     }
 
+    /// The web console (`https://host:port`, docs/console.md) of centre `code`'s node: its
+    /// address as the node wrote it to `nodes/CODE/console.addr` once bound (see
+    /// [`Zone::ops_addr`]).
+    pub fn console_addr(&self, code: &str) -> anyhow::Result<String> {
+        let plan = self
+            .plan(code)
+            .with_context(|| format!("no centre {code} in this zone"))?;
+        let file = plan.config.with_file_name("console.addr");
+        match std::fs::read_to_string(&file) {
+            Ok(addr) => Ok(addr.trim().to_string()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                anyhow::bail!(
+                    "the node of {code} runs without a console (no {})",
+                    file.display()
+                )
+            }
+            Err(e) => Err(e).with_context(|| format!("reading {}", file.display())),
+        }
+    }
+
     pub fn running(&self) -> Vec<String> {
         self.procs.keys().cloned().collect()
     }
