@@ -8,6 +8,7 @@ mod audit_money;
 mod bad_bytes;
 mod bench;
 mod common;
+mod console;
 mod crash;
 mod demo;
 mod deploy_manifests;

@@ -64,7 +64,8 @@ pub fn router(console: Arc<Console>) -> Router {
 /// itself, no inline script, no framing, forms only to the console.
 pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
-/// Headers every response carries: the CSP, no sniffing, no referrer (a URL never leaves),
+/// Headers every response carries: the CSP, no sniffing, no referrer to other sites (a
+/// browser sends no Origin on a form post under `no-referrer`, so `same-origin`),
 /// no framing, and no caching of pages that may show personal data.
 pub async fn security_headers(mut res: Response) -> Response {
     let h = res.headers_mut();
@@ -73,7 +74,7 @@ pub async fn security_headers(mut res: Response) -> Response {
     };
     set(h, header::CONTENT_SECURITY_POLICY, CSP);
     set(h, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
-    set(h, header::REFERRER_POLICY, "no-referrer");
+    set(h, header::REFERRER_POLICY, "same-origin");
     set(h, header::X_FRAME_OPTIONS, "DENY");
     set(
         h,

@@ -66,7 +66,7 @@ async fn token_in(content_type: &str, body: &bytes::Bytes) -> Option<String> {
     None
 }
 
-fn refuse(info: Option<&TlsConnectInfo>, why: &'static str) -> Response {
+fn refuse(info: Option<&TlsConnectInfo>, why: &str) -> Response {
     let serial = info
         .and_then(|i| i.cert.as_deref())
         .map(|c| c.serial_hex())
@@ -94,7 +94,7 @@ pub async fn check(State(console): State<Arc<Console>>, req: Request, next: Next
     if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok())
         && !matches!(site, "same-origin" | "none")
     {
-        return refuse(info.as_ref(), "another site");
+        return refuse(info.as_ref(), &format!("Sec-Fetch-Site: {site}"));
     }
     if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
         let host = headers
@@ -102,7 +102,10 @@ pub async fn check(State(console): State<Arc<Console>>, req: Request, next: Next
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default();
         if origin != format!("https://{host}") {
-            return refuse(info.as_ref(), "another origin");
+            return refuse(
+                info.as_ref(),
+                &format!("origin {origin:?} is not https://{host}"),
+            );
         }
     }
     let Some(fingerprint) = info

@@ -55,6 +55,12 @@ const NAV: &[Link] = &[
         roles: &[Role::Auditor],
     },
     Link {
+        path: "/audit/evidence",
+        zh: "见证证据",
+        en: "Witness evidence",
+        roles: &[Role::Auditor],
+    },
+    Link {
         path: "/audit/disclosures",
         zh: "披露记录",
         en: "Disclosures",
