@@ -188,3 +188,147 @@ async fn the_console_works_in_a_real_browser_for_every_role() {
     zone.stop_all();
     assert!(out.status.success(), "browser specs failed:\n{text}");
 }
+
+/// One HTTPS request to a console as the holder of `cert`/`key`: the status code, or why no
+/// answer came (a refused handshake shows as an error on the first read).
+async fn console_get(
+    zd: &hfx_certs::ZoneDir,
+    addr: &str,
+    code: &str,
+    cert: &Path,
+    key: &Path,
+    path: &str,
+) -> Result<(u16, String), String> {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let files = hfx_node::tls::TlsFiles {
+        root: zd.root_cert_path(),
+        crl: zd.crl_path(),
+        cert: cert.to_path_buf(),
+        key: key.to_path_buf(),
+    };
+    let mut cfg = hfx_node::tls::client_config(&files).map_err(|e| e.to_string())?;
+    cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let tcp = tokio::net::TcpStream::connect(addr)
+        .await
+        .map_err(|e| e.to_string())?;
+    let name = rustls_pki_types::ServerName::try_from(hfx_certs::node_dns_name(code))
+        .map_err(|e| e.to_string())?;
+    let mut tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(cfg))
+        .connect(name, tcp)
+        .await
+        .map_err(|e| format!("handshake: {e}"))?;
+    let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    tls.write_all(req.as_bytes())
+        .await
+        .map_err(|e| format!("write: {e}"))?;
+    let mut out = Vec::new();
+    tls.read_to_end(&mut out)
+        .await
+        .map_err(|e| format!("read: {e}"))?;
+    let text = String::from_utf8_lossy(&out).to_string();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| {
+            format!(
+                "no HTTP status in {:?}",
+                text.chars().take(80).collect::<String>()
+            )
+        })?;
+    Ok((status, text))
+}
+
+/// The console's trust without a browser (runs everywhere): the person certificate is the
+/// login, of this centre only, by role; a node certificate is not a person; the CRL in force
+/// refuses a revoked clerk once reloaded.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_console_admits_people_of_its_centre_by_role_and_applies_the_crl() {
+    let (_tmp, zone) = crate::common::zone(2).await;
+    let zd = zone.zone_dir();
+    let [a, b] = [0, 1].map(|i| zone.centres[i].code.clone());
+    let addr = zone.console_addr(&a).expect("console address");
+    let person = |c: &str, role, p: &str| zd.person_paths(c, role, p);
+    use hfx_certs::Role;
+
+    let (crt, key) = person(&a, Role::Clerk, "clerk1");
+    let (status, page) = console_get(&zd, &addr, &a, &crt, &key, "/")
+        .await
+        .expect("the clerk's start page");
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("工作台"), "Chinese by default: {page}");
+    for header in [
+        "content-security-policy: default-src 'none'",
+        "x-frame-options: DENY",
+        "cache-control: no-store",
+    ] {
+        assert!(
+            page.to_ascii_lowercase()
+                .contains(&header.to_ascii_lowercase()),
+            "{header} missing: {page}"
+        );
+    }
+    let (status, _) = console_get(&zd, &addr, &a, &crt, &key, "/ops")
+        .await
+        .unwrap();
+    assert_eq!(status, 403, "a clerk on the operator's page");
+    let (o_crt, o_key) = person(&a, Role::Operator, "operator1");
+    let (status, _) = console_get(&zd, &addr, &a, &o_crt, &o_key, "/ops")
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "the operator's page");
+    assert!(
+        crate::common::node_log(&zone, &a).contains("console page refused"),
+        "the refused page is recorded in the node's log"
+    );
+
+    // Another centre's clerk, and a node certificate: not people of this centre.
+    let (b_crt, b_key) = person(&b, Role::Clerk, "clerk1");
+    let (status, _) = console_get(&zd, &addr, &a, &b_crt, &b_key, "/")
+        .await
+        .unwrap();
+    assert_eq!(status, 403, "a clerk of {b} at {a}'s console");
+    let (status, _) = console_get(
+        &zd,
+        &addr,
+        &a,
+        &zd.node_cert_path(&a),
+        &zd.node_key_path(&a),
+        "/",
+    )
+    .await
+    .unwrap();
+    assert_eq!(status, 403, "a node certificate at the console");
+
+    // Revoked and reloaded: refused (at the handshake, or 401 on the request).
+    let (leaver, leaver_key, _) = zd
+        .issue_person(
+            &a,
+            Role::Clerk,
+            "leaver",
+            hfx_certs::pki::Validity::days(10),
+        )
+        .unwrap();
+    let (status, _) = console_get(&zd, &addr, &a, &leaver, &leaver_key, "/")
+        .await
+        .expect("valid before revocation");
+    assert_eq!(status, 200);
+    zd.revoke_cert_file(&leaver, "left the centre").unwrap();
+    let r = zone
+        .client(&a, Role::Operator)
+        .unwrap()
+        .reload()
+        .await
+        .unwrap();
+    assert!(r.tls_ok, "{r:?}");
+    match console_get(&zd, &addr, &a, &leaver, &leaver_key, "/").await {
+        Ok((status, text)) => assert_eq!(status, 401, "a revoked clerk: {text}"),
+        Err(e) => assert!(
+            e.contains("handshake") || e.contains("read"),
+            "a revoked clerk: {e}"
+        ),
+    }
+    // Others are unaffected.
+    let (status, _) = console_get(&zd, &addr, &a, &crt, &key, "/").await.unwrap();
+    assert_eq!(status, 200);
+}

@@ -453,6 +453,19 @@ pub async fn run(opts: DemoOptions, binary: PathBuf) -> anyhow::Result<bool> {
             live.id_number, live.name
         );
         println!("  hfx status; hfx audit disclosures");
+        if let Ok(addr) = zone.console_addr(&xuzhou) {
+            let (cert, key) =
+                hfx_certs::ZoneDir::open(&dir).person_paths(&xuzhou, Role::Clerk, "clerk1");
+            println!(
+                "Web console of the first centre: https://{addr}/ (docs/console.md), with the clerk's"
+            );
+            println!("  certificate {} and key {}", cert.display(), key.display());
+            println!(
+                "  e.g. curl -k --cert {} --key {} https://{addr}/",
+                cert.display(),
+                key.display()
+            );
+        }
         println!("Press Ctrl-C to stop the zone.");
         tokio::signal::ctrl_c().await?;
     }

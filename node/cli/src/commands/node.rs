@@ -27,8 +27,16 @@ pub async fn node_run(config: &Path) -> anyhow::Result<ExitCode> {
         tracing::info!("shutdown requested: finishing in-flight calls");
     };
     // The web console (hfx-console) is served beside the gRPC faces when `[console] listen`
-    // names an address.
+    // names an address (and the binary was built with it: feature `console`, on by default).
+    #[cfg(feature = "console")]
     let faces = vec![hfx_console::face()];
+    #[cfg(not(feature = "console"))]
+    let faces = {
+        if cfg.console.listen.is_some() {
+            tracing::warn!("console.listen is set, but this hfx was built without the console");
+        }
+        Vec::new()
+    };
     let served = match inherited_listeners()? {
         Some((peer, local)) => {
             tracing::info!(
