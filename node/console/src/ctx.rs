@@ -185,3 +185,26 @@ impl FromRequestParts<Arc<Console>> for Ctx {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts(cookie: Option<&str>) -> Parts {
+        let mut b = http::Request::builder().uri("/");
+        if let Some(c) = cookie {
+            b = b.header(http::header::COOKIE, c);
+        }
+        b.body(()).unwrap().into_parts().0
+    }
+
+    #[test]
+    fn chinese_unless_the_switch_was_set_to_english() {
+        assert_eq!(lang_of(&parts(None)), Lang::ZhCn);
+        assert_eq!(lang_of(&parts(Some("hfx_lang=en"))), Lang::En);
+        assert_eq!(lang_of(&parts(Some("a=1; hfx_lang=en; b=2"))), Lang::En);
+        assert_eq!(lang_of(&parts(Some("hfx_lang=zh-CN"))), Lang::ZhCn);
+        assert_eq!(lang_of(&parts(Some("hfx_lang=klingon"))), Lang::ZhCn);
+        assert_eq!(lang_of(&parts(Some("other_lang=en"))), Lang::ZhCn);
+    }
+}

@@ -120,12 +120,7 @@ struct LangForm {
 /// Remember the language (a cookie of the console only) and go back to the page.
 async fn set_lang(Form(f): Form<LangForm>) -> Response {
     let lang = Lang::from_flag(&f.lang).unwrap_or(Lang::ZhCn);
-    // Only a path of this console: never another site, never a URL with a query.
-    let back = if f.back.starts_with('/') && !f.back.starts_with("//") && !f.back.contains('?') {
-        f.back
-    } else {
-        "/".to_string()
-    };
+    let back = back_path(&f.back);
     let cookie = format!(
         "{LANG_COOKIE}={}; Path=/; Max-Age=31536000; Secure; HttpOnly; SameSite=Strict",
         lang.tag()
@@ -137,6 +132,16 @@ async fn set_lang(Form(f): Form<LangForm>) -> Response {
     res
 }
 
+/// Where the language switch returns to: only a path of this console, never another site
+/// (`//host`, `https://…`, `/\\host`) and never a URL with a query.
+fn back_path(asked: &str) -> &str {
+    let ok = asked.starts_with('/')
+        && !asked.starts_with("//")
+        && !asked.contains(['?', '\\', '#'])
+        && !asked.chars().any(|c| c.is_control());
+    if ok { asked } else { "/" }
+}
+
 pub async fn not_found(ctx: Ctx) -> Response {
     error(
         &ctx,
@@ -144,4 +149,27 @@ pub async fn not_found(ctx: Ctx) -> Response {
         ctx.t("没有这个页面", "No such page"),
         ctx.t("请从导航中选择。", "Choose from the navigation."),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::back_path;
+
+    #[test]
+    fn the_switch_returns_only_to_a_page_of_the_console() {
+        assert_eq!(back_path("/member"), "/member");
+        assert_eq!(back_path("/transfers/0192-ab"), "/transfers/0192-ab");
+        for bad in [
+            "",
+            "member",
+            "//evil.example/",
+            "https://evil.example/",
+            "/\\evil.example",
+            "/x?id=1",
+            "/x#y",
+            "/x\r\nSet-Cookie: a=b",
+        ] {
+            assert_eq!(back_path(bad), "/", "{bad:?}");
+        }
+    }
 }
