@@ -20,8 +20,14 @@
     for (var i = 0; i < 17; i++) s += (+v[i]) * W[i];
     return C[s % 11] === v[17];
   }
+  // Only a resident id card number (id type 01, or a form without an id type) has a check
+  // digit; a passport or other document is checked on the node.
+  function residentId(input) {
+    var t = input.form && input.form.querySelector('[name="id_type"]');
+    return !t || t.value === "" || t.value === "01";
+  }
   function check(input) {
-    var ok = input.value === "" || gb11643(input.value);
+    var ok = input.value === "" || !residentId(input) || gb11643(input.value);
     input.setCustomValidity(ok ? "" : (input.dataset.field || "") + "：" + (input.dataset.msg || "invalid"));
     var out = document.getElementById(input.id + "-error");
     if (out) out.textContent = ok ? "" : input.validationMessage;
@@ -33,6 +39,8 @@
     inputs.forEach(function (input) {
       input.addEventListener("input", function () { check(input); });
       input.addEventListener("blur", function () { check(input); });
+      var t = input.form && input.form.querySelector('[name="id_type"]');
+      if (t) t.addEventListener("change", function () { check(input); });
     });
     document.querySelectorAll("form").forEach(function (form) {
       form.addEventListener("submit", function (e) {

@@ -272,12 +272,12 @@ pub fn peer_options(ctx: &Ctx, selected: &str) -> Markup {
 }
 
 /// An id-number input checked in the browser (GB 11643 check digit, [`crate::assets`]'s
-/// script) and again on the server ([`check_id`]).
+/// script, when the form's `id_type` is 01 or absent) and again on the server ([`check_id`]).
 pub fn id_input(ctx: &Ctx, name: &str, label: &str) -> Markup {
     html! {
         label for=(name) { (label) }
         input #(name) name=(name) type="text" required autocomplete="off" spellcheck="false"
-            inputmode="text" maxlength="18" pattern="[0-9]{15}|[0-9]{17}[0-9Xx]" data-check="gb11643"
+            inputmode="text" maxlength="32" data-check="gb11643"
             data-field=(label)
             data-msg=(ctx.t("身份证号码不正确：长度、出生日期或校验位有误", "Not a valid id number: check its length, birth date and check digit"));
     }

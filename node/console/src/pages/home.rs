@@ -125,7 +125,7 @@ async fn set_lang(Form(f): Form<LangForm>) -> Response {
         "{LANG_COOKIE}={}; Path=/; Max-Age=31536000; Secure; HttpOnly; SameSite=Strict",
         lang.tag()
     );
-    let mut res = Redirect::to(&back).into_response();
+    let mut res = Redirect::to(back).into_response();
     if let Ok(v) = HeaderValue::from_str(&cookie) {
         res.headers_mut().insert(header::SET_COOKIE, v);
     }
