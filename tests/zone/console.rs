@@ -294,6 +294,31 @@ async fn the_console_admits_people_of_its_centre_by_role_and_applies_the_crl() {
         "the refused page is recorded in the node's log"
     );
 
+    // Every cell of the console's role table (docs/roles.md) on this node: a route answers
+    // the roles it names (a page, or 405 for a form's target) and refuses the others (403).
+    for role in [Role::Clerk, Role::Auditor, Role::Operator] {
+        let who = match role {
+            Role::Clerk => "clerk1",
+            Role::Auditor => "auditor1",
+            Role::Operator => "operator1",
+        };
+        let (c, k) = person(&a, role, who);
+        for (path, roles) in hfx_console::pages::ROLES {
+            let path = path
+                .replace("{case_id}", "01900000-0000-7000-8000-000000000000")
+                .replace("{id}", "01900000-0000-7000-8000-000000000000");
+            let (status, text) = console_get(&zd, &addr, &a, &c, &k, &path)
+                .await
+                .unwrap_or_else(|e| panic!("{role} GET {path}: {e}"));
+            if roles.contains(&role) {
+                assert_ne!(status, 403, "{role} GET {path}: {text}");
+                assert!(status < 500, "{role} GET {path}: {text}");
+            } else {
+                assert_eq!(status, 403, "{role} GET {path}: {text}");
+            }
+        }
+    }
+
     // Another centre's clerk, and a node certificate: not people of this centre.
     let (b_crt, b_key) = person(&b, Role::Clerk, "clerk1");
     let (status, _) = console_get(&zd, &addr, &a, &b_crt, &b_key, "/")

@@ -42,9 +42,14 @@ impl Console {
     }
 }
 
-/// Every route of the console, behind the CSRF check and the security headers.
+/// Every route of the console: the pages behind the role table ([`pages::gate`]), all behind
+/// the CSRF check and the security headers.
 pub fn router(console: Arc<Console>) -> Router {
     let pages = pages::routes()
+        .route_layer(axum::middleware::from_fn_with_state(
+            console.clone(),
+            pages::gate,
+        ))
         .route(
             "/assets/console.css",
             axum::routing::get(crate::assets::css),
