@@ -80,7 +80,7 @@ fn load_as_node(text: &str, what: &str) -> hfx_node::config::NodeConfig {
 #[test]
 fn the_example_config_parses_with_its_commented_sections() {
     // The shipped example parses (also a unit test of hfx-node); its commented [ops],
-    // [telemetry] and [failover] examples parse too once uncommented.
+    // [console], [telemetry] and [failover] examples parse too once uncommented.
     let text = read(&deploy("node.example.toml"));
     load_as_node(&text, "node.example.toml");
     let mut on = String::new();
@@ -88,6 +88,7 @@ fn the_example_config_parses_with_its_commented_sections() {
         let l = line.trim_start();
         if [
             "# [ops]",
+            "# [console]",
             "# [telemetry]",
             "# [failover]",
             "# listen",
@@ -106,9 +107,10 @@ fn the_example_config_parses_with_its_commented_sections() {
     }
     let cfg = load_as_node(
         &on,
-        "node.example.toml, [ops] [telemetry] [failover] uncommented",
+        "node.example.toml, [ops] [console] [telemetry] [failover] uncommented",
     );
     assert_eq!(cfg.ops.listen.as_deref(), Some("127.0.0.1:9464"));
+    assert_eq!(cfg.console.listen.as_deref(), Some("0.0.0.0:8443"));
     assert!(cfg.telemetry.otlp_endpoint.is_some());
     assert!(cfg.failover.enabled);
 }
