@@ -1,6 +1,6 @@
-//! The TLS surface stays clean: a TLS scanner (testssl.sh) scans one node's peer and local
-//! ports, presenting a client certificate the node admits, and must see TLS 1.3 only and no
-//! finding of any severity above INFO/OK.
+//! The TLS surface stays clean: a TLS scanner (testssl.sh) scans one node's peer, local and
+//! web-console ports, presenting a client certificate the node admits, and must see TLS 1.3
+//! only and no finding of any severity above INFO/OK.
 //!
 //! Debian bookworm's testssl.sh (3.0.8) has no `--mtls` option, so every `openssl s_client`
 //! it runs goes through a wrapper (`--openssl`) that adds our `-cert`/`-key`: without them a
@@ -280,11 +280,15 @@ async fn testssl_finds_tls13_only_and_nothing_else() {
     // certificate, which B admits as A's. Local API: a clerk of B's own centre.
     let (a_crt, a_key) = (zd.node_cert_path(&a), zd.node_key_path(&a));
     let (clerk_crt, clerk_key) = zd.person_paths(&b, Role::Clerk, hfx_zone::launcher::CLERK);
-    let (peer, local) = tokio::join!(
+    // The web console (docs/console.md): the same clerk, over HTTP/1.1.
+    let console = zone.console_addr(&b).expect("console address");
+    let (peer, local, web) = tokio::join!(
         scan.run("peer", &host, &plan.peer_addr, &a_crt, &a_key),
         scan.run("local", &host, &plan.local_addr, &clerk_crt, &clerk_key),
+        scan.run("console", &host, &console, &clerk_crt, &clerk_key),
     );
 
     assert_clean("peer", &host, &peer);
     assert_clean("local", &host, &local);
+    assert_clean("console", &host, &web);
 }
