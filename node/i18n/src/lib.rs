@@ -10,6 +10,8 @@
 //! The messages are `locales/zh-CN/hfx.ftl` and `locales/en/hfx.ftl`, compiled in; a unit
 //! test checks that both files parse and hold the same message ids.
 
+pub mod templates;
+
 use chrono::{Datelike as _, Offset as _};
 use fluent_bundle::concurrent::FluentBundle;
 use fluent_bundle::{FluentArgs, FluentResource, FluentValue};

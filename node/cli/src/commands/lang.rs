@@ -85,64 +85,9 @@ impl Centres {
     }
 }
 
-/// The placeholders of `template` matched against `text`: `(name, value)` in order, or
-/// `None` when the text is not of this template. A placeholder (`{name}`) takes the text up
-/// to the template's next fixed words (the last one up to the end) and is never empty.
-pub(crate) fn match_template<'t, 'a>(
-    template: &'t str,
-    text: &'a str,
-) -> Option<Vec<(&'t str, &'a str)>> {
-    let mut out = Vec::new();
-    let mut t = template;
-    let mut n = text;
-    loop {
-        let Some(open) = t.find('{') else {
-            return (t == n).then_some(out);
-        };
-        let (lit, rest) = t.split_at(open);
-        n = n.strip_prefix(lit)?;
-        let close = rest.find('}')?;
-        let name = &rest[1..close];
-        t = &rest[close + 1..];
-        let end = match t.find('{') {
-            Some(i) => n.find(&t[..i])?,
-            None => n
-                .len()
-                .checked_sub(t.len())
-                .filter(|&i| n.is_char_boundary(i))?,
-        };
-        let value = &n[..end];
-        if value.is_empty() {
-            return None;
-        }
-        out.push((name, value));
-        n = &n[end..];
-    }
-}
-
-/// A text the node writes in fixed words (one of `table`'s templates, each with its message
-/// id) in the chosen language, each placeholder's value passed through `arg` (`None`: the
-/// value does not fit, the template does not apply); any other text as it came.
-pub(crate) fn from_template(
-    cat: &Catalogue,
-    table: &[(&'static str, &'static str)],
-    text: &str,
-    arg: impl Fn(&'static str, &str) -> Option<(&'static str, String)>,
-) -> String {
-    for &(template, id) in table {
-        let Some(parts) = match_template(template, text) else {
-            continue;
-        };
-        let args: Option<Vec<hfx_i18n::Arg<'static>>> = parts
-            .into_iter()
-            .map(|(k, v)| arg(k, v).map(|(k, v)| (k, v.into())))
-            .collect();
-        if let Some(args) = args {
-            return cat.text(id, &args);
-        }
-    }
-    text.to_string()
-}
+/// The node's fixed-word texts read back into the person's language (shared with the web
+/// console): see [`hfx_i18n::templates`].
+pub(crate) use hfx_i18n::templates::from_template;
 
 #[cfg(test)]
 pub(crate) fn test_centres() -> Centres {

@@ -32,158 +32,13 @@ pub fn routes() -> Router<Arc<Console>> {
 // ---------------------------------------------------------------------------------------------
 // Words
 
-/// The notes the node writes in fixed words (crate hfx-case), each with its catalogue message:
-/// the same table `hfx transfer status` uses. `{fen}` is an amount in fen, `{ref}` a bank
-/// reference, `{text}` free text kept as it came.
-const NOTES: &[(&str, &str)] = &[
-    ("letter checked and accepted", "note-letter-accepted"),
-    (
-        "account closed (04, balance 0, reason 07); payment notice sent",
-        "note-closed-out",
-    ),
-    ("hold released, account reopened", "note-hold-released"),
-    (
-        "the origin never received the letter by its deadline (tombstone)",
-        "note-expired-never-received",
-    ),
-    (
-        "negotiation settled by the destination's clerk: crediting the amount paid",
-        "note-negotiation-settled-here",
-    ),
-    (
-        "cancel refused: the origin had already accepted",
-        "note-cancel-refused",
-    ),
-    ("the origin confirmed the cancel", "note-cancel-confirmed"),
-    (
-        "the origin holds an expiry tombstone for the case",
-        "note-expired-tombstone",
-    ),
-    ("transfer-out record received", "note-out-received"),
-    (
-        "transfer-out record received (the origin had accepted before the cancel)",
-        "note-out-received-after-cancel",
-    ),
-    ("the origin has the letter", "note-origin-has-letter"),
-    ("the origin accepted the letter", "note-origin-accepted"),
-    (
-        "destination credited {fen} fen",
-        "note-destination-credited",
-    ),
-    (
-        "negotiation settled; destination credited {fen} fen",
-        "note-negotiated-credited",
-    ),
-    ("bank paid {fen} fen (ref {ref})", "note-bank-paid"),
-    (
-        "account sealed, {fen} fen held; transfer-out record sent",
-        "note-sealed-held",
-    ),
-    (
-        "payment of {fen} fen received (ref {ref})",
-        "note-payment-received",
-    ),
-    (
-        "member credited {fen} fen (business type 08, with history)",
-        "note-member-credited",
-    ),
-    (
-        "cancelled by the destination: {text}",
-        "note-cancelled-by-destination",
-    ),
-    (
-        "destination negotiates: {text}",
-        "note-destination-negotiates",
-    ),
-    ("bank declined the payout: {text}", "note-bank-declined"),
-    ("payout failed at the origin: {text}", "note-payout-failed"),
-    ("cancel requested: {text}", "note-cancel-requested"),
-    (
-        "payment received; negotiation opened: {text}",
-        "note-negotiation-opened",
-    ),
-    ("origin refused: {text}", "note-origin-refused"),
-    (
-        "hold refused: {text}; releasing any hold of the case",
-        "note-hold-refused",
-    ),
-    ("refused: {text}", "note-refused"),
-];
-
-/// The placeholders of `template` matched against `text`: each value runs up to the
-/// template's next fixed words (the last one to the end) and is never empty. None: no match.
-fn match_template<'t, 'a>(template: &'t str, text: &'a str) -> Option<Vec<(&'t str, &'a str)>> {
-    let mut out = Vec::new();
-    let mut t = template;
-    let mut n = text;
-    loop {
-        let Some(open) = t.find('{') else {
-            return (t == n).then_some(out);
-        };
-        let (lit, rest) = t.split_at(open);
-        n = n.strip_prefix(lit)?;
-        let close = rest.find('}')?;
-        let name = &rest[1..close];
-        t = &rest[close + 1..];
-        let end = match t.find('{') {
-            Some(i) => n.find(&t[..i])?,
-            None => n
-                .len()
-                .checked_sub(t.len())
-                .filter(|&i| n.is_char_boundary(i) && n[i..] == *t)?,
-        };
-        let value = &n[..end];
-        if value.is_empty() {
-            return None;
-        }
-        out.push((name, value));
-        n = &n[end..];
-    }
-}
-
-/// A timeline note in the person's language when the node wrote it in fixed words (amounts
-/// as yuan); any other text as it came.
-fn step_note(cat: &Catalogue, note: &str) -> String {
-    // "cancel refused: the origin had already accepted (held)": the origin's state in words.
-    if let Some(state) = note
-        .strip_prefix("cancel refused: the origin had already accepted (")
-        .and_then(|r| r.strip_suffix(')'))
-    {
-        return format!(
-            "{} ({})",
-            cat.msg("note-cancel-refused"),
-            cat.transfer_state(state)
-        );
-    }
-    for &(template, id) in NOTES {
-        let Some(parts) = match_template(template, note) else {
-            continue;
-        };
-        let args: Option<Vec<hfx_i18n::Arg<'static>>> = parts
-            .into_iter()
-            .map(|(k, v)| match k {
-                "fen" => v
-                    .parse::<i64>()
-                    .ok()
-                    .map(|fen| ("amount", cat.money(fen).into())),
-                "ref" => Some(("ref", v.to_string().into())),
-                _ => Some(("text", v.to_string().into())),
-            })
-            .collect();
-        if let Some(args) = args {
-            return cat.text(id, &args);
-        }
-    }
-    note.to_string()
-}
-
 /// A note in the person's language: the catalogue's notes, and the two the catalogue lacks
 /// (the letter's first step on each side) in the console's own words.
 fn note_text(ctx: &Ctx, note: &str) -> String {
     match note {
         "contact letter issued" => ctx.t("联系函已发出", "contact letter issued").to_string(),
         "contact letter received" => ctx.t("已收到联系函", "contact letter received").to_string(),
-        _ => step_note(ctx.cat(), note),
+        _ => hfx_i18n::templates::transfer_note(ctx.cat(), note),
     }
 }
 
@@ -853,42 +708,33 @@ async fn resolve(ctx: Ctx, Path(case_id): Path<String>, Form(f): Form<ResolveFor
 mod tests {
     use super::*;
     use hfx_i18n::Lang;
+    use hfx_i18n::templates::transfer_note;
 
     #[test]
     fn notes_are_in_the_persons_language() {
         let zh = Catalogue::new(Lang::ZhCn);
         let en = Catalogue::new(Lang::En);
         assert_eq!(
-            step_note(&zh, "bank paid 123456 fen (ref B-1)"),
+            transfer_note(&zh, "bank paid 123456 fen (ref B-1)"),
             "银行已划款 ¥1,234.56（流水号 B-1）"
         );
         assert_eq!(
-            step_note(&zh, "origin refused: account frozen"),
+            transfer_note(&zh, "origin refused: account frozen"),
             "转出地拒绝：account frozen"
         );
-        assert!(!step_note(&en, "the origin has the letter").contains("note-"));
-        assert_eq!(step_note(&zh, "something else"), "something else");
+        assert!(!transfer_note(&en, "the origin has the letter").contains("note-"));
+        assert_eq!(transfer_note(&zh, "something else"), "something else");
         assert!(
-            step_note(
+            transfer_note(
                 &zh,
                 "cancel refused: the origin had already accepted (held)"
             )
             .starts_with("撤销未成功")
         );
         // Every template's message exists in both languages.
-        for (_, id) in NOTES {
+        for (_, id) in hfx_i18n::templates::TRANSFER_NOTES {
             assert!(zh.has(id) && en.has(id), "{id}");
         }
-    }
-
-    #[test]
-    fn templates_match_whole_texts_only() {
-        assert_eq!(
-            match_template("bank paid {fen} fen (ref {ref})", "bank paid 5 fen (ref x)"),
-            Some(vec![("fen", "5"), ("ref", "x")])
-        );
-        assert_eq!(match_template("refused: {text}", "refused: "), None);
-        assert_eq!(match_template("a {x} b", "a 1 c"), None);
     }
 
     #[test]

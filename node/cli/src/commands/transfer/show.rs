@@ -51,90 +51,10 @@ pub(super) fn state_code(cat: &Catalogue, state: &str, code: &str) -> String {
     )
 }
 
-/// The notes the node writes in fixed words (node/case), with `{fen}` an amount in fen,
-/// `{ref}` a bank reference and `{text}` free text kept as it came; each with its message.
-pub(super) const NOTES: &[(&str, &str)] = &[
-    ("letter checked and accepted", "note-letter-accepted"),
-    (
-        "account closed (04, balance 0, reason 07); payment notice sent",
-        "note-closed-out",
-    ),
-    ("hold released, account reopened", "note-hold-released"),
-    (
-        "the origin never received the letter by its deadline (tombstone)",
-        "note-expired-never-received",
-    ),
-    (
-        "negotiation settled by the destination's clerk: crediting the amount paid",
-        "note-negotiation-settled-here",
-    ),
-    (
-        "cancel refused: the origin had already accepted",
-        "note-cancel-refused",
-    ),
-    ("the origin confirmed the cancel", "note-cancel-confirmed"),
-    (
-        "the origin holds an expiry tombstone for the case",
-        "note-expired-tombstone",
-    ),
-    ("transfer-out record received", "note-out-received"),
-    (
-        "transfer-out record received (the origin had accepted before the cancel)",
-        "note-out-received-after-cancel",
-    ),
-    ("the origin has the letter", "note-origin-has-letter"),
-    ("the origin accepted the letter", "note-origin-accepted"),
-    (
-        "destination credited {fen} fen",
-        "note-destination-credited",
-    ),
-    (
-        "negotiation settled; destination credited {fen} fen",
-        "note-negotiated-credited",
-    ),
-    ("bank paid {fen} fen (ref {ref})", "note-bank-paid"),
-    (
-        "account sealed, {fen} fen held; transfer-out record sent",
-        "note-sealed-held",
-    ),
-    (
-        "payment of {fen} fen received (ref {ref})",
-        "note-payment-received",
-    ),
-    (
-        "member credited {fen} fen (business type 08, with history)",
-        "note-member-credited",
-    ),
-    (
-        "cancelled by the destination: {text}",
-        "note-cancelled-by-destination",
-    ),
-    (
-        "destination negotiates: {text}",
-        "note-destination-negotiates",
-    ),
-    ("bank declined the payout: {text}", "note-bank-declined"),
-    ("payout failed at the origin: {text}", "note-payout-failed"),
-    ("cancel requested: {text}", "note-cancel-requested"),
-    (
-        "payment received; negotiation opened: {text}",
-        "note-negotiation-opened",
-    ),
-    ("origin refused: {text}", "note-origin-refused"),
-    (
-        "hold refused: {text}; releasing any hold of the case",
-        "note-hold-refused",
-    ),
-    ("refused: {text}", "note-refused"),
-];
-
 /// A timeline note in the chosen language when the node wrote it in fixed words (amounts
 /// as yuan); free text as it came.
 pub(super) fn step_note(cat: &Catalogue, note: &str) -> String {
-    crate::commands::lang::from_template(cat, NOTES, note, |name, value| match name {
-        "fen" => value.parse::<i64>().ok().map(|fen| ("amount", yuan(fen))),
-        other => Some((other, value.to_string())),
-    })
+    hfx_i18n::templates::transfer_note(cat, note)
 }
 
 /// The timeline's rows: local time, centre by name, national code, state in words, note.

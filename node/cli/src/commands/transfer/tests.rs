@@ -434,7 +434,7 @@ fn fixed_timeline_notes_are_translated_and_free_text_kept() {
 /// Chinese in its own words with the values kept.
 #[test]
 fn every_fixed_note_reads_in_both_languages() {
-    for (template, id) in NOTES {
+    for (template, id) in hfx_i18n::templates::TRANSFER_NOTES {
         let text = template
             .replace("{fen}", "250")
             .replace("{ref}", "B-1")
