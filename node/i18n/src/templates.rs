@@ -184,6 +184,10 @@ mod tests {
             transfer_note(&zh, "bank paid 123456 fen (ref B-1)"),
             "银行已划款 ¥1,234.56（流水号 B-1）"
         );
+        assert_eq!(
+            transfer_note(&zh, "origin refused: account frozen"),
+            "转出地拒绝：account frozen"
+        );
         assert!(!transfer_note(&en, "the origin has the letter").contains("note-"));
         assert_eq!(transfer_note(&zh, "something else"), "something else");
         assert!(
