@@ -14,6 +14,11 @@ pub struct Step {
     /// The centre that recorded the step (this node's).
     pub centre: String,
     pub note: String,
+    /// The person who made the step happen, when one did (a clerk's start, cancel or
+    /// settlement: `centre/clerk/person`, [`Case::mark_acting`]); empty for the node's own
+    /// steps and for what the other side or the bank did. Cases stored before it: empty.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub acting: String,
 }
 
 /// A transfer case as one side keeps it.
@@ -202,7 +207,16 @@ impl Case {
             status: self.status,
             centre: self.centre.clone(),
             note: note.into(),
+            acting: String::new(),
         });
+    }
+
+    /// Name `person` as the one who acted in the steps from `from` on (the steps a clerk's
+    /// move just added).
+    pub fn mark_acting(&mut self, from: usize, person: &str) {
+        for s in self.steps.iter_mut().skip(from) {
+            s.acting = person.to_string();
+        }
     }
 
     fn to(&mut self, status: Status, now_ms: i64, note: impl Into<String>) {

@@ -319,3 +319,38 @@ fn a_refused_hold_releases_before_the_case_is_refused() {
     assert_eq!(d.status, Status::Refused);
     assert_eq!(d.status.national_code(), o.status.national_code());
 }
+
+#[test]
+fn the_clerk_who_acted_is_named_on_the_steps_of_the_move_only_and_old_cases_still_read() {
+    let mut t = Case::start("c1", letter(), 1);
+    t.case.mark_acting(0, "320300000000000/clerk/clerk1");
+    assert!(
+        t.case
+            .steps
+            .iter()
+            .all(|s| s.acting == "320300000000000/clerk/clerk1")
+    );
+    let before = t.case.steps.len();
+    let (mut c, _) = step(
+        &t.case,
+        Event::ClerkCancel {
+            reason: "changed their mind".into(),
+        },
+    );
+    c.mark_acting(before, "320300000000000/clerk/clerk2");
+    assert_eq!(c.steps[0].acting, "320300000000000/clerk/clerk1");
+    assert_eq!(
+        c.steps.last().map(|s| s.acting.as_str()),
+        Some("320300000000000/clerk/clerk2")
+    );
+    // A case stored before steps named anyone: its steps read with nobody named.
+    let mut json = serde_json::to_value(&c).unwrap();
+    for s in json["steps"].as_array_mut().unwrap() {
+        s.as_object_mut().unwrap().remove("acting");
+    }
+    let old: Case = serde_json::from_value(json).unwrap();
+    assert!(old.steps.iter().all(|s| s.acting.is_empty()));
+    // Nobody named: nothing extra stored.
+    let plain = Case::start("c2", letter(), 1).case;
+    assert!(!serde_json::to_string(&plain).unwrap().contains("acting"));
+}

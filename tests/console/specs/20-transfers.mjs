@@ -155,6 +155,7 @@ export default {
     }
     t.ok(new Set(steps.map((s) => s.centre)).size >= 2, `steps of both centres: ${JSON.stringify(steps.map((s) => s.centre))}`);
     t.ok(steps[0].actor.includes("经办人员"), `the clerk issued the letter: ${steps[0].actor}`);
+    t.ok(steps[0].actor.includes("clerk1"), `the clerk who issued it is named: ${steps[0].actor}`);
     t.ok(steps.some((s) => s.actor.includes("结算银行") || s.actor.includes("转出地")), "the origin's steps are named");
     t.ok(steps.some((s) => s.note.includes("已为职工入账")), "the credit step in Chinese");
     t.ok(!steps.some((s) => /[a-z]{3}/.test(s.note)), `no English notes left: ${JSON.stringify(steps.map((s) => s.note))}`);
@@ -209,6 +210,8 @@ export default {
       t.eq(await clerk.locator("#cancel-pending").count(), 1, "the cancel is pending");
       const notes = (await timelineOf(clerk)).map((s) => s.note).join("\n");
       t.has(notes, "已申请撤销：职工申请撤销", "the cancel request on the timeline");
+      const asked = (await timelineOf(clerk)).find((s) => s.note.includes("已申请撤销"));
+      t.ok(asked && asked.actor.includes("clerk1"), `the clerk who asked to cancel is named: ${JSON.stringify(asked)}`);
       t.eq(await clerk.locator("#cancel-form").count(), 0, "no second cancel");
       await t.shot(clerk, "transfer-case-cancel-requested");
     } finally {

@@ -480,7 +480,12 @@ fn timeline(ctx: &Ctx, v: &pb::TransferView) -> Markup {
                         " "
                         span.badge.actor {
                             @match actor {
-                                Actor::Clerk => { (cat.transfer_role(side)) (ctx.t("经办人员", " clerk")) }
+                                Actor::Clerk => {
+                                    (cat.transfer_role(side)) (ctx.t("经办人员", " clerk"))
+                                    @if let Some(who) = s.acting_person.rsplit('/').next().filter(|w| !w.is_empty()) {
+                                        " " code.acting { (who) }
+                                    }
+                                }
                                 Actor::Here | Actor::Peer => { (cat.transfer_role(side)) (ctx.t("系统", " node")) }
                                 Actor::Bank => { (ctx.t("结算银行", "settlement bank")) }
                             }

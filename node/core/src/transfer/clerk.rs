@@ -146,7 +146,8 @@ pub async fn start(
         applied_date: hfx_adapters::model::date_to_u32(today),
         deadline_ms: now + node.cfg.transfer.letter_deadline_secs as i64 * 1000,
     };
-    let t = Case::start(&case_id, letter, now);
+    let mut t = Case::start(&case_id, letter, now);
+    t.case.mark_acting(0, &caller.label());
     match commit(node, None, &t, &caller.label(), vec![]).await {
         Ok(()) => {}
         Err(e) if is_conflict(&e) => {

@@ -277,11 +277,17 @@ pub async fn apply_stored(
             return Ok(Applied::NoCase);
         };
         let c = case_of(&r)?;
-        let t = match ev.clone().map(|ev| c.apply(ev, crate::now_ms())) {
+        let mut t = match ev.clone().map(|ev| c.apply(ev, crate::now_ms())) {
             Some(Ok(t)) if t.changed => Some(t),
             Some(Err(e)) => return Ok(Applied::NotTaken(e)),
             _ => None,
         };
+        // A clerk's move: the steps it adds name the clerk (the node's own steps do not).
+        if let Some(t) = &mut t
+            && acting.split('/').nth(1) == Some("clerk")
+        {
+            t.case.mark_acting(c.steps.len(), acting);
+        }
         let mut ops = extra.clone();
         if let Some(t) = &t {
             ops.extend(transition_ops(node, Some(r.version), t, acting, None).await?);
@@ -451,6 +457,7 @@ pub fn view(c: &Case, row: Option<&CaseRow>) -> pb::TransferView {
                 national_code: s.status.national_code().unwrap_or("").into(),
                 centre: s.centre.clone(),
                 note: s.note.clone(),
+                acting_person: s.acting.clone(),
             })
             .collect(),
         principal_fen: record.map(|r| r.principal_fen).unwrap_or(0),

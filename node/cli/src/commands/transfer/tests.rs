@@ -11,6 +11,7 @@ fn step(at: i64, status: &str, code: &str, centre: &str, note: &str) -> pb::Tran
         national_code: code.into(),
         centre: centre.into(),
         note: note.into(),
+        acting_person: String::new(),
     }
 }
 
