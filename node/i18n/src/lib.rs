@@ -11,6 +11,7 @@
 //! test checks that both files parse and hold the same message ids.
 
 pub mod templates;
+pub mod views;
 
 use chrono::{Datelike as _, Offset as _};
 use fluent_bundle::concurrent::FluentBundle;

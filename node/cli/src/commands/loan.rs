@@ -114,23 +114,7 @@ fn outcome(c: &pb::CentreLoans) -> &'static str {
     outcome_name(c.outcome())
 }
 
-fn role(l: &pb::Loan) -> &'static str {
-    match l.role() {
-        pb::LoanRole::Borrower => "borrower",
-        pb::LoanRole::CoBorrower => "co_borrower",
-        pb::LoanRole::Unspecified => "unspecified",
-    }
-}
-
-fn status(l: &pb::Loan) -> &'static str {
-    match l.status() {
-        pb::LoanStatus::Normal => "normal",
-        pb::LoanStatus::Overdue => "overdue",
-        pb::LoanStatus::Settled => "settled",
-        pb::LoanStatus::WrittenOff => "written_off",
-        pb::LoanStatus::Unspecified => "unspecified",
-    }
-}
+use hfx_i18n::views::{loan_role as role, loan_status as status};
 
 fn to_json(r: &pb::LocalLoanCheckReply) -> serde_json::Value {
     let centres: Vec<_> = r

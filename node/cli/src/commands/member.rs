@@ -4,7 +4,7 @@ use super::{Conn, init_cli_logging, status_error};
 use anyhow::Context;
 use hfx_adapters::purpose::Purpose;
 use hfx_certs::Role;
-use hfx_i18n::{Catalogue, pad, percent_bp};
+use hfx_i18n::{Catalogue, pad};
 use hfx_proto::v1 as pb;
 use std::process::ExitCode;
 
@@ -82,48 +82,7 @@ pub(crate) fn answer_text(
     r: &pb::LocalMemberReply,
 ) -> String {
     let m = r.member.clone().unwrap_or_default();
-    let money = |f: Option<i64>| f.map(|f| cat.money(f));
-    let month = |v: Option<u32>| v.map(|v| cat.month_yyyymm(v));
-    let rows: Vec<(&str, Option<String>)> = vec![
-        ("query-name", m.name_masked.clone()),
-        ("query-id-number", m.id_number_masked.clone()),
-        ("query-live-account", m.live_account.map(|b| cat.yes_no(b))),
-        (
-            "query-status",
-            m.status.map(|s| cat.account_status(&format!("{s:02}"))),
-        ),
-        ("query-account-no", m.account_no.clone()),
-        (
-            "query-opened",
-            m.opened_date
-                .map(|d| cat.date_yyyymmdd(d))
-                .or(month(m.opened_month)),
-        ),
-        ("query-paid-up-to", month(m.paid_up_to_month)),
-        ("query-deposit-base", money(m.deposit_base_fen)),
-        (
-            "query-rates",
-            m.employer_rate_bp
-                .zip(m.member_rate_bp)
-                .map(|(a, b)| format!("{} / {}", percent_bp(a), percent_bp(b))),
-        ),
-        ("query-monthly", money(m.monthly_amount_fen)),
-        ("query-balance", money(m.balance_fen)),
-        (
-            "query-continuous",
-            m.continuous_start_month
-                .zip(m.continuous_end_month)
-                .map(|(a, b)| cat.range(&cat.month_yyyymm(a), &cat.month_yyyymm(b))),
-        ),
-        (
-            "query-six-months",
-            m.six_consecutive_months.map(|b| cat.yes_no(b)),
-        ),
-        ("query-frozen", m.frozen.map(|b| cat.yes_no(b))),
-        ("query-loans", m.loan_count.map(|n| n.to_string())),
-        ("query-borrowed", money(m.total_borrowed_fen)),
-        ("query-outstanding", money(m.outstanding_fen)),
-        ("query-employer", m.employer_name.clone()),
+    let receipts = [
         (
             "query-our-receipt",
             r.local_receipt.as_ref().map(|x| {
@@ -146,9 +105,14 @@ pub(crate) fn answer_text(
             }),
         ),
     ];
-    let rows: Vec<(String, String)> = rows
+    let rows: Vec<(String, String)> = hfx_i18n::views::member_rows(cat, &m)
         .into_iter()
-        .filter_map(|(id, v)| v.map(|v| (cat.msg(id), v)))
+        .chain(
+            receipts
+                .into_iter()
+                .filter_map(|(id, v)| v.map(|v| (id, v))),
+        )
+        .map(|(id, v)| (cat.msg(id), v))
         .collect();
     let width = rows
         .iter()

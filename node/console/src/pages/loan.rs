@@ -59,24 +59,6 @@ async fn check(ctx: Ctx, Form(f): Form<PersonForm>) -> Response {
     }
 }
 
-fn role(l: &pb::Loan) -> &'static str {
-    match l.role() {
-        pb::LoanRole::Borrower => "borrower",
-        pb::LoanRole::CoBorrower => "co_borrower",
-        pb::LoanRole::Unspecified => "unspecified",
-    }
-}
-
-fn status(l: &pb::Loan) -> &'static str {
-    match l.status() {
-        pb::LoanStatus::Normal => "normal",
-        pb::LoanStatus::Overdue => "overdue",
-        pb::LoanStatus::Settled => "settled",
-        pb::LoanStatus::WrittenOff => "written_off",
-        pb::LoanStatus::Unspecified => "unspecified",
-    }
-}
-
 fn loans_table(ctx: &Ctx, loans: &[pb::Loan]) -> Markup {
     let cat = ctx.cat();
     html! {
@@ -94,7 +76,7 @@ fn loans_table(ctx: &Ctx, loans: &[pb::Loan]) -> Markup {
                 @for l in loans {
                     tr.loan {
                         td { code { (l.contract_no) } }
-                        td { (cat.loan_role(role(l))) }
+                        td { (cat.loan_role(hfx_i18n::views::loan_role(l))) }
                         td { (cat.date_yyyymmdd(l.issued_date)) }
                         td.num { (cat.money(l.contract_amount_fen)) }
                         td.num { (cat.money(l.outstanding_fen)) }
@@ -103,7 +85,7 @@ fn loans_table(ctx: &Ctx, loans: &[pb::Loan]) -> Markup {
                         }
                         td {
                             span class=(if l.status() == pb::LoanStatus::Overdue { "bad" } else { "" }) {
-                                (cat.loan_status(status(l)))
+                                (cat.loan_status(hfx_i18n::views::loan_status(l)))
                             }
                             @if let Some(d) = l.settled_date {
                                 ", " (cat.text("loan-check-settled", &[("date", cat.date_yyyymmdd(d).into())]))

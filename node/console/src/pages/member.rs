@@ -14,7 +14,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::{Router, routing};
 use hfx_certs::Role;
-use hfx_i18n::{Catalogue, percent_bp};
+
 use hfx_model::ids::{mask_id, mask_name, validate_name, validate_person_id};
 use hfx_model::model::IdType;
 use hfx_model::purpose::{PURPOSES, Purpose};
@@ -251,72 +251,10 @@ async fn search(ctx: Ctx, Form(f): Form<SearchForm>) -> Response {
     }
 }
 
-/// Each field of a member answer the purpose returned: (catalogue label id, value). Fields the
-/// answer does not carry are left out; personal data is shown as the node masked it.
-pub(crate) fn answer_rows(cat: &Catalogue, m: &pb::MemberView) -> Vec<(&'static str, String)> {
-    let money = |f: Option<i64>| f.map(|f| cat.money(f));
-    let month = |v: Option<u32>| v.map(|v| cat.month_yyyymm(v));
-    let rows: Vec<(&'static str, Option<String>)> = vec![
-        ("query-name", m.name_masked.clone()),
-        ("query-id-number", m.id_number_masked.clone()),
-        ("query-live-account", m.live_account.map(|b| cat.yes_no(b))),
-        (
-            "query-status",
-            m.status.map(|s| cat.account_status(&format!("{s:02}"))),
-        ),
-        ("query-account-no", m.account_no.clone()),
-        (
-            "query-opened",
-            m.opened_date
-                .map(|d| cat.date_yyyymmdd(d))
-                .or(month(m.opened_month)),
-        ),
-        ("query-paid-up-to", month(m.paid_up_to_month)),
-        ("query-deposit-base", money(m.deposit_base_fen)),
-        (
-            "query-rates",
-            m.employer_rate_bp
-                .zip(m.member_rate_bp)
-                .map(|(a, b)| format!("{} / {}", percent_bp(a), percent_bp(b))),
-        ),
-        ("query-monthly", money(m.monthly_amount_fen)),
-        ("query-balance", money(m.balance_fen)),
-        (
-            "query-continuous",
-            m.continuous_start_month
-                .zip(m.continuous_end_month)
-                .map(|(a, b)| cat.range(&cat.month_yyyymm(a), &cat.month_yyyymm(b))),
-        ),
-        (
-            "query-six-months",
-            m.six_consecutive_months.map(|b| cat.yes_no(b)),
-        ),
-        ("query-frozen", m.frozen.map(|b| cat.yes_no(b))),
-        ("query-has-loan", m.has_loan.map(|b| cat.yes_no(b))),
-        ("query-loans", m.loan_count.map(|n| n.to_string())),
-        ("query-borrowed", money(m.total_borrowed_fen)),
-        ("query-outstanding", money(m.outstanding_fen)),
-        ("query-employer", m.employer_name.clone()),
-    ];
-    rows.into_iter()
-        .filter_map(|(id, v)| v.map(|v| (id, v)))
-        .collect()
-}
-
-/// A field's label: the catalogue's, or the console's own words for one it lacks.
-fn label(ctx: &Ctx, id: &str) -> String {
-    match id {
-        "query-has-loan" if !ctx.cat().has(id) => {
-            ctx.t("有未结清贷款", "Outstanding loan").to_string()
-        }
-        _ => ctx.cat().msg(id),
-    }
-}
-
 fn answer(ctx: &Ctx, purpose: &str, r: &pb::LocalMemberReply) -> Markup {
     let cat = ctx.cat();
     let m = r.member.clone().unwrap_or_default();
-    let rows = answer_rows(cat, &m);
+    let rows = hfx_i18n::views::member_rows(cat, &m);
     html! {
         section #answer aria-live="polite" {
             h2 {
@@ -327,7 +265,7 @@ fn answer(ctx: &Ctx, purpose: &str, r: &pb::LocalMemberReply) -> Markup {
             }
             dl.facts #fields {
                 @for (id, v) in &rows {
-                    dt { (label(ctx, id)) }
+                    dt { (cat.msg(id)) }
                     dd data-field=(id.trim_start_matches("query-")) { (v) }
                 }
             }
@@ -424,7 +362,7 @@ fn draw(ctx: &Ctx, f: &SearchForm, outcome: Outcome) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hfx_i18n::Lang;
+    use hfx_i18n::{Catalogue, Lang};
 
     #[test]
     fn an_answer_shows_only_the_fields_it_carries() {
@@ -435,7 +373,7 @@ mod tests {
             live_account: Some(true),
             ..Default::default()
         };
-        let rows = answer_rows(&cat, &m);
+        let rows = hfx_i18n::views::member_rows(&cat, &m);
         let ids: Vec<_> = rows.iter().map(|(id, _)| *id).collect();
         assert_eq!(ids, ["query-name", "query-live-account"]);
         let m = pb::MemberView {
@@ -443,7 +381,7 @@ mod tests {
             status: Some(pb::AccountStatus::Normal as i32),
             ..Default::default()
         };
-        let rows = answer_rows(&cat, &m);
+        let rows = hfx_i18n::views::member_rows(&cat, &m);
         assert!(
             rows.contains(&("query-balance", "¥123,456.78".to_string())),
             "{rows:?}"

@@ -132,6 +132,7 @@ query-balance = balance
 query-continuous = continuous deposits
 query-six-months = 6 consecutive months
 query-frozen = frozen
+query-has-loan = outstanding loan
 query-loans = loans
 query-borrowed = total borrowed
 query-outstanding = outstanding

@@ -105,6 +105,7 @@ query-balance = 账户余额
 query-continuous = 连续缴存
 query-six-months = 连续缴存六个月
 query-frozen = 冻结
+query-has-loan = 有未结清贷款
 query-loans = 贷款笔数
 query-borrowed = 累计贷款金额
 query-outstanding = 贷款余额
