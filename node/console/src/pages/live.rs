@@ -3,12 +3,11 @@
 //! The page says plainly "no live account elsewhere", "live account at X", or that some
 //! centre did not answer (so "none" is not proven).
 
-use super::member::{FieldError, PersonForm, form_errors, http_status, person_fields};
+use super::member::{Outcome, PersonForm, person_check_page};
 use crate::app::Console;
 use crate::ctx::Ctx;
-use crate::page::{centre_short, csrf_field, page_with, status_box};
+use crate::page::centre_short;
 use axum::extract::Form;
-use axum::http::StatusCode;
 use axum::response::Response;
 use axum::{Router, routing};
 use hfx_certs::Role;
@@ -18,13 +17,6 @@ use std::sync::Arc;
 
 pub fn routes() -> Router<Arc<Console>> {
     Router::new().route("/live-check", routing::get(show).post(check))
-}
-
-enum Outcome {
-    None,
-    Invalid(FieldError),
-    Refused(tonic::Status),
-    Answered(Box<pb::LiveAccountReport>),
 }
 
 async fn show(ctx: Ctx) -> Response {
@@ -140,39 +132,19 @@ fn result(ctx: &Ctx, f: &PersonForm, r: &pb::LiveAccountReport) -> Markup {
     }
 }
 
-fn draw(ctx: &Ctx, f: &PersonForm, outcome: Outcome) -> Response {
-    let err = match &outcome {
-        Outcome::Invalid(e) => Some(e),
-        _ => None,
-    };
-    let status = match &outcome {
-        Outcome::None | Outcome::Answered(_) => StatusCode::OK,
-        Outcome::Invalid(_) => StatusCode::BAD_REQUEST,
-        Outcome::Refused(s) => http_status(s),
-    };
-    let body = html! {
-        section {
-            p.muted {
-                (ctx.t(
-                    "开户前核查此人是否已在区域内其他中心有在用账户。对方只答复是否在用、账户状态和开户年月。",
-                    "Before opening an account: does the person hold a live account at another centre of the zone? Each centre answers only live or not, status and open month."
-                ))
-            }
-            form.grid #check method="post" action="/live-check" {
-                (csrf_field(ctx))
-                (person_fields(ctx, f))
-                div { button type="submit" { (ctx.t("核查", "Check")) } }
-            }
-            (form_errors(err))
-        }
-        @match &outcome {
-            Outcome::None => {}
-            Outcome::Invalid(_) => {}
-            Outcome::Refused(s) => { (status_box(ctx, s)) }
-            Outcome::Answered(r) => { (result(ctx, f, r)) }
-        }
-    };
-    page_with(ctx, status, ctx.t("开户查重", "Live-account check"), body)
+fn draw(ctx: &Ctx, f: &PersonForm, outcome: Outcome<pb::LiveAccountReport>) -> Response {
+    person_check_page(
+        ctx,
+        ctx.t("开户查重", "Live-account check"),
+        ctx.t(
+            "开户前核查此人是否已在区域内其他中心有在用账户。对方只答复是否在用、账户状态和开户年月。",
+            "Before opening an account: does the person hold a live account at another centre of the zone? Each centre answers only live or not, status and open month."
+        ),
+        "/live-check",
+        f,
+        &outcome,
+        |r| result(ctx, f, r),
+    )
 }
 
 #[cfg(test)]

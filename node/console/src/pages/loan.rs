@@ -3,12 +3,11 @@
 //! centre gets a row: answered (with each loan) or not answered and why. A centre that did not
 //! answer is never "no loans".
 
-use super::member::{FieldError, PersonForm, form_errors, http_status, person_fields};
+use super::member::{Outcome, PersonForm, person_check_page};
 use crate::app::Console;
 use crate::ctx::Ctx;
-use crate::page::{centre_short, csrf_field, page_with, status_box};
+use crate::page::centre_short;
 use axum::extract::Form;
-use axum::http::StatusCode;
 use axum::response::Response;
 use axum::{Router, routing};
 use hfx_certs::Role;
@@ -23,13 +22,6 @@ pub fn routes() -> Router<Arc<Console>> {
 
 /// The deadline of the whole check, milliseconds (the CLI's default).
 const DEADLINE_MS: u32 = 3000;
-
-enum Outcome {
-    None,
-    Invalid(FieldError),
-    Refused(tonic::Status),
-    Answered(Box<pb::LocalLoanCheckReply>),
-}
 
 async fn show(ctx: Ctx) -> Response {
     if let Some(r) = ctx.forbid_unless(&[Role::Clerk]) {
@@ -173,37 +165,17 @@ fn result(ctx: &Ctx, f: &PersonForm, r: &pb::LocalLoanCheckReply) -> Markup {
     }
 }
 
-fn draw(ctx: &Ctx, f: &PersonForm, outcome: Outcome) -> Response {
-    let err = match &outcome {
-        Outcome::Invalid(e) => Some(e),
-        _ => None,
-    };
-    let status = match &outcome {
-        Outcome::None | Outcome::Answered(_) => StatusCode::OK,
-        Outcome::Invalid(_) => StatusCode::BAD_REQUEST,
-        Outcome::Refused(s) => http_status(s),
-    };
-    let body = html! {
-        section {
-            p.muted {
-                (ctx.t(
-                    "同时向全区各中心（含本中心）核查此人作为借款人或共同借款人的贷款。未答复的中心，其贷款情况未知，不等于没有贷款。",
-                    "Ask every centre of the zone (this one included) at once for the person's loans as borrower or co-borrower. A centre that did not answer has unknown loans, not none."
-                ))
-            }
-            form.grid #check method="post" action="/loan-check" {
-                (csrf_field(ctx))
-                (person_fields(ctx, f))
-                div { button type="submit" { (ctx.t("核查", "Check")) } }
-            }
-            (form_errors(err))
-        }
-        @match &outcome {
-            Outcome::None => {}
-            Outcome::Invalid(_) => {}
-            Outcome::Refused(s) => { (status_box(ctx, s)) }
-            Outcome::Answered(r) => { (result(ctx, f, r)) }
-        }
-    };
-    page_with(ctx, status, ctx.t("贷款核查", "Loan check"), body)
+fn draw(ctx: &Ctx, f: &PersonForm, outcome: Outcome<pb::LocalLoanCheckReply>) -> Response {
+    person_check_page(
+        ctx,
+        ctx.t("贷款核查", "Loan check"),
+        ctx.t(
+            "同时向全区各中心（含本中心）核查此人作为借款人或共同借款人的贷款。未答复的中心，其贷款情况未知，不等于没有贷款。",
+            "Ask every centre of the zone (this one included) at once for the person's loans as borrower or co-borrower. A centre that did not answer has unknown loans, not none."
+        ),
+        "/loan-check",
+        f,
+        &outcome,
+        |r| result(ctx, f, r),
+    )
 }

@@ -190,12 +190,63 @@ struct SearchForm {
     person: PersonForm,
 }
 
-/// What the page shows beside the form.
-enum Outcome {
+/// What a clerk's form page shows beside the form: nothing yet, the form's own error, the
+/// node's refusal, or the answer.
+pub(crate) enum Outcome<T> {
     None,
     Invalid(FieldError),
     Refused(tonic::Status),
-    Answered(Box<pb::LocalMemberReply>),
+    Answered(Box<T>),
+}
+
+impl<T> Outcome<T> {
+    /// The form's error, shown under it.
+    pub(crate) fn error(&self) -> Option<&FieldError> {
+        match self {
+            Outcome::Invalid(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The page's HTTP status.
+    pub(crate) fn status(&self) -> StatusCode {
+        match self {
+            Outcome::None | Outcome::Answered(_) => StatusCode::OK,
+            Outcome::Invalid(_) => StatusCode::BAD_REQUEST,
+            Outcome::Refused(s) => http_status(s),
+        }
+    }
+}
+
+/// A page that asks about one person (loan check, live-account check): `intro`, the person
+/// form posting to `action`, its error, then the node's refusal or the answer as `result`
+/// draws it.
+pub(crate) fn person_check_page<T>(
+    ctx: &Ctx,
+    title: &str,
+    intro: &str,
+    action: &str,
+    f: &PersonForm,
+    outcome: &Outcome<T>,
+    result: impl FnOnce(&T) -> Markup,
+) -> Response {
+    let body = html! {
+        section {
+            p.muted { (intro) }
+            form.grid #check method="post" action=(action) {
+                (csrf_field(ctx))
+                (person_fields(ctx, f))
+                div { button type="submit" { (ctx.t("核查", "Check")) } }
+            }
+            (form_errors(outcome.error()))
+        }
+        @match outcome {
+            Outcome::None | Outcome::Invalid(_) => {}
+            Outcome::Refused(s) => { (status_box(ctx, s)) }
+            Outcome::Answered(r) => { (result(r)) }
+        }
+    };
+    page_with(ctx, outcome.status(), title, body)
 }
 
 async fn show(ctx: Ctx) -> Response {
@@ -291,22 +342,15 @@ fn answer(ctx: &Ctx, purpose: &str, r: &pb::LocalMemberReply) -> Markup {
     }
 }
 
-fn draw(ctx: &Ctx, f: &SearchForm, outcome: Outcome) -> Response {
+fn draw(ctx: &Ctx, f: &SearchForm, outcome: Outcome<pb::LocalMemberReply>) -> Response {
     let cat = ctx.cat();
     let purpose = if f.purpose.is_empty() {
         "identity_confirmation"
     } else {
         f.purpose.as_str()
     };
-    let err = match &outcome {
-        Outcome::Invalid(e) => Some(e),
-        _ => None,
-    };
-    let status = match &outcome {
-        Outcome::None | Outcome::Answered(_) => StatusCode::OK,
-        Outcome::Invalid(_) => StatusCode::BAD_REQUEST,
-        Outcome::Refused(s) => http_status(s),
-    };
+    let err = outcome.error();
+    let status = outcome.status();
     let body = html! {
         section {
             p.muted {
