@@ -11,5 +11,6 @@ pub mod envelope;
 pub mod merkle;
 pub mod methods;
 pub mod note;
+pub mod tiles;
 
 pub use envelope::{Envelope, RECV, SENT, now_ms, origin};
