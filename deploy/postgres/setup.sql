@@ -96,7 +96,7 @@ GRANT SELECT ON ALL TABLES IN SCHEMA hfx TO :"audit";
 -- Append-only tables: INSERT and SELECT only (their triggers refuse UPDATE and DELETE too;
 -- this makes it two locks, and neither can be lifted by the app role).
 SELECT format('REVOKE UPDATE, DELETE ON hfx.%I FROM %I', t, :'app')
-  FROM unnest(ARRAY['log_entries', 'log_checkpoints', 'disclosures', 'witness_evidence']) AS t
+  FROM unnest(ARRAY['log_entries', 'log_checkpoints', 'log_tiles', 'disclosures', 'witness_evidence']) AS t
  WHERE to_regclass(format('hfx.%I', t)) IS NOT NULL \gexec
 
 SELECT count(*) AS tables FROM pg_tables WHERE schemaname = 'hfx' \gset

@@ -276,3 +276,72 @@ async fn stale_then_newest(zone: &mut Zone, tmp: &Path, kind: &str, answers: boo
         "{rep:?}"
     );
 }
+
+/// `hfx store check`: the full pass over a node's log passes on a store as the node left it,
+/// and names what is wrong when a stored tile no longer matches the entries; a node then
+/// refuses to start on it (the newest checkpoint's root, recomputed from the tiles, differs).
+#[tokio::test(flavor = "multi_thread")]
+async fn store_check_passes_a_whole_log_and_names_a_tampered_tile() {
+    let (_tmp, mut zone) = zone(2).await;
+    let a = zone.centres[0].code.clone();
+    let config = zone.plan(&a).unwrap().config.clone();
+    // More than one full tile (256 entries) in A's log.
+    let mut size = 0;
+    while size < 300 {
+        traffic(&zone, &a, 10, true).await;
+        size = witnessed(&zone, &a).await;
+    }
+    zone.stop(&a, Duration::from_secs(10)).unwrap();
+    let check = |config: &Path| {
+        hfx(&[
+            "store".as_ref(),
+            "check".as_ref(),
+            "--config".as_ref(),
+            config.as_os_str(),
+            "--json".as_ref(),
+        ])
+    };
+    let o = check(&config);
+    assert!(o.status.success(), "check: {}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["ok"], true, "{v}");
+    assert_eq!(v["log_size"].as_u64(), Some(size), "{v}");
+    assert_eq!(v["checkpoint_size"].as_u64(), Some(size), "{v}");
+
+    // Tamper with the first tile (its rows are append-only: the trigger goes first).
+    let url = hfx_node::config::NodeConfig::load(&config)
+        .unwrap()
+        .store_url();
+    {
+        use sqlx::Connection;
+        sqlx::any::install_default_drivers();
+        let mut conn = sqlx::AnyConnection::connect(&url).await.unwrap();
+        sqlx::raw_sql(
+            "DROP TRIGGER log_tiles_no_update; UPDATE log_tiles SET hashes = zeroblob(8192) WHERE level = 0 AND idx = 0",
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        conn.close().await.unwrap();
+    }
+    let o = check(&config);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["ok"], false, "{v}");
+    assert!(
+        v["error"].as_str().unwrap().contains("tile 0/0"),
+        "the error names the tile: {v}"
+    );
+    zone.spawn(&a).unwrap();
+    let status = zone
+        .wait_exit(&a, Duration::from_secs(30))
+        .await
+        .unwrap()
+        .expect("a node on a log whose tiles do not match its checkpoint refuses to start");
+    assert!(!status.success());
+    assert!(
+        node_log(&zone, &a).contains("does not extend the last signed checkpoint"),
+        "{}",
+        node_log(&zone, &a)
+    );
+}

@@ -140,3 +140,149 @@ async fn store_on_postgres() {
     exercise(&url).await;
     drop_pg(&server, &name).await;
 }
+
+/// A store written by schema v7 (entries keyed by a non-rowid `idx`, payloads keyed by hash,
+/// no tiles) upgrades in place on open: the same tree, the payloads (and a purged one) kept,
+/// proofs served from the new tiles, new appends extend it, and a restart finds it again.
+async fn upgrade_from_v7(url: &str) {
+    use hfx_node::log::merkle;
+    use sqlx::Connection;
+    const N: usize = 700;
+    Store::create_schema_at(url, 7).await.unwrap();
+    sqlx::any::install_default_drivers();
+    let mut leaves = Vec::with_capacity(N);
+    {
+        let mut conn = sqlx::AnyConnection::connect(url).await.unwrap();
+        let mut seqs = std::collections::HashMap::new();
+        for i in 0..N {
+            let peer = if i % 3 == 0 {
+                "320700000000000"
+            } else {
+                "321300000000000"
+            };
+            // Entries 650.. repeat the payloads of 0..: v7 stored those once, by hash.
+            let payload = format!("payload {}", i % 650).into_bytes();
+            let mut env = Envelope::draft(
+                SENT,
+                peer,
+                &uuid::Uuid::now_v7().to_string(),
+                "",
+                "Test/Op#request",
+                &payload,
+            );
+            let seq = seqs.entry(peer).or_insert(0u64);
+            *seq += 1;
+            env.seq = *seq;
+            let entry = env.entry_bytes();
+            let leaf = merkle::leaf_hash(&entry);
+            leaves.push(leaf);
+            let payload_hash: [u8; 32] = {
+                use sha2::Digest;
+                sha2::Sha256::digest(&payload).into()
+            };
+            sqlx::query("INSERT INTO log_entries (idx, at_ms, dir, peer, seq, message_id, case_id, msg_type, leaf_hash, entry, payload_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")
+                .bind(i as i64)
+                .bind(env.at_ms)
+                .bind(env.dir.clone())
+                .bind(env.peer.clone())
+                .bind(env.seq as i64)
+                .bind(env.message_id.clone())
+                .bind(env.case_id.clone())
+                .bind(env.msg_type.clone())
+                .bind(leaf.to_vec())
+                .bind(entry)
+                .bind(payload_hash.to_vec())
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            sqlx::query("INSERT INTO log_payloads (hash, data) VALUES ($1, $2) ON CONFLICT (hash) DO NOTHING")
+                .bind(payload_hash.to_vec())
+                .bind(payload)
+                .execute(&mut conn)
+                .await
+                .unwrap();
+        }
+        // Entry 3's payload (shared with entry 653) was purged under v7.
+        sqlx::query("UPDATE log_payloads SET data = NULL, purged_at_ms = 1 WHERE hash = (SELECT payload_hash FROM log_entries WHERE idx = 3)")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        // A checkpoint signed at 512 under v7: the upgraded store must still extend it.
+        sqlx::query(
+            "INSERT INTO log_checkpoints (size, root, note, at_ms) VALUES (512, $1, 'v7 note', 1)",
+        )
+        .bind(merkle::root_of_leaves(&leaves[..512]).to_vec())
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        conn.close().await.unwrap();
+    }
+
+    let store = Store::open(url, LogState::new()).await.unwrap();
+    let root = merkle::root_of_leaves(&leaves);
+    assert_eq!(store.log().lock().await.size(), N as u64);
+    assert_eq!(
+        store.log().lock().await.root(),
+        root,
+        "the same tree after the upgrade"
+    );
+    for index in [0u64, 3, 255, 256, 511, 600, 699] {
+        let proof = store
+            .inclusion_proof(index, N as u64)
+            .await
+            .unwrap()
+            .unwrap();
+        merkle::verify_inclusion(&leaves[index as usize], index, N as u64, &proof, &root)
+            .unwrap_or_else(|e| panic!("inclusion of {index}: {e}"));
+    }
+    let old = merkle::root_of_leaves(&leaves[..512]);
+    let proof = store
+        .consistency_proof(512, N as u64)
+        .await
+        .unwrap()
+        .unwrap();
+    merkle::verify_consistency(512, N as u64, &old, &root, &proof).unwrap();
+    assert_eq!(store.root_at(512).await.unwrap(), Some(old));
+    // Every payload is still there but the purged one, under whichever layout the store uses.
+    let (held, purged): (i64, i64) =
+        sqlx::query_as("SELECT COUNT(data), COUNT(*) - COUNT(data) FROM log_payloads")
+            .fetch_one(&mut sqlx::AnyConnection::connect(url).await.unwrap())
+            .await
+            .unwrap();
+    match store.kind() {
+        hfx_node::store::StoreKind::Sqlite => assert_eq!((held, purged), (698, 2)),
+        hfx_node::store::StoreKind::Postgres => assert_eq!((held, purged), (649, 1)),
+    }
+
+    // It takes new appends after the upgrade, and a restart finds the same tree.
+    store
+        .write(vec![append("320700000000000", N)])
+        .await
+        .unwrap();
+    let root = store.log().lock().await.root();
+    assert_eq!(store.log().lock().await.size(), N as u64 + 1);
+    store.close().await;
+    drop(store);
+    let again = Store::open(url, LogState::new()).await.unwrap();
+    assert_eq!(again.log().lock().await.root(), root);
+    again.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn upgrade_from_v7_on_sqlite() {
+    let tmp = tempfile::tempdir().unwrap();
+    upgrade_from_v7(&format!(
+        "sqlite://{}",
+        tmp.path().join("node.db").display()
+    ))
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn upgrade_from_v7_on_postgres() {
+    let Some((url, server, name)) = pg_url().await else {
+        return;
+    };
+    upgrade_from_v7(&url).await;
+    drop_pg(&server, &name).await;
+}

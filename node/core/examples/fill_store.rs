@@ -68,7 +68,7 @@ async fn main() -> anyhow::Result<()> {
     }
     let (size, root) = {
         let log = store.log().lock().await;
-        (log.size(), log.tree().root())
+        (log.size(), log.root())
     };
     let note = Checkpoint::new(signer.name(), size, root).sign(&[&signer])?;
     store.add_checkpoint(size, &root, &note).await?;

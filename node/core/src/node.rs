@@ -127,15 +127,16 @@ impl Node {
 
     /// Sign a checkpoint of the current tree if it grew since the last one.
     pub async fn sign_checkpoint(&self) -> anyhow::Result<Option<u64>> {
-        let log = self.store.log().lock().await;
-        let size = log.size();
+        // One right edge for the size, the root and the check (the log may grow meanwhile).
+        let tree = self.store.log().lock().await.tree().clone();
+        let size = tree.size();
         let last = self.store.last_checkpoint_root().await?;
         if let Some((last_size, last_root)) = &last {
             if *last_size >= size {
                 return Ok(None);
             }
             // Never sign a checkpoint that does not extend the last one.
-            let at = log.tree().root_at(*last_size);
+            let at = self.store.root_at_in(&tree, *last_size).await?;
             if at.map(|r| r.to_vec()).as_ref() != Some(last_root) {
                 anyhow::bail!(
                     "log does not extend the last signed checkpoint (size {last_size}); refusing to sign"
@@ -145,8 +146,7 @@ impl Node {
         if size == 0 {
             return Ok(None);
         }
-        let root = log.tree().root();
-        drop(log);
+        let root = tree.root();
         let cp = Checkpoint::new(self.signer.name(), size, root);
         let note = cp.sign(&[&self.signer]).context("signing checkpoint")?;
         self.store.add_checkpoint(size, &root, &note).await?;

@@ -375,9 +375,10 @@ impl Collector {
             let proof = if have == 0 {
                 Vec::new()
             } else {
-                let log = node.store.log().lock().await;
-                log.tree()
+                node.store
                     .consistency_proof(have, size)
+                    .await
+                    .map_err(HfxError::from)?
                     .map_err(|e| HfxError::internal_from("consistency proof", e))?
             };
             let req = pb::CosignRequest {

@@ -67,10 +67,11 @@ pub async fn check_witnesses(node: &Node) -> anyhow::Result<()> {
                     Ok(Err(e)) => Answer::Unreached(e),
                     Ok(Ok(None)) => Answer::Nothing,
                     Ok(Ok(Some(cp))) if cp.size > size => Answer::Ahead(cp.size),
-                    Ok(Ok(Some(cp))) if tree.root_at(cp.size) != Some(cp.root) => {
-                        Answer::Diverged(cp.size)
-                    }
-                    Ok(Ok(Some(cp))) => Answer::Holds(cp.size),
+                    Ok(Ok(Some(cp))) => match node.store.root_at_in(tree, cp.size).await {
+                        Ok(Some(root)) if root == cp.root => Answer::Holds(cp.size),
+                        Ok(_) => Answer::Diverged(cp.size),
+                        Err(e) => Answer::Unreached(format!("reading our own log: {e}")),
+                    },
                 };
                 (code, answer)
             }

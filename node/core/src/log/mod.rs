@@ -7,11 +7,17 @@
 //! Checkpoints are C2SP signed notes; only committed sizes are ever signed, and a new
 //! checkpoint is signed only after checking it extends the last one, so a node cannot sign
 //! two inconsistent checkpoints, even across a crash.
+//!
+//! The node keeps only the tree's right edge in memory ([`hfx_tlog::tiles::TiledTree`], a few
+//! KB whatever the log's size); every full tile of the tree is stored beside the entries, in
+//! the same transaction, and proofs and old roots are computed from the tiles on disk
+//! (`store::log_rows`).
 
 pub use hfx_tlog::envelope::{Envelope, RECV, SENT, origin};
 pub use hfx_tlog::{merkle, note};
 
-use merkle::{Hash, Tree};
+pub use hfx_tlog::tiles::{self, TileId, TiledTree};
+use merkle::Hash;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 
@@ -42,6 +48,10 @@ pub enum LoadError {
     LeafMismatch(u64),
     #[error("stored log does not extend the last signed checkpoint (size {0}): refusing to run")]
     NotExtendingCheckpoint(u64),
+    #[error("exchange log tiles: {0}")]
+    Tiles(#[from] tiles::TileError),
+    #[error("exchange log tile {}/{}: stored hashes do not match the entries", .0.level, .0.index)]
+    TileMismatch(TileId),
 }
 
 /// One appended row, as the writer stores it.
@@ -52,15 +62,19 @@ pub struct StagedRow {
     pub payload_hash: Hash,
 }
 
-/// The in-memory tree and sequence counters.
+/// The tree's right edge and the sequence counters.
 pub struct LogState {
-    tree: Tree,
+    tree: TiledTree,
     seqs: HashMap<(String, String), u64>,
 }
 
 /// Appends of one group commit, applied to [`LogState`] only once the commit succeeded.
 pub struct Staged {
     base: u64,
+    /// The committed right edge when the batch began; [`Staged::seal`] pushes the batch's
+    /// leaves into it.
+    tree: TiledTree,
+    sealed: bool,
     leaves: Vec<Hash>,
     seqs: HashMap<(String, String), u64>,
     undo: Vec<((String, String), Option<u64>)>,
@@ -78,6 +92,21 @@ impl Staged {
             leaves: self.leaves.len(),
             undo: self.undo.len(),
         }
+    }
+
+    /// Push the batch's surviving leaves into the staged tree and return the full tiles they
+    /// completed, to be stored in the batch's transaction. Called once, after the last job and
+    /// before the batch's rows are flushed; nothing may be appended after it.
+    pub fn seal(&mut self) -> Vec<(TileId, Vec<Hash>)> {
+        debug_assert!(!self.sealed, "a batch is sealed once");
+        let mut tiles = Vec::new();
+        if !self.sealed {
+            for leaf in &self.leaves {
+                tiles.extend(self.tree.push(*leaf));
+            }
+            self.sealed = true;
+        }
+        tiles
     }
 
     pub fn rollback(&mut self, m: Mark) {
@@ -134,15 +163,24 @@ impl Default for LogState {
 impl LogState {
     pub fn new() -> Self {
         Self {
-            tree: Tree::new(),
+            tree: TiledTree::new(),
             seqs: HashMap::new(),
         }
+    }
+
+    /// The state a store restored from its tiles and its newest entries.
+    pub fn restored(tree: TiledTree, seqs: HashMap<(String, String), u64>) -> Self {
+        Self { tree, seqs }
     }
 
     pub fn size(&self) -> u64 {
         self.tree.size()
     }
-    pub fn tree(&self) -> &Tree {
+    pub fn root(&self) -> Hash {
+        self.tree.root()
+    }
+    /// The committed right edge: clone it to compute proofs from the store's tiles.
+    pub fn tree(&self) -> &TiledTree {
         &self.tree
     }
     pub fn seqs(&self) -> &HashMap<(String, String), u64> {
@@ -152,24 +190,32 @@ impl LogState {
     pub fn stage(&self) -> Staged {
         Staged {
             base: self.tree.size(),
+            tree: self.tree.clone(),
+            sealed: false,
             leaves: Vec::new(),
             seqs: HashMap::new(),
             undo: Vec::new(),
         }
     }
 
-    pub fn commit_staged(&mut self, s: Staged) {
+    /// Apply a committed batch. Its full tiles must have been taken with [`Staged::seal`] and
+    /// stored in the batch's transaction.
+    pub fn commit_staged(&mut self, mut s: Staged) {
         debug_assert_eq!(s.base, self.tree.size());
-        for l in s.leaves {
-            self.tree.push(l);
+        if !s.sealed {
+            // Only a batch without appends may skip sealing: it completes no tile.
+            let tiles = s.seal();
+            debug_assert!(tiles.is_empty(), "a batch's tiles were not stored");
         }
+        self.tree = s.tree;
         for (k, v) in s.seqs {
             self.seqs.insert(k, v);
         }
     }
 
     /// Take in entries another node process appended to a shared store after ours (in index
-    /// order, from our size on), with [`LogState::rebuild`]'s checks.
+    /// order, from our size on), checking each leaf hash against its entry. The full tiles
+    /// they complete were stored by that process, in its transaction.
     pub fn absorb(
         &mut self,
         entries: impl IntoIterator<Item = StoredEntry>,
@@ -190,39 +236,5 @@ impl LogState {
             *e = (*e).max(row.seq);
         }
         Ok(())
-    }
-
-    /// Rebuild the tree from the stored entries (in index order) and check it extends the
-    /// newest signed checkpoint `(size, root)`; refuses a gap in indexes or a leaf hash that
-    /// does not match its entry.
-    pub fn rebuild(
-        entries: impl IntoIterator<Item = StoredEntry>,
-        last_checkpoint: Option<(u64, Vec<u8>)>,
-    ) -> Result<Self, LoadError> {
-        let mut tree = Tree::new();
-        let mut seqs: HashMap<(String, String), u64> = HashMap::new();
-        for row in entries {
-            if row.index != tree.size() {
-                return Err(LoadError::Gap {
-                    expected: tree.size(),
-                    found: row.index,
-                });
-            }
-            let leaf = merkle::leaf_hash(&row.entry);
-            if row.leaf_hash.as_slice() != leaf.as_slice() {
-                return Err(LoadError::LeafMismatch(row.index));
-            }
-            tree.push(leaf);
-            let e = seqs.entry((row.peer, row.dir)).or_insert(0);
-            *e = (*e).max(row.seq);
-        }
-        // The newest signed checkpoint must be a prefix of what we hold.
-        if let Some((size, root)) = last_checkpoint {
-            match tree.root_at(size) {
-                Some(r) if r.as_slice() == root.as_slice() => {}
-                _ => return Err(LoadError::NotExtendingCheckpoint(size)),
-            }
-        }
-        Ok(Self { tree, seqs })
     }
 }

@@ -335,12 +335,13 @@ impl pb::audit_server::Audit for LocalApi {
         } else {
             r.tree_size.min(size)
         };
-        let log = self.node.store.log().lock().await;
-        let proof = log
-            .tree()
+        let proof = self
+            .node
+            .store
             .inclusion_proof(r.index, size)
+            .await
+            .map_err(HfxError::from)?
             .map_err(|e| HfxError::invalid("index", e.to_string()))?;
-        drop(log);
         let leaf = self
             .node
             .store

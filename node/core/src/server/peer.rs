@@ -226,10 +226,12 @@ impl pb::log_exchange_server::LogExchange for PeerApi {
         r: Request<pb::ConsistencyRequest>,
     ) -> R<pb::ConsistencyProof> {
         let r = r.into_inner();
-        let log = self.node.store.log().lock().await;
-        let proof = log
-            .tree()
+        let proof = self
+            .node
+            .store
             .consistency_proof(r.old_size, r.new_size)
+            .await
+            .map_err(HfxError::from)?
             .map_err(|e| HfxError::invalid("old_size/new_size", e.to_string()))?;
         Ok(Response::new(pb::ConsistencyProof {
             hashes: proof.iter().map(|h| h.to_vec()).collect(),

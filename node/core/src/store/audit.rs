@@ -117,13 +117,22 @@ impl Store {
             format::write_disclosure(out, &d)?;
         }
         if with_payloads {
-            let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM log_payloads")
-                .fetch_one(pool)
-                .await?;
+            // One payload per hash: SQLite keeps a row per entry (schema v8), so entries with
+            // the same bytes share one exported payload, kept if any of their rows still
+            // holds it.
+            let (count_sql, rows_sql) = match self.kind {
+                super::StoreKind::Sqlite => (
+                    "SELECT COUNT(DISTINCT hash) FROM log_payloads",
+                    "SELECT hash, MAX(data) AS data FROM log_payloads GROUP BY hash ORDER BY hash",
+                ),
+                super::StoreKind::Postgres => (
+                    "SELECT COUNT(*) FROM log_payloads",
+                    "SELECT hash, data FROM log_payloads ORDER BY hash",
+                ),
+            };
+            let n: i64 = sqlx::query_scalar(count_sql).fetch_one(pool).await?;
             format::write_count(out, "payloads", n as u64)?;
-            let rows = sqlx::query("SELECT hash, data FROM log_payloads ORDER BY hash")
-                .fetch_all(pool)
-                .await?;
+            let rows = sqlx::query(rows_sql).fetch_all(pool).await?;
             for r in rows {
                 let hash: Vec<u8> = r.try_get("hash")?;
                 let data: Option<Vec<u8>> = r.try_get("data")?;
@@ -141,26 +150,36 @@ impl Store {
     ///
     /// The purge goes through the writer like every write. The writer reports no row counts,
     /// so the payloads are counted first, and count and purge are both bounded to the entries
-    /// that exist at that moment (entries appended in between are not touched). A payload,
-    /// once purged, is never stored again (appends insert payloads `ON CONFLICT DO NOTHING`),
-    /// so the count is exact unless two purges of the same store run at the same time.
+    /// that exist at that moment (entries appended in between are not touched). SQLite keeps
+    /// a payload row per entry (schema v8) and counts those; PostgreSQL keeps a payload once
+    /// per hash and never stores a purged one again (appends insert payloads `ON CONFLICT DO
+    /// NOTHING`). Either way the count is exact unless two purges of the same store run at
+    /// the same time.
     pub async fn purge(&self, before_ms: i64) -> Result<u64, StoreError> {
         let last: Option<i64> = sqlx::query_scalar("SELECT MAX(idx) FROM log_entries")
             .fetch_one(&self.pool)
             .await?;
         let Some(last) = last else { return Ok(0) };
-        let n: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM log_payloads WHERE data IS NOT NULL AND hash IN (SELECT payload_hash FROM log_entries WHERE at_ms < $1 AND idx <= $2)",
-        )
-        .bind(before_ms)
-        .bind(last)
-        .fetch_one(&self.pool)
-        .await?;
+        let (count_sql, purge_sql) = match self.kind {
+            super::StoreKind::Sqlite => (
+                "SELECT COUNT(*) FROM log_payloads WHERE data IS NOT NULL AND idx IN (SELECT idx FROM log_entries WHERE at_ms < $1 AND idx <= $2)",
+                "UPDATE log_payloads SET data = NULL, purged_at_ms = $1 WHERE data IS NOT NULL AND idx IN (SELECT idx FROM log_entries WHERE at_ms < $2 AND idx <= $3)",
+            ),
+            super::StoreKind::Postgres => (
+                "SELECT COUNT(*) FROM log_payloads WHERE data IS NOT NULL AND hash IN (SELECT payload_hash FROM log_entries WHERE at_ms < $1 AND idx <= $2)",
+                "UPDATE log_payloads SET data = NULL, purged_at_ms = $1 WHERE data IS NOT NULL AND hash IN (SELECT payload_hash FROM log_entries WHERE at_ms < $2 AND idx <= $3)",
+            ),
+        };
+        let n: i64 = sqlx::query_scalar(count_sql)
+            .bind(before_ms)
+            .bind(last)
+            .fetch_one(&self.pool)
+            .await?;
         if n == 0 {
             return Ok(0);
         }
         self.write(vec![WriteOp::Sql {
-            sql: "UPDATE log_payloads SET data = NULL, purged_at_ms = $1 WHERE data IS NOT NULL AND hash IN (SELECT payload_hash FROM log_entries WHERE at_ms < $2 AND idx <= $3)",
+            sql: purge_sql,
             args: vec![
                 Val::I64(hfx_tlog::now_ms()),
                 Val::I64(before_ms),

@@ -71,7 +71,17 @@ async fn inspect_pool(pool: &AnyPool, kind: super::StoreKind) -> Result<Inspecte
             )));
         }
     }
-    let log = log_rows::load_tree(pool).await?;
+    // The full pass (every entry rehashed, every tile compared); a store whose schema
+    // predates the tiles (v8) gets them when a node first opens it.
+    let version: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM hfx_schema")
+        .fetch_one(pool)
+        .await?;
+    let tiles = if version.unwrap_or(0) >= 8 {
+        log_rows::TileCheck::Compare
+    } else {
+        log_rows::TileCheck::Ignore
+    };
+    let log = log_rows::check_log(pool, tiles, &|_, _| {}).await?;
     let checkpoint = sqlx::query_as::<_, (i64, String)>(
         "SELECT size, note FROM log_checkpoints ORDER BY size DESC LIMIT 1",
     )

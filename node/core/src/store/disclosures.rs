@@ -13,10 +13,6 @@ use crate::log::Envelope;
 use hfx_tlog::audit::{COMMIT_DIR, DISCLOSURE_RECORD, DisclosureRecord};
 use sqlx::Row;
 
-/// The row insert; the writer binds the commitment entry's index as the last value.
-const INSERT: &str = "INSERT INTO disclosures (at_ms, direction, peer, acting_person, purpose, legal_basis, outcome, message_id, subject_masked, subject_key, log_index, commit_index) \
-                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, CAST($11 AS BIGINT), $12)";
-
 /// A disclosure as the writer records it ([`WriteOp::Disclosure`]): the record (its
 /// `log_index` filled in by the writer from `link`) and the entry it points at.
 #[derive(Debug, Clone)]
@@ -52,28 +48,36 @@ impl DisclosureWrite {
         (envelope, payload)
     }
 
-    /// The row insert of a resolved record, naming its commitment entry.
-    pub(super) fn insert(record: &DisclosureRecord, commit_index: u64) -> (&'static str, Vec<Val>) {
-        let args = vec![
+    /// The multi-row insert's head and one row's placeholders (the writer numbers them for
+    /// PostgreSQL); the writer inserts a group commit's records together.
+    pub(super) const INSERT_HEAD: &'static str = "INSERT INTO disclosures (at_ms, direction, peer, acting_person, purpose, legal_basis, outcome, message_id, subject_masked, subject_key, log_index, commit_index) VALUES ";
+    pub(super) const INSERT_ROW: &'static str =
+        "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, CAST(? AS BIGINT), ?)";
+    pub(super) const COLUMNS: usize = 12;
+
+    /// The row of a resolved record, naming its commitment entry, in [`Self::INSERT_ROW`]'s
+    /// order.
+    pub(super) fn row(record: DisclosureRecord, commit_index: u64) -> [Val; Self::COLUMNS] {
+        [
             Val::I64(record.at_ms),
-            record.direction.clone().into(),
-            record.peer.clone().into(),
-            record.acting_person.clone().into(),
-            record.purpose.clone().into(),
-            record.legal_basis.clone().into(),
-            record.outcome.clone().into(),
-            record.message_id.clone().into(),
-            record.subject_masked.clone().into(),
-            record.subject_key.clone().into(),
-            // Always text (CAST in the statement): PostgreSQL prepares $11 with the type of
-            // its first use, so an integer after a NULL-as-text would arrive as raw bytes.
+            record.direction.into(),
+            record.peer.into(),
+            record.acting_person.into(),
+            record.purpose.into(),
+            record.legal_basis.into(),
+            record.outcome.into(),
+            record.message_id.into(),
+            record.subject_masked.into(),
+            record.subject_key.into(),
+            // Always text (CAST in the statement): PostgreSQL prepares a parameter with the
+            // type of its first use, so an integer after a NULL-as-text would arrive as raw
+            // bytes.
             match record.log_index {
                 Some(i) => Val::Text(i.to_string()),
                 None => Val::NullText,
             },
             Val::I64(commit_index as i64),
-        ];
-        (INSERT, args)
+        ]
     }
 }
 

@@ -1,22 +1,52 @@
 //! The inbox: the reply stored for each (peer, message id) answered, so a retry gets the
 //! same bytes. Rows are written by the writer inside the exchange's own commit.
 
-use super::{Store, StoreError, Val, WriteOp};
+use super::{Store, StoreError, Val};
 use sqlx::Row;
 
-/// The insert of a reply, run by the writer in the exchange's commit.
-pub(super) fn insert_op(peer: &str, message_id: &str, method: &str, reply: &[u8]) -> WriteOp {
-    WriteOp::Sql {
-        sql: "INSERT INTO inbox (peer, message_id, method, reply, created_ms) VALUES ($1, $2, $3, $4, $5)",
-        args: vec![
-            peer.into(),
-            message_id.into(),
-            method.into(),
-            Val::Bytes(reply.to_vec()),
-            Val::I64(crate::now_ms()),
-        ],
+/// A stored reply, as the writer keeps it in the exchange's commit: inserted with the batch's
+/// other rows ([`INSERT_HEAD`], [`INSERT_ROW`]), after [`EXISTS`] found no earlier answer.
+pub(super) struct InboxRow {
+    pub(super) peer: String,
+    pub(super) message_id: String,
+    method: String,
+    reply: Vec<u8>,
+    created_ms: i64,
+}
+
+impl InboxRow {
+    pub(super) const COLUMNS: usize = 5;
+
+    pub(super) fn new(peer: &str, message_id: &str, method: &str, reply: &[u8]) -> Self {
+        InboxRow {
+            peer: peer.to_string(),
+            message_id: message_id.to_string(),
+            method: method.to_string(),
+            reply: reply.to_vec(),
+            created_ms: crate::now_ms(),
+        }
+    }
+
+    /// The row's values, in [`INSERT_ROW`]'s order.
+    pub(super) fn values(self) -> [Val; Self::COLUMNS] {
+        [
+            self.peer.into(),
+            self.message_id.into(),
+            self.method.into(),
+            Val::Bytes(self.reply),
+            Val::I64(self.created_ms),
+        ]
     }
 }
+
+/// The multi-row insert's head and one row's placeholders (the writer numbers them for
+/// PostgreSQL).
+pub(super) const INSERT_HEAD: &str =
+    "INSERT INTO inbox (peer, message_id, method, reply, created_ms) VALUES ";
+pub(super) const INSERT_ROW: &str = "(?, ?, ?, ?, ?)";
+
+/// Whether (peer, message id) was answered: the writer's check before it answers again.
+pub(super) const EXISTS: &str = "SELECT 1 FROM inbox WHERE peer = $1 AND message_id = $2";
 
 impl Store {
     /// A stored reply to (peer, message id), if this message was answered before:

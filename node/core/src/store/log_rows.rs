@@ -1,31 +1,379 @@
-//! Log rows: entries, payloads (stored by hash), signed checkpoints and the cosignatures
-//! witnesses returned for them. Entries and payloads are inserted by the writer's batch
-//! flush (`writer.rs`); here are the reads, the tree load, and checkpoint and cosignature
-//! writes (through the writer).
+//! Log rows: entries, payloads, the tree's full tiles, signed checkpoints and the cosignatures
+//! witnesses returned for them. Entries, payloads and tiles are inserted by the writer's batch
+//! flush (`writer.rs`); here are the reads, the tree's restore at start and its full check,
+//! proofs from the tiles, and checkpoint and cosignature writes (through the writer).
 
 use super::{Store, StoreError, Val, WriteOp};
-use crate::log::{LogState, StoredEntry};
+use crate::log::merkle::{self, Hash};
+use crate::log::{LoadError, LogState, TileId, TiledTree, tiles};
 use sqlx::{AnyPool, Row};
 
-/// Read every entry back and rebuild the tree (see [`LogState::rebuild`]).
+/// Entries read per query by the full pass.
+const PAGE: i64 = 20_000;
+
+/// Restore the tree's right edge at start from the stored tiles and the newest entries,
+/// without reading the whole log: the largest index gives the size; the last `size % 256`
+/// entries are read and their leaf hashes checked; the partial tiles above come from the
+/// stored full tiles; the newest signed checkpoint's root is recomputed from the tiles and
+/// must match (a node never serves a log that does not extend what it signed). A store
+/// whose tiles are missing (one made before schema v8) gets them from one full pass over
+/// its entries first ([`check_log`]).
 pub(super) async fn load_tree(pool: &AnyPool) -> Result<LogState, StoreError> {
+    let last: Option<i64> = sqlx::query_scalar("SELECT MAX(idx) FROM log_entries")
+        .fetch_one(pool)
+        .await?;
+    let size = last.map(|l| l as u64 + 1).unwrap_or(0);
+    if !tiles_complete(pool, size).await? {
+        tracing::info!(
+            entries = size,
+            "exchange log: building its tiles (once, after an upgrade)"
+        );
+        let started = std::time::Instant::now();
+        check_log(pool, TileCheck::StoreMissing, &|_, _| {}).await?;
+        tracing::info!(
+            entries = size,
+            ms = started.elapsed().as_millis() as u64,
+            "exchange log: tiles built"
+        );
+    }
+    let plan = tiles::restore_plan(size);
     let rows =
-        sqlx::query("SELECT idx, peer, dir, seq, leaf_hash, entry FROM log_entries ORDER BY idx")
+        sqlx::query("SELECT idx, leaf_hash, entry FROM log_entries WHERE idx >= $1 ORDER BY idx")
+            .bind(plan.leaves.start as i64)
             .fetch_all(pool)
             .await?;
-    let mut entries = Vec::with_capacity(rows.len());
+    let mut leaves = Vec::with_capacity(rows.len());
     for row in rows {
-        entries.push(StoredEntry {
-            index: row.try_get::<i64, _>("idx")? as u64,
-            peer: row.try_get("peer")?,
-            dir: row.try_get("dir")?,
-            seq: row.try_get::<i64, _>("seq")? as u64,
-            leaf_hash: row.try_get("leaf_hash")?,
-            entry: row.try_get("entry")?,
-        });
+        let index = row.try_get::<i64, _>("idx")? as u64;
+        let expected = plan.leaves.start + leaves.len() as u64;
+        if index != expected {
+            return Err(LoadError::Gap {
+                expected,
+                found: index,
+            }
+            .into());
+        }
+        let entry: Vec<u8> = row.try_get("entry")?;
+        let stored: Vec<u8> = row.try_get("leaf_hash")?;
+        let leaf = merkle::leaf_hash(&entry);
+        if stored.as_slice() != leaf.as_slice() {
+            return Err(LoadError::LeafMismatch(index).into());
+        }
+        leaves.push(leaf);
     }
-    let last = last_checkpoint_root(pool).await?;
-    Ok(LogState::rebuild(entries, last)?)
+    let held = fetch_tiles(pool, &plan.tiles).await?;
+    let tree = TiledTree::restore(size, &leaves, &held).map_err(LoadError::from)?;
+    if let Some((cp_size, cp_root)) = last_checkpoint_root(pool).await? {
+        let at = root_at_of(pool, &tree, cp_size).await?;
+        if at.map(|r| r.to_vec()) != Some(cp_root) {
+            return Err(LoadError::NotExtendingCheckpoint(cp_size).into());
+        }
+    }
+    Ok(LogState::restored(tree, load_seqs(pool).await?))
+}
+
+/// Whether every full tile of a tree of `size` leaves is stored.
+async fn tiles_complete(pool: &AnyPool, size: u64) -> Result<bool, StoreError> {
+    let rows: Vec<(i64, i64, i64)> = sqlx::query_as(
+        "SELECT level, COUNT(*), MAX(idx) FROM log_tiles GROUP BY level ORDER BY level",
+    )
+    .fetch_all(pool)
+    .await?;
+    let mut level = 0u32;
+    loop {
+        let want = size >> (tiles::TILE_HEIGHT * (level + 1));
+        if want == 0 {
+            return Ok(true);
+        }
+        let have = rows.iter().find(|r| r.0 == level as i64);
+        match have {
+            Some(&(_, n, max)) if n as u64 == want && max as u64 == want - 1 => {}
+            _ => return Ok(false),
+        }
+        level += 1;
+    }
+}
+
+/// The full pass over the log: every entry in index order, no gap, every stored leaf hash
+/// matching its entry, every stored full tile matching the tiles the entries make, and the
+/// tree extending the newest signed checkpoint. Memory stays bounded (a page of entries and
+/// the right edge). `progress(done, total)` is called after each page.
+pub(super) async fn check_log(
+    pool: &AnyPool,
+    mode: TileCheck,
+    progress: &(dyn Fn(u64, u64) + Send + Sync),
+) -> Result<LogState, StoreError> {
+    let last: Option<i64> = sqlx::query_scalar("SELECT MAX(idx) FROM log_entries")
+        .fetch_one(pool)
+        .await?;
+    let total = last.map(|l| l as u64 + 1).unwrap_or(0);
+    let checkpoint = last_checkpoint_root(pool).await?;
+    let mut tree = TiledTree::new();
+    let mut checkpoint_ok = checkpoint.is_none();
+    let mut missing: Vec<(TileId, Vec<Hash>)> = Vec::new();
+    let mut next: i64 = 0;
+    while (next as u64) < total {
+        let rows = sqlx::query(
+            "SELECT idx, leaf_hash, entry FROM log_entries WHERE idx >= $1 AND idx < $2 ORDER BY idx",
+        )
+        .bind(next)
+        .bind(next + PAGE)
+        .fetch_all(pool)
+        .await?;
+        let mut full = Vec::new();
+        for row in rows {
+            let index = row.try_get::<i64, _>("idx")? as u64;
+            if index != tree.size() {
+                return Err(LoadError::Gap {
+                    expected: tree.size(),
+                    found: index,
+                }
+                .into());
+            }
+            let entry: Vec<u8> = row.try_get("entry")?;
+            let stored: Vec<u8> = row.try_get("leaf_hash")?;
+            let leaf = merkle::leaf_hash(&entry);
+            if stored.as_slice() != leaf.as_slice() {
+                return Err(LoadError::LeafMismatch(index).into());
+            }
+            full.extend(tree.push(leaf));
+            if let Some((cp_size, cp_root)) = &checkpoint
+                && tree.size() == *cp_size
+            {
+                checkpoint_ok = tree.root().as_slice() == cp_root.as_slice();
+            }
+        }
+        if mode != TileCheck::Ignore {
+            let ids: Vec<TileId> = full.iter().map(|(id, _)| *id).collect();
+            let stored = fetch_tiles(pool, &ids).await?;
+            for (id, hashes) in full {
+                match stored.get(&id) {
+                    Some(have) if *have == hashes => {}
+                    Some(_) => return Err(LoadError::TileMismatch(id).into()),
+                    None if mode == TileCheck::StoreMissing => missing.push((id, hashes)),
+                    None => {
+                        return Err(LoadError::from(tiles::TileError::MissingTile { id }).into());
+                    }
+                }
+            }
+        }
+        if missing.len() >= 256 {
+            insert_tiles(pool, &std::mem::take(&mut missing)).await?;
+        }
+        next += PAGE;
+        progress(tree.size(), total);
+    }
+    insert_tiles(pool, &missing).await?;
+    if let Some((cp_size, _)) = checkpoint
+        && (!checkpoint_ok || cp_size > tree.size())
+    {
+        return Err(LoadError::NotExtendingCheckpoint(cp_size).into());
+    }
+    Ok(LogState::restored(tree, load_seqs(pool).await?))
+}
+
+/// What the full pass does with the stored tiles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum TileCheck {
+    /// Each must match the entries; a missing one is an error.
+    Compare,
+    /// As `Compare`, but missing ones are inserted (the upgrade of a store made before
+    /// schema v8).
+    StoreMissing,
+    /// Not read (a store whose schema predates tiles, inspected before its upgrade).
+    Ignore,
+}
+
+/// Store full tiles a pass computed (ignoring any already there).
+async fn insert_tiles(pool: &AnyPool, tiles: &[(TileId, Vec<Hash>)]) -> Result<(), StoreError> {
+    if tiles.is_empty() {
+        return Ok(());
+    }
+    let mut tx = pool.begin().await?;
+    for (id, hashes) in tiles {
+        sqlx::query(
+            "INSERT INTO log_tiles (level, idx, hashes) VALUES ($1, $2, $3) ON CONFLICT (level, idx) DO NOTHING",
+        )
+        .bind(id.level as i64)
+        .bind(id.index as i64)
+        .bind(tiles::tile_to_bytes(hashes))
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The stored full tiles `ids` (contiguous runs of one level are read with one query).
+async fn fetch_tiles(
+    pool: &AnyPool,
+    ids: &[TileId],
+) -> Result<std::collections::HashMap<TileId, Vec<Hash>>, StoreError> {
+    let mut sorted = ids.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let mut out = std::collections::HashMap::with_capacity(sorted.len());
+    let mut i = 0;
+    while i < sorted.len() {
+        let first = sorted[i];
+        let mut j = i + 1;
+        while j < sorted.len()
+            && sorted[j].level == first.level
+            && sorted[j].index == sorted[j - 1].index + 1
+        {
+            j += 1;
+        }
+        let end = sorted[j - 1].index + 1;
+        let rows: Vec<(i64, Vec<u8>)> = sqlx::query_as(
+            "SELECT idx, hashes FROM log_tiles WHERE level = $1 AND idx >= $2 AND idx < $3",
+        )
+        .bind(first.level as i64)
+        .bind(first.index as i64)
+        .bind(end as i64)
+        .fetch_all(pool)
+        .await?;
+        for (index, bytes) in rows {
+            let id = TileId {
+                level: first.level,
+                index: index as u64,
+            };
+            let hashes = tiles::tile_from_bytes(&bytes).map_err(LoadError::from)?;
+            out.insert(id, hashes);
+        }
+        i = j;
+    }
+    Ok(out)
+}
+
+/// The root of the first `size` leaves of `tree` (None if it holds fewer).
+async fn root_at_of(
+    pool: &AnyPool,
+    tree: &TiledTree,
+    size: u64,
+) -> Result<Option<Hash>, StoreError> {
+    if size > tree.size() {
+        return Ok(None);
+    }
+    let ids = tree.tiles_for_root_at(size).map_err(tile_arg)?;
+    let held = fetch_tiles(pool, &ids).await?;
+    Ok(Some(tree.root_at(&held, size).map_err(LoadError::from)?))
+}
+
+fn tile_arg(e: merkle::ProofError) -> StoreError {
+    StoreError::Malformed {
+        what: "log proof request",
+        source: e,
+    }
+}
+
+/// A proof's outcome: the store failed, or the arguments do not fit the tree.
+type Proof = Result<Result<Vec<Hash>, merkle::ProofError>, StoreError>;
+
+fn proof_of(r: Result<Vec<Hash>, tiles::TileError>) -> Proof {
+    match r {
+        Ok(p) => Ok(Ok(p)),
+        Err(tiles::TileError::Proof(e)) => Ok(Err(e)),
+        Err(e) => Err(LoadError::from(e).into()),
+    }
+}
+
+impl Store {
+    /// Check the whole log (see [`check_log`]) without changing anything; returns its size.
+    pub async fn check_log(
+        &self,
+        progress: &(dyn Fn(u64, u64) + Send + Sync),
+    ) -> Result<u64, StoreError> {
+        // A store whose schema predates the tiles (v8; not yet opened by a newer node) is
+        // checked without them.
+        let version: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM hfx_schema")
+            .fetch_one(&self.pool)
+            .await?;
+        let mode = if version.unwrap_or(0) >= 8 {
+            TileCheck::Compare
+        } else {
+            TileCheck::Ignore
+        };
+        Ok(check_log(&self.pool, mode, progress).await?.size())
+    }
+
+    /// The root of the log's first `size` entries, from the stored tiles (None beyond the
+    /// committed size).
+    pub async fn root_at(&self, size: u64) -> Result<Option<Hash>, StoreError> {
+        let tree = self.log.lock().await.tree().clone();
+        root_at_of(&self.pool, &tree, size).await
+    }
+
+    /// [`Store::root_at`] on a right edge taken earlier (so a size and a root read together
+    /// stay consistent while the log grows).
+    pub async fn root_at_in(
+        &self,
+        tree: &TiledTree,
+        size: u64,
+    ) -> Result<Option<Hash>, StoreError> {
+        root_at_of(&self.pool, tree, size).await
+    }
+
+    /// RFC 6962 inclusion proof of entry `index` in the tree of `size` entries, from the
+    /// stored tiles; the inner error is a request that does not fit the tree.
+    pub async fn inclusion_proof(&self, index: u64, size: u64) -> Proof {
+        let tree = self.log.lock().await.tree().clone();
+        let ids = match tree.tiles_for_inclusion(index, size) {
+            Ok(ids) => ids,
+            Err(e) => return Ok(Err(e)),
+        };
+        let held = fetch_tiles(&self.pool, &ids).await?;
+        proof_of(tree.inclusion_proof(&held, index, size))
+    }
+
+    /// RFC 6962 consistency proof from `old_size` to `new_size`, from the stored tiles; the
+    /// inner error is a request that does not fit the tree.
+    pub async fn consistency_proof(&self, old_size: u64, new_size: u64) -> Proof {
+        let tree = self.log.lock().await.tree().clone();
+        let ids = match tree.tiles_for_consistency(old_size, new_size) {
+            Ok(ids) => ids,
+            Err(e) => return Ok(Err(e)),
+        };
+        let held = fetch_tiles(&self.pool, &ids).await?;
+        proof_of(tree.consistency_proof(&held, old_size, new_size))
+    }
+}
+
+/// The newest sequence number of each (peer, direction), found by seeking the
+/// `(peer, dir, seq)` index twice per pair instead of reading the log: a node starts in the
+/// same time on ten entries as on ten million.
+async fn load_seqs(
+    pool: &AnyPool,
+) -> Result<std::collections::HashMap<(String, String), u64>, StoreError> {
+    let mut out = std::collections::HashMap::new();
+    let mut after: Option<(String, String)> = None;
+    loop {
+        let next: Option<(String, String)> = match &after {
+            None => {
+                sqlx::query_as("SELECT peer, dir FROM log_entries ORDER BY peer, dir LIMIT 1")
+                    .fetch_optional(pool)
+                    .await?
+            }
+            Some((peer, dir)) => {
+                sqlx::query_as(
+                    "SELECT peer, dir FROM log_entries WHERE (peer, dir) > ($1, $2) ORDER BY peer, dir LIMIT 1",
+                )
+                .bind(peer.as_str())
+                .bind(dir.as_str())
+                .fetch_optional(pool)
+                .await?
+            }
+        };
+        let Some((peer, dir)) = next else { break };
+        let max: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(seq) FROM log_entries WHERE peer = $1 AND dir = $2")
+                .bind(peer.as_str())
+                .bind(dir.as_str())
+                .fetch_one(pool)
+                .await?;
+        out.insert((peer.clone(), dir.clone()), max.unwrap_or(0) as u64);
+        after = Some((peer, dir));
+    }
+    Ok(out)
 }
 
 async fn last_checkpoint_root(pool: &AnyPool) -> Result<Option<(u64, Vec<u8>)>, StoreError> {

@@ -162,6 +162,19 @@ pub struct Store {
     commit_metrics: metrics::CommitMetrics,
 }
 
+/// The PRAGMAs of every SQLite connection: the pool's and the writer's own.
+const SQLITE_PRAGMAS: &[&str] = &[
+    "PRAGMA journal_mode = WAL",
+    "PRAGMA synchronous = FULL",
+    "PRAGMA busy_timeout = 10000",
+    "PRAGMA foreign_keys = ON",
+    // Group commits write hundreds of rows: a 16 MB page cache (default 2 MB) keeps them from
+    // spilling mid-transaction, and checkpointing every 8,192 pages (default 1,000) copies hot
+    // pages once instead of many times. Durability is unchanged.
+    "PRAGMA cache_size = -16384",
+    "PRAGMA wal_autocheckpoint = 8192",
+];
+
 async fn connect(url: &str, max: u32) -> Result<(AnyPool, StoreKind), StoreError> {
     sqlx::any::install_default_drivers();
     let kind = if url.starts_with("sqlite:") {
@@ -184,16 +197,9 @@ async fn connect(url: &str, max: u32) -> Result<(AnyPool, StoreKind), StoreError
         .after_connect(move |conn, _| {
             Box::pin(async move {
                 if kind == StoreKind::Sqlite {
-                    conn.execute("PRAGMA journal_mode = WAL").await?;
-                    conn.execute("PRAGMA synchronous = FULL").await?;
-                    conn.execute("PRAGMA busy_timeout = 10000").await?;
-                    conn.execute("PRAGMA foreign_keys = ON").await?;
-                    // Group commits write hundreds of rows with random index pages (payload
-                    // hashes): a 16 MB page cache (default 2 MB) keeps them from spilling
-                    // mid-transaction, and checkpointing every 8,192 pages (default 1,000)
-                    // copies hot pages once instead of many times. Durability is unchanged.
-                    conn.execute("PRAGMA cache_size = -16384").await?;
-                    conn.execute("PRAGMA wal_autocheckpoint = 8192").await?;
+                    for pragma in SQLITE_PRAGMAS {
+                        conn.execute(*pragma).await?;
+                    }
                 }
                 Ok(())
             })
@@ -212,9 +218,18 @@ impl Store {
         schema::migrate(&pool, kind).await?;
         let log = log_rows::load_tree(&pool).await?;
         let secret = disclosures::load_subject_secret(&pool).await?;
-        let mut store = Self::start(pool, kind, log, false);
+        let mut store = Self::start(pool, kind, log, false).await?;
         store.subject_secret = Some(Arc::new(secret));
         Ok(store)
+    }
+
+    /// Create a store's schema as it was at migration `version` and go no further: upgrade
+    /// tests build an old store with it, then [`Store::open`] upgrades it in place.
+    pub async fn create_schema_at(url: &str, version: i64) -> Result<(), StoreError> {
+        let (pool, kind) = connect(url, 1).await?;
+        schema::migrate_to(&pool, kind, version).await?;
+        pool.close().await;
+        Ok(())
     }
 
     /// Open an existing store beside (or without) its node, for offline work: export, purge,
@@ -222,16 +237,21 @@ impl Store {
     /// its own, and it refuses log appends.
     pub async fn open_offline(url: &str) -> Result<Self, StoreError> {
         let (pool, kind) = connect(url, 2).await?;
-        Ok(Self::start(pool, kind, LogState::new(), true))
+        Self::start(pool, kind, LogState::new(), true).await
     }
 
-    fn start(pool: AnyPool, kind: StoreKind, log: LogState, offline: bool) -> Self {
+    async fn start(
+        pool: AnyPool,
+        kind: StoreKind,
+        log: LogState,
+        offline: bool,
+    ) -> Result<Self, StoreError> {
         let log = Arc::new(Mutex::new(log));
         let (tx, rx) = mpsc::channel::<Job>(4096);
         let commit_metrics = metrics::CommitMetrics::default();
         let stats = commit_metrics.clone();
-        tokio::spawn(writer::writer(pool.clone(), kind, rx, log.clone(), stats));
-        Self {
+        writer::spawn(&pool, kind, rx, log.clone(), stats).await?;
+        Ok(Self {
             pool,
             kind,
             writer: tx,
@@ -239,7 +259,7 @@ impl Store {
             offline,
             subject_secret: None,
             commit_metrics,
-        }
+        })
     }
 
     pub fn kind(&self) -> StoreKind {

@@ -176,16 +176,64 @@ ALTER TABLE transfer_case ADD COLUMN trace_parent TEXT;
 ALTER TABLE transfer_case ADD COLUMN trace_parent TEXT;
 "#,
     ),
+    (
+        // The log's write path (issue 14). SQLite: entries keyed by index as the table's rowid
+        // (`INTEGER PRIMARY KEY`, so no second B-tree on `idx`), and payloads keyed by the
+        // index of their entry instead of by their (random) hash, so an append only touches
+        // the right-hand edge of its B-trees. Both stores: full tiles of the Merkle tree
+        // (C2SP tlog-tiles, height 8), so a node serves proofs from disk and keeps only the
+        // tree's right edge in memory. PostgreSQL keeps its tables (its heap is append-only
+        // already, and an upgrade runs as the runtime role, which may not rebuild the owner's
+        // tables); only the tiles are new there.
+        8,
+        r#"
+CREATE TABLE log_entries_v8 (
+  idx INTEGER PRIMARY KEY, at_ms BIGINT NOT NULL, dir TEXT NOT NULL, peer TEXT NOT NULL, seq BIGINT NOT NULL,
+  message_id TEXT NOT NULL, case_id TEXT NOT NULL, msg_type TEXT NOT NULL, leaf_hash BLOB NOT NULL,
+  entry BLOB NOT NULL, payload_hash BLOB NOT NULL);
+INSERT INTO log_entries_v8 (idx, at_ms, dir, peer, seq, message_id, case_id, msg_type, leaf_hash, entry, payload_hash)
+  SELECT idx, at_ms, dir, peer, seq, message_id, case_id, msg_type, leaf_hash, entry, payload_hash FROM log_entries ORDER BY idx;
+CREATE TABLE log_payloads_v8 (idx INTEGER PRIMARY KEY, hash BLOB NOT NULL, data BLOB, purged_at_ms BIGINT);
+INSERT INTO log_payloads_v8 (idx, hash, data, purged_at_ms)
+  SELECT e.idx, e.payload_hash, p.data, p.purged_at_ms FROM log_entries e JOIN log_payloads p ON p.hash = e.payload_hash ORDER BY e.idx;
+DROP TRIGGER log_entries_no_update;
+DROP TRIGGER log_entries_no_delete;
+DROP TABLE log_entries;
+DROP TABLE log_payloads;
+ALTER TABLE log_entries_v8 RENAME TO log_entries;
+ALTER TABLE log_payloads_v8 RENAME TO log_payloads;
+CREATE UNIQUE INDEX log_entries_seq ON log_entries (peer, dir, seq);
+CREATE INDEX log_entries_msg ON log_entries (message_id);
+CREATE TRIGGER log_entries_no_update BEFORE UPDATE ON log_entries BEGIN SELECT RAISE(ABORT, 'exchange log entries are append-only'); END;
+CREATE TRIGGER log_entries_no_delete BEFORE DELETE ON log_entries BEGIN SELECT RAISE(ABORT, 'exchange log entries are append-only'); END;
+CREATE TABLE log_tiles (level INTEGER NOT NULL, idx BIGINT NOT NULL, hashes BLOB NOT NULL, PRIMARY KEY (level, idx));
+CREATE TRIGGER log_tiles_no_update BEFORE UPDATE ON log_tiles BEGIN SELECT RAISE(ABORT, 'log tiles are append-only'); END;
+CREATE TRIGGER log_tiles_no_delete BEFORE DELETE ON log_tiles BEGIN SELECT RAISE(ABORT, 'log tiles are append-only'); END;
+"#,
+        r#"
+CREATE TABLE log_tiles (level INTEGER NOT NULL, idx BIGINT NOT NULL, hashes BYTEA NOT NULL, PRIMARY KEY (level, idx));
+CREATE TRIGGER log_tiles_append_only BEFORE UPDATE OR DELETE ON log_tiles FOR EACH ROW EXECUTE FUNCTION hfx_append_only();
+"#,
+    ),
 ];
 
 pub(super) async fn migrate(pool: &AnyPool, kind: StoreKind) -> Result<(), StoreError> {
+    migrate_to(pool, kind, i64::MAX).await
+}
+
+/// Apply the migrations up to and including `upto` (an upgrade test builds an old store so).
+pub(super) async fn migrate_to(
+    pool: &AnyPool,
+    kind: StoreKind,
+    upto: i64,
+) -> Result<(), StoreError> {
     pool.execute("CREATE TABLE IF NOT EXISTS hfx_schema (version BIGINT PRIMARY KEY, applied_ms BIGINT NOT NULL)")
         .await?;
     let done: Vec<i64> = sqlx::query_scalar("SELECT version FROM hfx_schema")
         .fetch_all(pool)
         .await?;
     for (version, lite, pg) in MIGRATIONS {
-        if done.contains(version) {
+        if done.contains(version) || *version > upto {
             continue;
         }
         let mut tx = pool.begin().await?;

@@ -122,3 +122,81 @@ async fn a_database_error_does_not_reach_the_caller() {
     assert_eq!(status.code(), tonic::Code::Internal);
     assert_eq!(status.message(), "STORE_ERROR: store error");
 }
+
+/// Proofs served from the stored tiles equal the in-memory tree's, at every kind of size,
+/// for a log written through group commits with failing jobs among them, and again after a
+/// restart restores the right edge from disk.
+#[tokio::test(flavor = "multi_thread")]
+async fn proofs_from_the_stored_tiles_match_the_whole_tree() {
+    use crate::log::merkle::{self, Tree};
+    let (_tmp, store, url) = temp_store().await;
+    let mut n = 0usize;
+    let mut step = 1usize;
+    while n < 1_400 {
+        // Concurrent jobs share commits; every third batch carries a job that fails alone.
+        let mut jobs = Vec::new();
+        for j in 0..step.min(40) {
+            let s = store.clone();
+            let ops: Vec<WriteOp> = (0..(j % 7 + 1))
+                .map(|k| append(n * 10 + j * 8 + k))
+                .collect();
+            let fail = j == 0 && step.is_multiple_of(3);
+            jobs.push(tokio::spawn(async move {
+                let mut ops = ops;
+                if fail {
+                    ops.push(WriteOp::Cas {
+                        sql: "UPDATE witness_state SET size = 0 WHERE centre = 'nobody'",
+                        args: vec![],
+                    });
+                }
+                (fail, s.write(ops).await)
+            }));
+        }
+        for j in jobs {
+            let (fail, r) = j.await.unwrap();
+            assert_eq!(r.is_err(), fail);
+        }
+        n = store.log().lock().await.size() as usize;
+        step += 1;
+    }
+    let rows: Vec<Vec<u8>> = sqlx::query_scalar("SELECT leaf_hash FROM log_entries ORDER BY idx")
+        .fetch_all(&store.pool)
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), n, "failed jobs left no entries");
+    let tree = Tree::from_leaves(rows.iter().map(|r| merkle::hash_from_slice(r).unwrap()));
+    assert_eq!(store.log().lock().await.root(), tree.root());
+    let check = |store: Store, tree: Tree| async move {
+        let n = tree.size();
+        for size in [1, 255, 256, 257, 511, 512, 513, 1024, n - 1, n] {
+            assert_eq!(store.root_at(size).await.unwrap(), tree.root_at(size));
+            for index in [0, size / 2, size - 1] {
+                assert_eq!(
+                    store.inclusion_proof(index, size).await.unwrap().unwrap(),
+                    tree.inclusion_proof(index, size).unwrap(),
+                    "inclusion of {index} in {size}"
+                );
+            }
+            for old in [1, 200, 256, 300, 768] {
+                if old <= size {
+                    assert_eq!(
+                        store.consistency_proof(old, size).await.unwrap().unwrap(),
+                        tree.consistency_proof(old, size).unwrap(),
+                        "consistency {old} → {size}"
+                    );
+                }
+            }
+        }
+        assert!(
+            store.inclusion_proof(n, n).await.unwrap().is_err(),
+            "index beyond the tree"
+        );
+        assert!(store.root_at(n + 1).await.unwrap().is_none());
+    };
+    check(store.clone(), tree.clone()).await;
+    store.close().await;
+    drop(store);
+    let again = Store::open(&url, LogState::new()).await.unwrap();
+    assert_eq!(again.log().lock().await.size() as usize, n);
+    check(again, tree).await;
+}

@@ -1,11 +1,23 @@
-//! The one writer: a task that takes every write, batches concurrent jobs into one
-//! transaction (group commit), gives each job its own savepoint so one failing job does not
-//! take the others with it, and inserts the batch's log rows together just before it commits.
+//! The one writer: takes every write, batches concurrent jobs into one transaction (group
+//! commit), gives each job that runs statements of its own a savepoint so one failing job
+//! does not take the others with it, and inserts the batch's rows (log entries and payloads,
+//! tiles, inbox replies, disclosure records) together just before it commits.
+//!
+//! The batch logic is written once, over [`Backend`] and [`BatchTx`]. On a SQLite file it
+//! runs on a thread of its own that owns a connection of its own ([`sqlite`]), so a group
+//! commit's statements run without a thread hand-off each (sqlx runs each SQLite connection
+//! on a worker thread and every statement is a round trip to it); the thread drives the same
+//! async code, whose awaits complete at once there. On PostgreSQL it is a tokio task over sqlx.
+
+mod sqlite;
+#[cfg(test)]
+mod tests;
 
 use super::disclosures::DisclosureWrite;
+use super::inbox::InboxRow;
 use super::{Appended, Exchange, StoreError, StoreKind, Val, WriteOp};
 use crate::log::{Envelope, LogState};
-use sqlx::{AnyPool, Executor};
+use sqlx::AnyPool;
 use std::sync::Arc;
 use tokio::sync::{Mutex, mpsc, oneshot};
 
@@ -29,9 +41,59 @@ pub(super) struct Job {
     pub(super) reply: oneshot::Sender<Result<JobOut, StoreError>>,
 }
 
-pub(super) async fn writer(
-    pool: AnyPool,
+/// Start the writer of a store whose pool is `pool`: on a SQLite file, a thread owning a
+/// connection of its own; otherwise (PostgreSQL, an in-memory SQLite database) a task over
+/// the pool.
+pub(super) async fn spawn(
+    pool: &AnyPool,
     kind: StoreKind,
+    rx: mpsc::Receiver<Job>,
+    log: Arc<Mutex<LogState>>,
+    stats: super::metrics::CommitMetrics,
+) -> Result<(), StoreError> {
+    if kind == StoreKind::Sqlite
+        && let Some(path) = sqlite::file_of(pool).await?
+    {
+        let db = sqlite::SqliteBackend::open(&path)?;
+        std::thread::Builder::new()
+            .name("hfx-store-writer".into())
+            .spawn(move || futures::executor::block_on(writer(db, rx, log, stats)))
+            .map_err(|e| StoreError::Db(sqlx::Error::Io(e)))?;
+    } else {
+        let db = SqlxBackend {
+            pool: pool.clone(),
+            kind,
+        };
+        tokio::spawn(writer(db, rx, log, stats));
+    }
+    Ok(())
+}
+
+/// A database the writer runs group commits on: one transaction per batch.
+pub(super) trait Backend {
+    type Tx<'a>: BatchTx
+    where
+        Self: 'a;
+    /// Begin a batch's transaction. On a PostgreSQL store shared by two node processes this
+    /// also takes the log's turn and takes in what the other process appended to `log`.
+    async fn begin(&mut self, log: &Mutex<LogState>) -> Result<Self::Tx<'_>, StoreError>;
+}
+
+/// A batch's transaction. Dropped without [`BatchTx::commit`], it rolls back.
+pub(super) trait BatchTx {
+    fn kind(&self) -> StoreKind;
+    /// Run a statement (placeholders `$1..`); the rows it changed.
+    async fn exec(&mut self, sql: &'static str, args: &[Val]) -> Result<u64, StoreError>;
+    /// Run a generated statement whose placeholders take `args` in order (a multi-row insert:
+    /// anonymous `?` on SQLite, `$1..` on PostgreSQL).
+    async fn exec_values(&mut self, sql: &str, args: Vec<Val>) -> Result<(), StoreError>;
+    /// Whether a query (placeholders `$1..`) returns a row.
+    async fn exists(&mut self, sql: &'static str, args: &[Val]) -> Result<bool, StoreError>;
+    async fn commit(self) -> Result<(), StoreError>;
+}
+
+pub(super) async fn writer<B: Backend>(
+    mut db: B,
     mut rx: mpsc::Receiver<Job>,
     log: Arc<Mutex<LogState>>,
     stats: super::metrics::CommitMetrics,
@@ -45,7 +107,7 @@ pub(super) async fn writer(
             }
         }
         let started = std::time::Instant::now();
-        let results = apply_batch(&pool, kind, &log, &jobs).await;
+        let results = apply_batch(&mut db, &log, &jobs).await;
         match results {
             Ok((per_job, staged)) => {
                 stats.committed(started.elapsed(), &jobs, Some(&per_job));
@@ -69,30 +131,12 @@ pub(super) async fn writer(
 
 type BatchResult = (Vec<Result<JobOut, StoreError>>, crate::log::Staged);
 
-/// The advisory lock that serialises log appends of node processes sharing one PostgreSQL
-/// store ("hfxlog" in ASCII).
-const PG_LOG_LOCK: i64 = 0x6866_786c_6f67;
-
-async fn apply_batch(
-    pool: &AnyPool,
-    kind: StoreKind,
+async fn apply_batch<B: Backend>(
+    db: &mut B,
     log: &Mutex<LogState>,
     jobs: &[Job],
 ) -> Result<BatchResult, StoreError> {
-    let mut tx = pool.begin().await?;
-    if kind == StoreKind::Postgres {
-        // Two node processes may share a PostgreSQL store: their appends take turns (a lock
-        // held until this transaction ends), and each first takes in what the other appended.
-        sqlx::query("SELECT pg_advisory_xact_lock($1)")
-            .bind(PG_LOG_LOCK)
-            .execute(&mut *tx)
-            .await?;
-        let size = log.lock().await.size();
-        let newer = entries_from(&mut tx, size).await?;
-        if !newer.is_empty() {
-            log.lock().await.absorb(newer)?;
-        }
-    }
+    let mut tx = db.begin(log).await?;
     // The writer is the only task that changes the log state, so it locks it only to stage
     // and to commit: readers (a query reading the size for its header, status, checkpoint
     // signing) see the last committed state instead of waiting for this batch's fsync.
@@ -104,18 +148,19 @@ async fn apply_batch(
     let mut pending = PendingRows::default();
     let mut out = Vec::with_capacity(jobs.len());
     for job in jobs {
-        // A job made of log appends only runs no statement until the batch's flush, so it
-        // needs no savepoint (each savepoint costs two round trips to the database).
+        // A job whose rows all wait for the batch's flush (log appends, disclosures, an
+        // exchange's inbox row) changes nothing before it, so it needs no savepoint (each
+        // savepoint costs two statements).
         let savepoint = job.work.runs_sql();
         if savepoint {
-            tx.execute("SAVEPOINT job").await?;
+            tx.exec("SAVEPOINT job", &[]).await?;
         }
         let mark = staged.mark();
         let pending_mark = pending.mark();
         match apply_work(&mut tx, &mut staged, &mut pending, seqs, &job.work).await {
             Ok(appended) => {
                 if savepoint {
-                    tx.execute("RELEASE SAVEPOINT job").await?;
+                    tx.exec("RELEASE SAVEPOINT job", &[]).await?;
                 }
                 out.push(Ok(appended));
             }
@@ -123,16 +168,99 @@ async fn apply_batch(
                 staged.rollback(mark);
                 pending.rollback(pending_mark);
                 if savepoint {
-                    tx.execute("ROLLBACK TO SAVEPOINT job").await?;
-                    tx.execute("RELEASE SAVEPOINT job").await?;
+                    tx.exec("ROLLBACK TO SAVEPOINT job", &[]).await?;
+                    tx.exec("RELEASE SAVEPOINT job", &[]).await?;
                 }
                 out.push(Err(e));
             }
         }
     }
-    pending.flush(&mut tx, kind).await?;
+    // The full tiles the batch's surviving appends complete commit with them.
+    for (id, hashes) in staged.seal() {
+        pending.push_tile(
+            id.level,
+            id.index,
+            crate::log::tiles::tile_to_bytes(&hashes),
+        );
+    }
+    pending.flush(&mut tx).await?;
     tx.commit().await?;
     Ok((out, staged))
+}
+
+/// The writer over sqlx: PostgreSQL, and an in-memory SQLite database (which no second
+/// connection could open).
+struct SqlxBackend {
+    pool: AnyPool,
+    kind: StoreKind,
+}
+
+struct SqlxTx {
+    tx: sqlx::Transaction<'static, sqlx::Any>,
+    kind: StoreKind,
+}
+
+/// The advisory lock that serialises log appends of node processes sharing one PostgreSQL
+/// store ("hfxlog" in ASCII).
+const PG_LOG_LOCK: i64 = 0x6866_786c_6f67;
+
+impl Backend for SqlxBackend {
+    type Tx<'a> = SqlxTx;
+
+    async fn begin(&mut self, log: &Mutex<LogState>) -> Result<SqlxTx, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        if self.kind == StoreKind::Postgres {
+            // Two node processes may share a PostgreSQL store: their appends take turns (a
+            // lock held until this transaction ends), and each first takes in what the other
+            // appended.
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(PG_LOG_LOCK)
+                .execute(&mut *tx)
+                .await?;
+            let size = log.lock().await.size();
+            let newer = entries_from(&mut tx, size).await?;
+            if !newer.is_empty() {
+                log.lock().await.absorb(newer)?;
+            }
+        }
+        Ok(SqlxTx {
+            tx,
+            kind: self.kind,
+        })
+    }
+}
+
+impl BatchTx for SqlxTx {
+    fn kind(&self) -> StoreKind {
+        self.kind
+    }
+
+    async fn exec(&mut self, sql: &'static str, args: &[Val]) -> Result<u64, StoreError> {
+        Ok(statement(sql, args)
+            .execute(&mut *self.tx)
+            .await?
+            .rows_affected())
+    }
+
+    async fn exec_values(&mut self, sql: &str, args: Vec<Val>) -> Result<(), StoreError> {
+        let q = sqlx::query(sqlx::AssertSqlSafe(sql.to_string()));
+        args.into_iter()
+            .fold(q, bind)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    async fn exists(&mut self, sql: &'static str, args: &[Val]) -> Result<bool, StoreError> {
+        Ok(statement(sql, args)
+            .fetch_optional(&mut *self.tx)
+            .await?
+            .is_some())
+    }
+
+    async fn commit(self) -> Result<(), StoreError> {
+        Ok(self.tx.commit().await?)
+    }
 }
 
 /// Log entries from index `from` on, as another process sharing the store appended them.
@@ -173,91 +301,221 @@ impl Work {
         }
     }
 
-    /// Whether applying this work executes statements of its own (besides log appends).
+    /// Whether applying this work changes rows before the batch's flush (runs a statement
+    /// of its own); log appends, disclosures and an exchange's inbox row wait for the flush.
     fn runs_sql(&self) -> bool {
+        let sql = |ops: &[WriteOp]| {
+            ops.iter()
+                .any(|op| matches!(op, WriteOp::Sql { .. } | WriteOp::Cas { .. }))
+        };
         match self {
-            Work::Ops(ops) => ops
-                .iter()
-                .any(|op| !matches!(op, WriteOp::LogAppend { .. })),
-            Work::Exchange(_) => true,
+            Work::Ops(ops) => sql(ops),
+            Work::Exchange(x) => sql(std::slice::from_ref(&x.request)) || sql(&x.extra),
         }
     }
 }
 
-/// Log rows of one group commit, inserted together just before it commits: a few multi-row
-/// INSERTs instead of two statements per append. The indexes are assigned in memory
-/// ([`crate::log::Staged`]), so nothing in a job depends on the rows being in the table yet.
+/// The rows of one group commit, inserted together just before it commits: a few multi-row
+/// INSERTs instead of statements per job. Log indexes are assigned in memory
+/// ([`crate::log::Staged`]) and nothing in a job reads these tables back, so nothing in a job
+/// depends on the rows being in the table yet. A failed job's rows are dropped with it
+/// ([`PendingRows::rollback`]).
 #[derive(Default)]
-struct PendingRows {
-    payloads: Vec<(crate::log::merkle::Hash, Vec<u8>)>,
+pub(super) struct PendingRows {
+    /// (entry index, payload hash, payload bytes).
+    payloads: Vec<(u64, crate::log::merkle::Hash, Vec<u8>)>,
     entries: Vec<(Appended, crate::log::StagedRow)>,
+    /// Full tiles of the Merkle tree: (level, index, hashes).
+    tiles: Vec<(u8, u64, Vec<u8>)>,
+    /// Exchanges' stored replies; `inbox_keys` holds their (peer, message id).
+    inbox: Vec<InboxRow>,
+    inbox_keys: std::collections::HashSet<(String, String)>,
+    /// Disclosure rows ([`DisclosureWrite::row`]), [`DisclosureWrite::COLUMNS`] values each.
+    disclosures: Vec<Val>,
+}
+
+/// Where a job's pending rows start ([`PendingRows::mark`]).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct PendingMark {
+    payloads: usize,
+    entries: usize,
+    tiles: usize,
+    inbox: usize,
+    disclosures: usize,
 }
 
 /// Rows per multi-row INSERT, largest first; a batch is cut into these sizes so each
-/// connection's statement cache holds a handful of statements. 256 rows × 11 values stays
+/// connection's statement cache holds a handful of statements. 256 rows × 12 values stays
 /// under SQLite's 32,766 bound values and PostgreSQL's 65,535.
 const INSERT_CHUNKS: [usize; 9] = [256, 128, 64, 32, 16, 8, 4, 2, 1];
 
+/// A table the flush inserts into: the statement's head, one row's placeholders (`?`, turned
+/// into `$n` on PostgreSQL), what follows the rows, and the values per row.
+struct RowsInsert {
+    head: &'static str,
+    row: &'static str,
+    tail: &'static str,
+    cols: usize,
+}
+
+const PAYLOADS_SQLITE: RowsInsert = RowsInsert {
+    head: "INSERT INTO log_payloads (idx, hash, data) VALUES ",
+    row: "(?, ?, ?)",
+    tail: "",
+    cols: 3,
+};
+const PAYLOADS_POSTGRES: RowsInsert = RowsInsert {
+    head: "INSERT INTO log_payloads (hash, data) VALUES ",
+    row: "(?, ?)",
+    tail: " ON CONFLICT (hash) DO NOTHING",
+    cols: 2,
+};
+const ENTRIES: RowsInsert = RowsInsert {
+    head: "INSERT INTO log_entries (idx, at_ms, dir, peer, seq, message_id, case_id, msg_type, leaf_hash, entry, payload_hash) VALUES ",
+    row: "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    tail: "",
+    cols: 11,
+};
+const TILES: RowsInsert = RowsInsert {
+    head: "INSERT INTO log_tiles (level, idx, hashes) VALUES ",
+    row: "(?, ?, ?)",
+    tail: "",
+    cols: 3,
+};
+const INBOX: RowsInsert = RowsInsert {
+    head: super::inbox::INSERT_HEAD,
+    row: super::inbox::INSERT_ROW,
+    tail: "",
+    cols: InboxRow::COLUMNS,
+};
+const DISCLOSURES: RowsInsert = RowsInsert {
+    head: DisclosureWrite::INSERT_HEAD,
+    row: DisclosureWrite::INSERT_ROW,
+    tail: "",
+    cols: DisclosureWrite::COLUMNS,
+};
+
 impl PendingRows {
-    fn mark(&self) -> (usize, usize) {
-        (self.payloads.len(), self.entries.len())
+    pub(super) fn mark(&self) -> PendingMark {
+        PendingMark {
+            payloads: self.payloads.len(),
+            entries: self.entries.len(),
+            tiles: self.tiles.len(),
+            inbox: self.inbox.len(),
+            disclosures: self.disclosures.len(),
+        }
     }
 
-    fn rollback(&mut self, (payloads, entries): (usize, usize)) {
-        self.payloads.truncate(payloads);
-        self.entries.truncate(entries);
+    pub(super) fn rollback(&mut self, m: PendingMark) {
+        self.payloads.truncate(m.payloads);
+        self.entries.truncate(m.entries);
+        self.tiles.truncate(m.tiles);
+        for row in self.inbox.drain(m.inbox..) {
+            self.inbox_keys.remove(&(row.peer, row.message_id));
+        }
+        self.disclosures.truncate(m.disclosures);
     }
 
-    async fn flush(
-        &mut self,
-        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-        kind: StoreKind,
-    ) -> Result<(), StoreError> {
-        let mut seen = std::collections::HashSet::new();
-        self.payloads.retain(|(h, _)| seen.insert(*h));
-        let mut rest: &[(crate::log::merkle::Hash, Vec<u8>)] = &self.payloads;
-        while !rest.is_empty() {
-            let n = chunk_len(rest.len());
-            let (chunk, tail) = rest.split_at(n);
-            let sql = values_sql(kind, "INSERT INTO log_payloads (hash, data) VALUES ", 2, n)
-                + " ON CONFLICT (hash) DO NOTHING";
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for (hash, data) in chunk {
-                q = q.bind(hash.to_vec()).bind(data.clone());
+    /// A full tile of the Merkle tree to store with this batch: `hashes` are its 32-byte
+    /// hashes concatenated.
+    pub(super) fn push_tile(&mut self, level: u8, index: u64, hashes: Vec<u8>) {
+        self.tiles.push((level, index, hashes));
+    }
+
+    /// Whether this batch already answers (peer, message id).
+    fn answers(&self, peer: &str, message_id: &str) -> bool {
+        // The set is keyed by owned strings; a batch holds few exchanges per peer, so the
+        // allocation of a probe key is noise next to the statement it replaces.
+        self.inbox_keys
+            .contains(&(peer.to_string(), message_id.to_string()))
+    }
+
+    fn push_inbox(&mut self, row: InboxRow) {
+        self.inbox_keys
+            .insert((row.peer.clone(), row.message_id.clone()));
+        self.inbox.push(row);
+    }
+
+    async fn flush(&mut self, tx: &mut impl BatchTx) -> Result<(), StoreError> {
+        let kind = tx.kind();
+        // SQLite keys payloads by their entry's index (schema v8: appends touch only the
+        // B-tree's right edge); PostgreSQL keeps them by hash, each stored once.
+        let payloads = std::mem::take(&mut self.payloads);
+        match kind {
+            StoreKind::Sqlite => {
+                let mut values = Vec::with_capacity(payloads.len() * 3);
+                for (index, hash, data) in payloads {
+                    values.extend([Val::I64(index as i64), hash.to_vec().into(), data.into()]);
+                }
+                insert_rows(tx, &PAYLOADS_SQLITE, values).await?;
             }
-            q.execute(&mut **tx).await?;
-            rest = tail;
-        }
-        let mut rest: &[(Appended, crate::log::StagedRow)] = &self.entries;
-        while !rest.is_empty() {
-            let n = chunk_len(rest.len());
-            let (chunk, tail) = rest.split_at(n);
-            let sql = values_sql(
-                kind,
-                "INSERT INTO log_entries (idx, at_ms, dir, peer, seq, message_id, case_id, msg_type, leaf_hash, entry, payload_hash) VALUES ",
-                11,
-                n,
-            );
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for (a, row) in chunk {
-                q = q
-                    .bind(a.index as i64)
-                    .bind(row.envelope.at_ms)
-                    .bind(row.envelope.dir.clone())
-                    .bind(row.envelope.peer.clone())
-                    .bind(a.seq as i64)
-                    .bind(row.envelope.message_id.clone())
-                    .bind(row.envelope.case_id.clone())
-                    .bind(row.envelope.msg_type.clone())
-                    .bind(row.leaf_hash.to_vec())
-                    .bind(row.entry_bytes.clone())
-                    .bind(row.payload_hash.to_vec());
+            StoreKind::Postgres => {
+                let mut seen = std::collections::HashSet::new();
+                let mut values = Vec::with_capacity(payloads.len() * 2);
+                for (_, hash, data) in payloads {
+                    if seen.insert(hash) {
+                        values.extend([hash.to_vec().into(), data.into()]);
+                    }
+                }
+                insert_rows(tx, &PAYLOADS_POSTGRES, values).await?;
             }
-            q.execute(&mut **tx).await?;
-            rest = tail;
         }
+        let mut values = Vec::with_capacity(self.entries.len() * ENTRIES.cols);
+        for (a, row) in std::mem::take(&mut self.entries) {
+            let e = row.envelope;
+            values.extend([
+                Val::I64(a.index as i64),
+                Val::I64(e.at_ms),
+                e.dir.into(),
+                e.peer.into(),
+                Val::I64(a.seq as i64),
+                e.message_id.into(),
+                e.case_id.into(),
+                e.msg_type.into(),
+                row.leaf_hash.to_vec().into(),
+                row.entry_bytes.into(),
+                row.payload_hash.to_vec().into(),
+            ]);
+        }
+        insert_rows(tx, &ENTRIES, values).await?;
+        let mut values = Vec::with_capacity(self.tiles.len() * TILES.cols);
+        for (level, index, hashes) in std::mem::take(&mut self.tiles) {
+            values.extend([
+                Val::I64(i64::from(level)),
+                Val::I64(index as i64),
+                hashes.into(),
+            ]);
+        }
+        insert_rows(tx, &TILES, values).await?;
+        self.inbox_keys.clear();
+        let mut values = Vec::with_capacity(self.inbox.len() * INBOX.cols);
+        for row in std::mem::take(&mut self.inbox) {
+            values.extend(row.values());
+        }
+        insert_rows(tx, &INBOX, values).await?;
+        insert_rows(tx, &DISCLOSURES, std::mem::take(&mut self.disclosures)).await?;
         Ok(())
     }
+}
+
+/// Insert `values` (whole rows of `t.cols` values, in order) as multi-row INSERTs of the
+/// [`INSERT_CHUNKS`] sizes.
+async fn insert_rows(
+    tx: &mut impl BatchTx,
+    t: &RowsInsert,
+    values: Vec<Val>,
+) -> Result<(), StoreError> {
+    debug_assert_eq!(values.len() % t.cols, 0);
+    let kind = tx.kind();
+    let mut rows = values.len() / t.cols;
+    let mut values = values.into_iter();
+    while rows > 0 {
+        let n = chunk_len(rows);
+        let chunk: Vec<Val> = values.by_ref().take(n * t.cols).collect();
+        tx.exec_values(&values_sql(kind, t, n), chunk).await?;
+        rows -= n;
+    }
+    Ok(())
 }
 
 fn chunk_len(remaining: usize) -> usize {
@@ -267,38 +525,40 @@ fn chunk_len(remaining: usize) -> usize {
         .unwrap_or(1)
 }
 
-/// `head ($1, $2), ($3, $4)…` for `rows` rows of `cols` values. SQLite gets anonymous `?`
-/// placeholders: looking up a numbered one (`sqlite3_bind_parameter_name`) scans the
-/// statement's parameter list, which makes binding a 2,816-value statement quadratic.
-fn values_sql(kind: StoreKind, head: &str, cols: usize, rows: usize) -> String {
-    let mut sql = String::with_capacity(head.len() + rows * cols * 6);
-    sql.push_str(head);
+/// `head (?, ?), (?, ?)… tail` for `rows` rows. SQLite gets anonymous `?` placeholders:
+/// looking up a numbered one (`sqlite3_bind_parameter_name`) scans the statement's parameter
+/// list, which makes binding a 2,816-value statement quadratic. PostgreSQL gets `$1..`.
+fn values_sql(kind: StoreKind, t: &RowsInsert, rows: usize) -> String {
+    let mut sql = String::with_capacity(t.head.len() + rows * (t.row.len() + t.cols * 4) + 40);
+    sql.push_str(t.head);
+    let mut n = 0;
     for r in 0..rows {
         if r > 0 {
             sql.push_str(", ");
         }
-        sql.push('(');
-        for c in 0..cols {
-            if c > 0 {
-                sql.push_str(", ");
-            }
-            match kind {
-                StoreKind::Sqlite => sql.push('?'),
-                StoreKind::Postgres => {
-                    sql.push('$');
-                    sql.push_str(&(r * cols + c + 1).to_string());
+        match kind {
+            StoreKind::Sqlite => sql.push_str(t.row),
+            StoreKind::Postgres => {
+                for c in t.row.chars() {
+                    if c == '?' {
+                        n += 1;
+                        sql.push('$');
+                        sql.push_str(&n.to_string());
+                    } else {
+                        sql.push(c);
+                    }
                 }
             }
         }
-        sql.push(')');
     }
+    sql.push_str(t.tail);
     sql
 }
 
 type Seqs = std::collections::HashMap<(String, String), u64>;
 
 async fn apply_work(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    tx: &mut impl BatchTx,
     staged: &mut crate::log::Staged,
     pending: &mut PendingRows,
     base_seqs: &Seqs,
@@ -310,6 +570,20 @@ async fn apply_work(
             reply: None,
         }),
         Work::Exchange(x) => {
+            // A message answered before, in an earlier commit or earlier in this one, is
+            // not answered again: the job fails before it stages anything, and
+            // `write_exchange` answers with the stored reply (the inbox's primary key would
+            // refuse the row anyway, but at the flush, taking the whole batch with it).
+            if pending.answers(&x.peer, &x.message_id)
+                || tx
+                    .exists(
+                        super::inbox::EXISTS,
+                        &[x.peer.as_str().into(), x.message_id.as_str().into()],
+                    )
+                    .await?
+            {
+                return Err(StoreError::Conflict);
+            }
             let mut appended = apply_ops(
                 tx,
                 staged,
@@ -333,9 +607,8 @@ async fn apply_work(
                 envelope,
                 payload: reply.clone(),
             };
-            let inbox = super::inbox::insert_op(&x.peer, &x.message_id, &x.method, &reply);
-            appended
-                .extend(apply_ops(tx, staged, pending, base_seqs, &[reply_op, inbox], None).await?);
+            appended.extend(apply_ops(tx, staged, pending, base_seqs, &[reply_op], None).await?);
+            pending.push_inbox(InboxRow::new(&x.peer, &x.message_id, &x.method, &reply));
             apply_ops(tx, staged, pending, base_seqs, &x.extra, Some(req.index)).await?;
             Ok(JobOut {
                 appended,
@@ -346,7 +619,7 @@ async fn apply_work(
 }
 
 async fn apply_ops(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    tx: &mut impl BatchTx,
     staged: &mut crate::log::Staged,
     pending: &mut PendingRows,
     base_seqs: &Seqs,
@@ -358,27 +631,29 @@ async fn apply_ops(
         match op {
             WriteOp::Disclosure(d) => {
                 // Committed to the log in the same transaction: its entry is staged first,
-                // and the row names the entry's index.
+                // and the row (inserted at the flush) names the entry's index.
                 let record = d.resolved(request_index);
                 let (envelope, payload) = DisclosureWrite::commitment(&record);
                 let (a, row) = staged.append(envelope, &payload, base_seqs);
-                pending.payloads.push((row.payload_hash, payload));
+                pending.payloads.push((a.index, row.payload_hash, payload));
                 pending.entries.push((a, row));
-                let (sql, args) = DisclosureWrite::insert(&record, a.index);
-                statement(sql, &args).execute(&mut **tx).await?;
+                pending
+                    .disclosures
+                    .extend(DisclosureWrite::row(record, a.index));
             }
             WriteOp::Sql { sql, args } => {
-                statement(sql, args).execute(&mut **tx).await?;
+                tx.exec(sql, args).await?;
             }
             WriteOp::Cas { sql, args } => {
-                let done = statement(sql, args).execute(&mut **tx).await?;
-                if done.rows_affected() != 1 {
+                if tx.exec(sql, args).await? != 1 {
                     return Err(StoreError::Conflict);
                 }
             }
             WriteOp::LogAppend { envelope, payload } => {
                 let (a, row) = staged.append(envelope.clone(), payload, base_seqs);
-                pending.payloads.push((row.payload_hash, payload.clone()));
+                pending
+                    .payloads
+                    .push((a.index, row.payload_hash, payload.clone()));
                 pending.entries.push((a, row));
                 appended.push(a);
             }
