@@ -79,7 +79,7 @@ pub async fn check_witnesses(node: &Node) -> anyhow::Result<()> {
     let mut answers = futures::future::join_all(asks).await;
     // Another process of the centre may share the store (failover) and have logged, signed
     // and got cosigned more since our tree was loaded: what the store holds now counts.
-    let now = node.store.entry_count().await?.max(size);
+    let now = node.store.stored_size().await?.max(size);
     for (_, a) in answers.iter_mut() {
         if let Answer::Ahead(s) = *a
             && s <= now

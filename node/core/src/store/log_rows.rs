@@ -3,7 +3,7 @@
 //! flush (`writer.rs`); here are the reads, the tree's restore at start and its full check,
 //! proofs from the tiles, and checkpoint and cosignature writes (through the writer).
 
-use super::{Store, StoreError, Val, WriteOp};
+use super::{Store, StoreError, StoreKind, Val, WriteOp};
 use crate::log::merkle::{self, Hash};
 use crate::log::{LoadError, LogState, TileId, TiledTree, tiles};
 use sqlx::{AnyPool, Row};
@@ -18,12 +18,12 @@ const PAGE: i64 = 20_000;
 /// must match (a node never serves a log that does not extend what it signed). A store
 /// whose tiles are missing (one made before schema v8) gets them from one full pass over
 /// its entries first ([`check_log`]).
-pub(super) async fn load_tree(pool: &AnyPool) -> Result<LogState, StoreError> {
+pub(super) async fn load_tree(pool: &AnyPool, kind: StoreKind) -> Result<LogState, StoreError> {
     let last: Option<i64> = sqlx::query_scalar("SELECT MAX(idx) FROM log_entries")
         .fetch_one(pool)
         .await?;
     let size = last.map(|l| l as u64 + 1).unwrap_or(0);
-    if !tiles_complete(pool, size).await? {
+    if !tiles_complete(&mut *pool.acquire().await?, size).await? {
         tracing::info!(
             entries = size,
             "exchange log: building its tiles (once, after an upgrade)"
@@ -36,12 +36,26 @@ pub(super) async fn load_tree(pool: &AnyPool) -> Result<LogState, StoreError> {
             "exchange log: tiles built"
         );
     }
-    let plan = tiles::restore_plan(size);
-    let rows =
-        sqlx::query("SELECT idx, leaf_hash, entry FROM log_entries WHERE idx >= $1 ORDER BY idx")
-            .bind(plan.leaves.start as i64)
-            .fetch_all(pool)
+    // One snapshot for the size, the entries, the tiles, the checkpoint and the sequence
+    // numbers: another process sharing a PostgreSQL store may append meanwhile.
+    let mut tx = pool.begin().await?;
+    if kind == StoreKind::Postgres {
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            .execute(&mut *tx)
             .await?;
+    }
+    let last: Option<i64> = sqlx::query_scalar("SELECT MAX(idx) FROM log_entries")
+        .fetch_one(&mut *tx)
+        .await?;
+    let size = last.map(|l| l as u64 + 1).unwrap_or(0);
+    let plan = tiles::restore_plan(size);
+    let rows = sqlx::query(
+        "SELECT idx, leaf_hash, entry FROM log_entries WHERE idx >= $1 AND idx < $2 ORDER BY idx",
+    )
+    .bind(plan.leaves.start as i64)
+    .bind(size as i64)
+    .fetch_all(&mut *tx)
+    .await?;
     let mut leaves = Vec::with_capacity(rows.len());
     for row in rows {
         let index = row.try_get::<i64, _>("idx")? as u64;
@@ -61,23 +75,25 @@ pub(super) async fn load_tree(pool: &AnyPool) -> Result<LogState, StoreError> {
         }
         leaves.push(leaf);
     }
-    let held = fetch_tiles(pool, &plan.tiles).await?;
+    let held = fetch_tiles(&mut tx, &plan.tiles).await?;
     let tree = TiledTree::restore(size, &leaves, &held).map_err(LoadError::from)?;
-    if let Some((cp_size, cp_root)) = last_checkpoint_root(pool).await? {
-        let at = root_at_of(pool, &tree, cp_size).await?;
+    if let Some((cp_size, cp_root)) = last_checkpoint_root(&mut tx).await? {
+        let at = root_at_of(&mut tx, &tree, cp_size).await?;
         if at.map(|r| r.to_vec()) != Some(cp_root) {
             return Err(LoadError::NotExtendingCheckpoint(cp_size).into());
         }
     }
-    Ok(LogState::restored(tree, load_seqs(pool).await?))
+    let seqs = load_seqs(&mut tx).await?;
+    tx.commit().await?;
+    Ok(LogState::restored(tree, seqs))
 }
 
 /// Whether every full tile of a tree of `size` leaves is stored.
-async fn tiles_complete(pool: &AnyPool, size: u64) -> Result<bool, StoreError> {
+async fn tiles_complete(c: &mut sqlx::AnyConnection, size: u64) -> Result<bool, StoreError> {
     let rows: Vec<(i64, i64, i64)> = sqlx::query_as(
         "SELECT level, COUNT(*), MAX(idx) FROM log_tiles GROUP BY level ORDER BY level",
     )
-    .fetch_all(pool)
+    .fetch_all(&mut *c)
     .await?;
     let mut level = 0u32;
     loop {
@@ -107,7 +123,7 @@ pub(super) async fn check_log(
         .fetch_one(pool)
         .await?;
     let total = last.map(|l| l as u64 + 1).unwrap_or(0);
-    let checkpoint = last_checkpoint_root(pool).await?;
+    let checkpoint = last_checkpoint_root(&mut *pool.acquire().await?).await?;
     let mut tree = TiledTree::new();
     let mut checkpoint_ok = checkpoint.is_none();
     let mut missing: Vec<(TileId, Vec<Hash>)> = Vec::new();
@@ -145,7 +161,7 @@ pub(super) async fn check_log(
         }
         if mode != TileCheck::Ignore {
             let ids: Vec<TileId> = full.iter().map(|(id, _)| *id).collect();
-            let stored = fetch_tiles(pool, &ids).await?;
+            let stored = fetch_tiles(&mut *pool.acquire().await?, &ids).await?;
             for (id, hashes) in full {
                 match stored.get(&id) {
                     Some(have) if *have == hashes => {}
@@ -169,7 +185,10 @@ pub(super) async fn check_log(
     {
         return Err(LoadError::NotExtendingCheckpoint(cp_size).into());
     }
-    Ok(LogState::restored(tree, load_seqs(pool).await?))
+    Ok(LogState::restored(
+        tree,
+        load_seqs(&mut *pool.acquire().await?).await?,
+    ))
 }
 
 /// What the full pass does with the stored tiles.
@@ -206,7 +225,7 @@ async fn insert_tiles(pool: &AnyPool, tiles: &[(TileId, Vec<Hash>)]) -> Result<(
 
 /// The stored full tiles `ids` (contiguous runs of one level are read with one query).
 async fn fetch_tiles(
-    pool: &AnyPool,
+    c: &mut sqlx::AnyConnection,
     ids: &[TileId],
 ) -> Result<std::collections::HashMap<TileId, Vec<Hash>>, StoreError> {
     let mut sorted = ids.to_vec();
@@ -230,7 +249,7 @@ async fn fetch_tiles(
         .bind(first.level as i64)
         .bind(first.index as i64)
         .bind(end as i64)
-        .fetch_all(pool)
+        .fetch_all(&mut *c)
         .await?;
         for (index, bytes) in rows {
             let id = TileId {
@@ -247,7 +266,7 @@ async fn fetch_tiles(
 
 /// The root of the first `size` leaves of `tree` (None if it holds fewer).
 async fn root_at_of(
-    pool: &AnyPool,
+    c: &mut sqlx::AnyConnection,
     tree: &TiledTree,
     size: u64,
 ) -> Result<Option<Hash>, StoreError> {
@@ -255,7 +274,7 @@ async fn root_at_of(
         return Ok(None);
     }
     let ids = tree.tiles_for_root_at(size).map_err(tile_arg)?;
-    let held = fetch_tiles(pool, &ids).await?;
+    let held = fetch_tiles(c, &ids).await?;
     Ok(Some(tree.root_at(&held, size).map_err(LoadError::from)?))
 }
 
@@ -300,7 +319,7 @@ impl Store {
     /// committed size).
     pub async fn root_at(&self, size: u64) -> Result<Option<Hash>, StoreError> {
         let tree = self.log.lock().await.tree().clone();
-        root_at_of(&self.pool, &tree, size).await
+        root_at_of(&mut *self.pool.acquire().await?, &tree, size).await
     }
 
     /// [`Store::root_at`] on a right edge taken earlier (so a size and a root read together
@@ -310,7 +329,7 @@ impl Store {
         tree: &TiledTree,
         size: u64,
     ) -> Result<Option<Hash>, StoreError> {
-        root_at_of(&self.pool, tree, size).await
+        root_at_of(&mut *self.pool.acquire().await?, tree, size).await
     }
 
     /// RFC 6962 inclusion proof of entry `index` in the tree of `size` entries, from the
@@ -321,7 +340,7 @@ impl Store {
             Ok(ids) => ids,
             Err(e) => return Ok(Err(e)),
         };
-        let held = fetch_tiles(&self.pool, &ids).await?;
+        let held = fetch_tiles(&mut *self.pool.acquire().await?, &ids).await?;
         proof_of(tree.inclusion_proof(&held, index, size))
     }
 
@@ -333,7 +352,7 @@ impl Store {
             Ok(ids) => ids,
             Err(e) => return Ok(Err(e)),
         };
-        let held = fetch_tiles(&self.pool, &ids).await?;
+        let held = fetch_tiles(&mut *self.pool.acquire().await?, &ids).await?;
         proof_of(tree.consistency_proof(&held, old_size, new_size))
     }
 }
@@ -342,7 +361,7 @@ impl Store {
 /// `(peer, dir, seq)` index twice per pair instead of reading the log: a node starts in the
 /// same time on ten entries as on ten million.
 async fn load_seqs(
-    pool: &AnyPool,
+    c: &mut sqlx::AnyConnection,
 ) -> Result<std::collections::HashMap<(String, String), u64>, StoreError> {
     let mut out = std::collections::HashMap::new();
     let mut after: Option<(String, String)> = None;
@@ -350,17 +369,30 @@ async fn load_seqs(
         let next: Option<(String, String)> = match &after {
             None => {
                 sqlx::query_as("SELECT peer, dir FROM log_entries ORDER BY peer, dir LIMIT 1")
-                    .fetch_optional(pool)
+                    .fetch_optional(&mut *c)
                     .await?
             }
             Some((peer, dir)) => {
-                sqlx::query_as(
-                    "SELECT peer, dir FROM log_entries WHERE (peer, dir) > ($1, $2) ORDER BY peer, dir LIMIT 1",
+                // Two seeks, not a row-value comparison: SQLite walks the whole index for
+                // `(peer, dir) > ($1, $2)` (3 s at 10M entries).
+                let same_peer: Option<(String, String)> = sqlx::query_as(
+                    "SELECT peer, dir FROM log_entries WHERE peer = $1 AND dir > $2 ORDER BY dir LIMIT 1",
                 )
                 .bind(peer.as_str())
                 .bind(dir.as_str())
-                .fetch_optional(pool)
-                .await?
+                .fetch_optional(&mut *c)
+                .await?;
+                match same_peer {
+                    Some(next) => Some(next),
+                    None => {
+                        sqlx::query_as(
+                            "SELECT peer, dir FROM log_entries WHERE peer > $1 ORDER BY peer, dir LIMIT 1",
+                        )
+                        .bind(peer.as_str())
+                        .fetch_optional(&mut *c)
+                        .await?
+                    }
+                }
             }
         };
         let Some((peer, dir)) = next else { break };
@@ -368,7 +400,7 @@ async fn load_seqs(
             sqlx::query_scalar("SELECT MAX(seq) FROM log_entries WHERE peer = $1 AND dir = $2")
                 .bind(peer.as_str())
                 .bind(dir.as_str())
-                .fetch_one(pool)
+                .fetch_one(&mut *c)
                 .await?;
         out.insert((peer.clone(), dir.clone()), max.unwrap_or(0) as u64);
         after = Some((peer, dir));
@@ -376,11 +408,13 @@ async fn load_seqs(
     Ok(out)
 }
 
-async fn last_checkpoint_root(pool: &AnyPool) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
+async fn last_checkpoint_root(
+    c: &mut sqlx::AnyConnection,
+) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
     let row = sqlx::query_as::<_, (i64, Vec<u8>)>(
         "SELECT size, root FROM log_checkpoints ORDER BY size DESC LIMIT 1",
     )
-    .fetch_optional(pool)
+    .fetch_optional(&mut *c)
     .await?;
     Ok(row.map(|(s, r)| (s as u64, r)))
 }
@@ -388,7 +422,7 @@ async fn last_checkpoint_root(pool: &AnyPool) -> Result<Option<(u64, Vec<u8>)>, 
 impl Store {
     /// Size and root of the newest signed checkpoint, if any.
     pub async fn last_checkpoint_root(&self) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
-        last_checkpoint_root(&self.pool).await
+        last_checkpoint_root(&mut *self.pool.acquire().await?).await
     }
 
     /// Size and note of the newest signed checkpoint, if any.
@@ -429,6 +463,15 @@ impl Store {
                 .fetch_optional(&self.pool)
                 .await?,
         )
+    }
+
+    /// The log's size as stored: its largest index plus one (an index seek, where
+    /// [`Store::entry_count`] counts rows; the two agree, the log has no gaps).
+    pub async fn stored_size(&self) -> Result<u64, StoreError> {
+        let last: Option<i64> = sqlx::query_scalar("SELECT MAX(idx) FROM log_entries")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(last.map(|l| l as u64 + 1).unwrap_or(0))
     }
 
     /// How many entries are stored.

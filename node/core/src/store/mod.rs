@@ -216,7 +216,7 @@ impl Store {
         drop(log);
         let (pool, kind) = connect(url, 8).await?;
         schema::migrate(&pool, kind).await?;
-        let log = log_rows::load_tree(&pool).await?;
+        let log = log_rows::load_tree(&pool, kind).await?;
         let secret = disclosures::load_subject_secret(&pool).await?;
         let mut store = Self::start(pool, kind, log, false).await?;
         store.subject_secret = Some(Arc::new(secret));
