@@ -70,6 +70,60 @@ async fn bench_baseline_and_query_report_their_shape() {
     }
 }
 
+/// `hfx bench start --entries 2000`: centre A's store filled offline, A started again on it;
+/// the report holds the start figures, A's log holds exactly the zone's entries plus the
+/// 2,000 filled, and every proof asked for is served and verifies. Never speed.
+#[tokio::test(flavor = "multi_thread")]
+async fn bench_start_fills_the_log_and_starts_on_it() {
+    common::init();
+    let tmp = tempfile::Builder::new()
+        .prefix("hfx-test-bench-start-")
+        .tempdir()
+        .expect("tempdir");
+    let json_path = tmp.path().join("bench.json");
+    let mut opts = BenchOptions::new(env!("CARGO_BIN_EXE_hfx"));
+    opts.scenarios = vec![Scenario::Start];
+    opts.entries = 2000;
+    opts.members = common::MEMBERS;
+    opts.dir = Some(tmp.path().join("work"));
+    opts.json = Some(json_path.clone());
+    opts.print = false;
+    let out = run(opts).await.expect("bench runs");
+    assert!(out.failures.is_empty(), "failures: {:?}", out.failures);
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json_path).expect("json written"))
+            .expect("valid json");
+    assert_eq!(r, out.report);
+    for absent in ["baseline", "query", "log", "soak"] {
+        assert!(r.get(absent).is_none(), "{absent} ran unasked");
+    }
+    let s = &r["start"];
+    assert!(s.is_object(), "start missing: {r}");
+    assert_eq!(s["entries"], 2000, "{s}");
+    let before = s["entries_before"].as_u64().expect("entries_before");
+    assert_eq!(s["log_size"].as_u64(), Some(before + 2000), "{s}");
+    assert_eq!(s["log_check"]["ok"], true, "{s}");
+    assert_eq!(s["errors"], 0, "{}", s["error_samples"]);
+    assert_eq!(s["proofs"]["verified"], s["proofs"]["asked"], "{s}");
+    assert_eq!(s["store"], "sqlite");
+    for k in [
+        "start_seconds",
+        "start_seconds_small_log",
+        "rss_idle_mb",
+        "rss_idle_small_log_mb",
+        "rss_after_proofs_mb",
+        "throughput_per_s",
+    ] {
+        assert!(s[k].as_f64().is_some_and(|x| x > 0.0), "start.{k}: {s}");
+    }
+    assert!(s["fill"]["disk_bytes"].as_u64().unwrap_or(0) > 0, "{s}");
+    for k in ["start_met", "rss_met", "met"] {
+        assert!(s["target"][k].is_boolean(), "start.target.{k}: {s}");
+    }
+    assert!(s["latency_us"]["p50"].is_u64(), "{s}");
+    assert!(hfx_zone::bench::table(&r).contains("start: 2000 entries"));
+}
+
 /// `hfx bench --store postgres` as a person runs it: `query`, `log` and `transfer` on fresh
 /// PostgreSQL databases (HFX_TEST_POSTGRES_URL's server; skipped without it, failing under
 /// CI), the report saying which store and that commits are synchronous, and every database

@@ -145,6 +145,11 @@ enum Cmd {
         #[arg(long, value_name = "N", default_value_t = hfx_zone::bench::DEFAULT_TRANSFERS,
               value_parser = clap::value_parser!(u32).range(1..=100_000).map(|n| n as usize))]
         transfers: usize,
+        /// Log entries the `start` scenario fills the node's store with (run it by name: the
+        /// default 10,000,000 take minutes and ~8 GB of disk).
+        #[arg(long, value_name = "N", default_value_t = hfx_zone::bench::DEFAULT_START_ENTRIES,
+              value_parser = clap::value_parser!(u64).range(1..=1_000_000_000))]
+        entries: u64,
         /// Keep zones and stores in this (empty or new) folder; default: a temporary folder.
         #[arg(long)]
         dir: Option<PathBuf>,
@@ -633,6 +638,7 @@ fn main() -> std::process::ExitCode {
                 json,
                 members,
                 transfers,
+                entries,
                 dir,
                 store,
                 store_url,
@@ -645,6 +651,7 @@ fn main() -> std::process::ExitCode {
                     json,
                     members,
                     transfers,
+                    entries,
                     dir,
                     store,
                     store_url,

@@ -15,6 +15,7 @@ pub struct BenchArgs {
     pub json: Option<PathBuf>,
     pub members: u64,
     pub transfers: usize,
+    pub entries: u64,
     pub dir: Option<PathBuf>,
     pub store: StoreChoice,
     pub store_url: String,
@@ -29,6 +30,7 @@ pub async fn bench(a: BenchArgs) -> anyhow::Result<ExitCode> {
     opts.json = a.json;
     opts.members = a.members;
     opts.transfers = a.transfers;
+    opts.entries = a.entries;
     opts.dir = a.dir;
     opts.store = a.store;
     opts.store_url = a.store_url;

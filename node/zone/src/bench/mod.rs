@@ -20,6 +20,9 @@
 //!   single-peer member queries in the same zone and run: p50/p99 of each and their ratio.
 //! - `metrics`: `query` four times on fresh zones, operator port on, off, on, off; the ratio of
 //!   the throughputs (on / off) and one scrape's size and time.
+//! - `start` (only when named: it fills a log of `--entries` entries, minutes and gigabytes
+//!   at the default 10,000,000): a node's start time and idle RSS on that log, and proofs
+//!   served from it.
 //!
 //! `--store postgres` runs every store (the nodes' and the `log` scenario's) on a fresh
 //! PostgreSQL database of the `--store-url` server instead of SQLite, synchronous commit on,
@@ -74,6 +77,9 @@ pub enum Scenario {
     Duplicates,
     /// The operator port's cost: `query` alternately with metrics on and off, and one scrape.
     Metrics,
+    /// A node's start time and idle RSS on a log of `--entries` entries (not in the default
+    /// run: the fill takes minutes).
+    Start,
 }
 
 impl Scenario {
@@ -100,6 +106,7 @@ impl Scenario {
             Scenario::Loan => "loan",
             Scenario::Metrics => "metrics",
             Scenario::Duplicates => "duplicates",
+            Scenario::Start => "start",
         }
     }
 }
@@ -126,6 +133,9 @@ pub const TARGET_IDLE_RSS_MB: f64 = 64.0;
 pub const TARGET_SOAK_RSS_MB: f64 = 256.0;
 pub const TARGET_TRANSFERS_PER_S: f64 = 1_000.0;
 pub const TARGET_TRANSFER_P99_US: u64 = 1_000_000;
+pub const TARGET_START_S: f64 = 5.0;
+/// Default log size of the `start` scenario (issue 14: 10,000,000 entries).
+pub const DEFAULT_START_ENTRIES: u64 = 10_000_000;
 pub use scenarios::transfer::DEFAULT_TRANSFERS;
 
 /// What to run and how.
@@ -147,6 +157,8 @@ pub struct BenchOptions {
     pub payload_bytes: usize,
     /// Entries the `verify` scenario checks.
     pub verify_entries: u64,
+    /// Entries the `start` scenario fills the node's log with.
+    pub entries: u64,
     /// Where zones and stores go; `None`: a temporary folder, removed afterwards.
     pub dir: Option<PathBuf>,
     /// Write the report as JSON here.
@@ -172,6 +184,7 @@ impl BenchOptions {
             transfers: DEFAULT_TRANSFERS,
             payload_bytes: 256,
             verify_entries: 2_000_000,
+            entries: DEFAULT_START_ENTRIES,
             dir: None,
             json: None,
             binary: binary.into(),
@@ -429,6 +442,13 @@ async fn run_scenarios(
         let m = scenarios::metrics::run_metrics(&work.join("metrics"), stores, opts, ui).await?;
         collect_failures("metrics", &m, failures);
         report.metrics = Some(m);
+    }
+    if wanted.contains(&Scenario::Start) {
+        let s =
+            scenarios::start::run_start(&work.join("zone2-start"), opts.entries, stores, opts, ui)
+                .await?;
+        collect_failures("start", &s, failures);
+        report.start = Some(s);
     }
     Ok(())
 }

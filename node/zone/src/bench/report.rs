@@ -37,6 +37,8 @@ pub struct Report {
     pub duplicates: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metrics: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start: Option<Value>,
     pub total_seconds: f64,
     /// `null` where /proc/loadavg cannot be read.
     pub load_average_end: Option<Vec<f64>>,
@@ -59,6 +61,7 @@ impl Report {
             loan: None,
             duplicates: None,
             metrics: None,
+            start: None,
             total_seconds: 0.0,
             load_average_end: None,
         }
@@ -165,7 +168,8 @@ pub fn table(r: &Value) -> String {
         "ratio".into(),
         "errors".into(),
     ]];
-    for s in Scenario::ALL {
+    // `start` runs only when named, so it is not in ALL.
+    for s in Scenario::ALL.into_iter().chain([Scenario::Start]) {
         let Some(v) = r.get(s.name()) else { continue };
         let lat = |k: &str| v["latency_us"][k].as_u64();
         rows.push([
@@ -373,6 +377,9 @@ pub fn table(r: &Value) -> String {
                 out.push_str(&format!("  failed: {}\n", e.as_str().unwrap_or("?")));
             }
         }
+    }
+    if let Some(s) = r.get("start") {
+        out.push_str(&super::scenarios::start::describe(s));
     }
     out
 }

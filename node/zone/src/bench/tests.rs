@@ -42,3 +42,10 @@ fn verify_computes_the_tree_root() {
     assert_eq!(tree.size(), 1001);
     assert_eq!(v.root, tree.root());
 }
+
+#[test]
+fn start_runs_only_when_named() {
+    // Filling its 10,000,000 entries takes minutes: never part of the default run.
+    assert!(!super::Scenario::ALL.contains(&super::Scenario::Start));
+    assert_eq!(super::Scenario::Start.name(), "start");
+}

@@ -8,6 +8,7 @@ pub(crate) mod log;
 pub(crate) mod metrics;
 pub(crate) mod query;
 pub(crate) mod soak;
+pub(crate) mod start;
 pub(crate) mod transfer;
 pub(crate) mod verify;
 
