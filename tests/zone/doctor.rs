@@ -243,8 +243,14 @@ async fn the_doctor_reports_a_down_peer_a_skewed_clock_an_expiring_certificate_a
             // Each run measures the skew anew: 600 s in one may read 599 s in the next.
             let a = advice(f);
             let (head, tail) = a.split_once(" is ").expect("clock advice");
-            let tail = tail.split_once(" s ").map(|(_, t)| t).expect("clock advice");
-            assert!(text.contains(head) && text.contains(tail), "{text}\nlacks {a}");
+            let tail = tail
+                .split_once(" s ")
+                .map(|(_, t)| t)
+                .expect("clock advice");
+            assert!(
+                text.contains(head) && text.contains(tail),
+                "{text}\nlacks {a}"
+            );
             continue;
         }
         assert!(text.contains(advice(f)), "{text}\nlacks {}", advice(f));
