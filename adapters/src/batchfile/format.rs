@@ -198,7 +198,8 @@ pub enum Problem {
 /// that much could be read, the record's key (account or contract number).
 #[derive(Debug, Clone)]
 pub struct BadExportRecord {
-    pub file: &'static str,
+    /// `members.dat`, or `delta-<seq>/members.dat` for a record of a delta export.
+    pub file: std::borrow::Cow<'static, str>,
     pub line: usize,
     pub key: Option<String>,
     pub problem: Problem,
@@ -496,7 +497,7 @@ pub fn shaped<'a>(
     let want = record_width(layout);
     if bytes.len() != want {
         return Err(BadExportRecord {
-            file,
+            file: file.into(),
             line,
             key: rec
                 .ascii(key)
@@ -525,14 +526,47 @@ pub struct ControlEntry {
 
 #[derive(Debug, Clone)]
 pub struct Control {
+    /// The sequence number of the export as a whole: the base's, or the last delta's.
     pub seq: u64,
     pub time: String,
+    /// The base (full) export's files.
     pub files: HashMap<String, ControlEntry>,
+    /// Delta exports on top of the base, oldest first (`DELTA|` lines).
+    pub deltas: Vec<DeltaControl>,
+}
+
+/// One delta export: `export/delta-<seq>/` holding the three data files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeltaControl {
+    pub seq: u64,
+    pub files: HashMap<String, ControlEntry>,
+}
+
+impl DeltaControl {
+    /// The delta's folder under `export/`.
+    pub fn dir(&self) -> String {
+        delta_dir(self.seq)
+    }
+}
+
+/// `delta-<seq>`: the folder of delta export `seq` under `export/`.
+pub fn delta_dir(seq: u64) -> String {
+    format!("delta-{seq}")
 }
 
 pub const CONTROL_HEADER: &str = "HFXCTL|1";
 
 pub fn render_control(seq: u64, time: &str, files: &[(&str, ControlEntry)]) -> String {
+    render_control_with_deltas(seq, time, files, &[])
+}
+
+/// A control file naming the base files and, after them, each delta's files.
+pub fn render_control_with_deltas(
+    seq: u64,
+    time: &str,
+    files: &[(&str, ControlEntry)],
+    deltas: &[DeltaControl],
+) -> String {
     let mut s = format!("{CONTROL_HEADER}\nSEQ|{seq}\nTIME|{time}\n");
     for (name, e) in files {
         s.push_str(&format!(
@@ -540,8 +574,35 @@ pub fn render_control(seq: u64, time: &str, files: &[(&str, ControlEntry)]) -> S
             e.records, e.bytes, e.sha256
         ));
     }
+    for d in deltas {
+        for name in DATA_FILES {
+            if let Some(e) = d.files.get(name) {
+                s.push_str(&format!(
+                    "DELTA|{}|{name}|{}|{}|{}\n",
+                    d.seq, e.records, e.bytes, e.sha256
+                ));
+            }
+        }
+    }
     s.push_str("END\n");
     s
+}
+
+fn control_entry(n: usize, records: &str, bytes: &str, sha: &str) -> Result<ControlEntry, String> {
+    let records = records
+        .parse()
+        .map_err(|_| format!("control.txt line {n}: record count {records:?} is not a number"))?;
+    let bytes = bytes
+        .parse()
+        .map_err(|_| format!("control.txt line {n}: byte size {bytes:?} is not a number"))?;
+    if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(format!("control.txt line {n}: {sha:?} is not a SHA-256"));
+    }
+    Ok(ControlEntry {
+        records,
+        bytes,
+        sha256: sha.to_ascii_lowercase(),
+    })
 }
 
 pub fn parse_control(text: &[u8]) -> Result<Control, String> {
@@ -551,6 +612,7 @@ pub fn parse_control(text: &[u8]) -> Result<Control, String> {
         return Err(format!("control.txt does not start with {CONTROL_HEADER}"));
     }
     let (mut seq, mut time, mut files, mut ended) = (None, String::new(), HashMap::new(), false);
+    let mut deltas: Vec<DeltaControl> = Vec::new();
     for (i, line) in lines.enumerate() {
         let n = i + 2;
         let parts: Vec<&str> = line.split('|').collect();
@@ -563,23 +625,31 @@ pub fn parse_control(text: &[u8]) -> Result<Control, String> {
             }
             ["TIME", v] => time = v.to_string(),
             ["FILE", name, records, bytes, sha] => {
-                let records = records.parse().map_err(|_| {
-                    format!("control.txt line {n}: record count {records:?} is not a number")
+                files.insert(name.to_string(), control_entry(n, records, bytes, sha)?);
+            }
+            ["DELTA", dseq, name, records, bytes, sha] => {
+                let dseq = dseq.parse::<u64>().map_err(|_| {
+                    format!("control.txt line {n}: delta SEQ {dseq:?} is not a number")
                 })?;
-                let bytes = bytes.parse().map_err(|_| {
-                    format!("control.txt line {n}: byte size {bytes:?} is not a number")
-                })?;
-                if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
-                    return Err(format!("control.txt line {n}: {sha:?} is not a SHA-256"));
+                if !DATA_FILES.contains(name) {
+                    return Err(format!("control.txt line {n}: unknown delta file {name:?}"));
                 }
-                files.insert(
-                    name.to_string(),
-                    ControlEntry {
-                        records,
-                        bytes,
-                        sha256: sha.to_ascii_lowercase(),
-                    },
-                );
+                let entry = control_entry(n, records, bytes, sha)?;
+                match deltas.last_mut() {
+                    Some(d) if d.seq == dseq => {
+                        d.files.insert(name.to_string(), entry);
+                    }
+                    Some(d) if d.seq > dseq => {
+                        return Err(format!(
+                            "control.txt line {n}: delta {dseq} listed after delta {}",
+                            d.seq
+                        ));
+                    }
+                    _ => deltas.push(DeltaControl {
+                        seq: dseq,
+                        files: HashMap::from([(name.to_string(), entry)]),
+                    }),
+                }
             }
             ["END"] => {
                 ended = true;
@@ -596,8 +666,21 @@ pub fn parse_control(text: &[u8]) -> Result<Control, String> {
         if !files.contains_key(f) {
             return Err(format!("control.txt does not list {f}"));
         }
+        if let Some(d) = deltas.iter().find(|d| !d.files.contains_key(f)) {
+            return Err(format!("control.txt does not list {f} of delta {}", d.seq));
+        }
     }
-    Ok(Control { seq, time, files })
+    if let Some(d) = deltas.last()
+        && d.seq > seq
+    {
+        return Err(format!("control.txt: delta {} is past SEQ {seq}", d.seq));
+    }
+    Ok(Control {
+        seq,
+        time,
+        files,
+        deltas,
+    })
 }
 
 pub fn entry_of(data: &[u8]) -> ControlEntry {
@@ -859,6 +942,39 @@ mod tests {
         assert_eq!(c.seq, 7);
         assert_eq!(c.files[MEMBERS_FILE].records, 1);
         assert!(parse_control(&text.as_bytes()[..text.len() - 4]).is_err());
+    }
+
+    #[test]
+    fn control_lists_deltas_in_order_each_with_every_file() {
+        let e = entry_of(b"abc\n");
+        let base = [
+            (MEMBERS_FILE, e.clone()),
+            (POSTINGS_FILE, e.clone()),
+            (LOANS_FILE, e.clone()),
+        ];
+        let delta = |seq| DeltaControl {
+            seq,
+            files: DATA_FILES
+                .iter()
+                .map(|f| (f.to_string(), e.clone()))
+                .collect(),
+        };
+        let text = render_control_with_deltas(9, "t", &base, &[delta(8), delta(9)]);
+        let c = parse_control(text.as_bytes()).unwrap();
+        assert_eq!((c.seq, c.deltas), (9, vec![delta(8), delta(9)]));
+        let without = |needle: &str| -> String {
+            text.lines()
+                .filter(|l| !l.starts_with(needle))
+                .map(|l| format!("{l}\n"))
+                .collect()
+        };
+        let e = parse_control(without("DELTA|8|loans.dat").as_bytes()).unwrap_err();
+        assert!(e.contains("loans.dat of delta 8"), "{e}");
+        assert!(parse_control(text.replace("SEQ|9", "SEQ|8").as_bytes()).is_err());
+        let swapped = text
+            .replace("DELTA|8|", "DELTA|X|")
+            .replace("DELTA|9|", "DELTA|8|");
+        assert!(parse_control(swapped.replace("DELTA|X|", "DELTA|9|").as_bytes()).is_err());
     }
 
     #[test]

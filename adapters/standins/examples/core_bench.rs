@@ -10,6 +10,17 @@
 //! Arguments: kind, server URL (a scratch folder for sqlite, batchfile, vendorapi), members, lookups (default 2000), then `--keep` to keep the
 //! database. Prints the seeding rate and p50 / p99 / max latency of `member_by_id`, `loans_of`
 //! and `deposits` (one client, sequential calls, random members).
+//!
+//! A batch-file centre at scale, the adapter measured on its own:
+//! ```text
+//! cargo run --release -p hfx-standins --example core_bench -- batchfile-scale /tmp/corebench 1000000 10000 [--keep]
+//! ```
+//! seeds the stand-in core (in a child process, so the seeding's memory is not counted; a kept
+//! folder `hfx_bench_batchfile_scale_<members>` is reused), then in this process: opens the
+//! adapter (index built), opens it again (index reused), times random lookups, and runs one
+//! batch run that credits 100 accounts, timing the core's run (a delta export) and the adapter's
+//! load of it. Prints the adapter's RSS (VmRSS / VmHWM from /proc/self/status) and the bytes it
+//! read (rchar from /proc/self/io) at each step.
 
 use hfx_adapters::CoreSystem;
 use hfx_standins::seed::{SeedOptions, generate};
@@ -53,6 +64,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .unwrap_or(100_000);
     let lookups: u64 = args.get(3).map(|s| s.parse()).transpose()?.unwrap_or(2_000);
     let keep = args.iter().any(|a| a == "--keep");
+    if kind == "batchfile-seed" {
+        return batchfile_seed(std::path::Path::new(server), n).await;
+    }
+    if kind == "batchfile-scale" {
+        return batchfile_scale(std::path::Path::new(server), n, lookups, keep).await;
+    }
     let opts = SeedOptions {
         seed: 1,
         ..SeedOptions::default()
@@ -179,6 +196,224 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     } else {
         println!("kept database {name}");
+    }
+    Ok(())
+}
+
+/// A line of /proc/self/status (`VmRSS`, `VmHWM`) in MB.
+fn status_mb(field: &str) -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// Bytes this process has read so far (rchar of /proc/self/io).
+fn rchar() -> u64 {
+    std::fs::read_to_string("/proc/self/io")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("rchar:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn mem(what: &str) {
+    println!(
+        "  rss after {what}: VmRSS {:.1} MB, VmHWM {:.1} MB",
+        status_mb("VmRSS:"),
+        status_mb("VmHWM:")
+    );
+}
+
+fn scale_opts() -> SeedOptions {
+    SeedOptions {
+        seed: 1,
+        ..SeedOptions::default()
+    }
+}
+
+/// The child of `batchfile-scale`: seed the stand-in core's master data and export it.
+async fn batchfile_seed(dir: &std::path::Path, n: u64) -> Result<(), Box<dyn std::error::Error>> {
+    let t = Instant::now();
+    let runner = hfx_standins::batch::BatchRunner::open(dir).await?;
+    runner
+        .master()
+        .seed(CENTRE, &scale_opts(), 0, n, &|done: u64| {
+            if done.is_multiple_of(100_000) {
+                eprintln!("  seeded {done}");
+            }
+        })
+        .await?;
+    let seeded = t.elapsed();
+    let t = Instant::now();
+    runner.export().await?;
+    println!(
+        "seeded {n} members in {:.1} s, full export in {:.1} s",
+        seeded.as_secs_f64(),
+        t.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+async fn batchfile_scale(
+    scratch: &std::path::Path,
+    n: u64,
+    lookups: u64,
+    keep: bool,
+) -> Result<(), Box<dyn std::error::Error>> {
+    use hfx_adapters::batchfile::BatchfileCore;
+    use hfx_adapters::batchfile::format::{REQ_HEADER, render_kv, write_atomic};
+    let dir = scratch.join(format!("hfx_bench_batchfile_scale_{n}"));
+    std::fs::create_dir_all(&dir)?;
+    if !dir.join("export").join("control.txt").exists() {
+        let status = std::process::Command::new(std::env::current_exe()?)
+            .arg("batchfile-seed")
+            .arg(&dir)
+            .arg(n.to_string())
+            .status()?;
+        if !status.success() {
+            return Err(format!("seeding failed: {status}").into());
+        }
+    }
+    let size: u64 = ["members.dat", "postings.dat", "loans.dat"]
+        .iter()
+        .filter_map(|f| std::fs::metadata(dir.join("export").join(f)).ok())
+        .map(|m| m.len())
+        .sum();
+    println!(
+        "batch-file centre of {n} members: export {:.0} MB",
+        size as f64 / 1e6
+    );
+    mem("start");
+    let _ = std::fs::remove_dir_all(dir.join("index"));
+    let timeout = Some(Duration::from_secs(600));
+
+    let (r0, t) = (rchar(), Instant::now());
+    let core = BatchfileCore::open(&dir, timeout).await?;
+    println!(
+        "open, index built: {:.1} s, read {:.0} MB; {} members",
+        t.elapsed().as_secs_f64(),
+        (rchar() - r0) as f64 / 1e6,
+        core.member_count().await?
+    );
+    mem("the index build");
+    drop(core);
+    let (r0, t) = (rchar(), Instant::now());
+    let core = BatchfileCore::open(&dir, timeout).await?;
+    println!(
+        "open again, index reused: {:.2} s, read {:.0} MB ({})",
+        t.elapsed().as_secs_f64(),
+        (rchar() - r0) as f64 / 1e6,
+        core.index_note().unwrap_or_default()
+    );
+    mem("the reopen");
+
+    let opts = scale_opts();
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut pick = || {
+        x = x
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (x >> 17) % n
+    };
+    let (mut by_id, mut loans, mut deps) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..lookups {
+        let m = generate(CENTRE, &opts, pick()).member;
+        let t = Instant::now();
+        let got = core.member_by_id(m.id_type, &m.id_number).await?;
+        by_id.push(t.elapsed());
+        if got.as_ref().map(|g| &g.account_no) != Some(&m.account_no) {
+            return Err(format!("member {} not found", m.account_no).into());
+        }
+        let t = Instant::now();
+        core.loans_of(m.id_type, &m.id_number).await?;
+        loans.push(t.elapsed());
+        let t = Instant::now();
+        core.deposits(&m.account_no, m.paid_up_to.add_months(-11), m.paid_up_to)
+            .await?;
+        deps.push(t.elapsed());
+    }
+    report("member_by_id", by_id);
+    report("loans_of", loans);
+    report("deposits(12m)", deps);
+    mem("the lookups");
+
+    // A batch run that credits 100 accounts: the instructions go straight into inbox/.
+    let run = std::process::id();
+    let mut credited = Vec::new();
+    let mut i = 0;
+    while credited.len() < 100 && i < n {
+        let m = generate(CENTRE, &opts, i).member;
+        if m.status == hfx_adapters::model::AccountStatus::Normal {
+            let case = format!("bench-{run}-{i}");
+            let body = render_kv(
+                REQ_HEADER,
+                &[
+                    ("AJBH", case.clone()),
+                    ("CZ", "CREDIT".into()),
+                    ("GRZH", m.account_no.clone()),
+                    ("JE", "+000000000100.00".into()),
+                ],
+                &[],
+            );
+            write_atomic(&dir.join("inbox"), &format!("{case}.credit.req"), &body)?;
+            credited.push(m);
+        }
+        i += 1;
+    }
+    let Some(m) = credited.first() else {
+        return Err("no member of status Normal to credit".into());
+    };
+    let before = core
+        .member_by_id(m.id_type, &m.id_number)
+        .await?
+        .map_or(0, |g| g.balance_fen);
+    let runner = hfx_standins::batch::BatchRunner::open(&dir).await?;
+    let t = Instant::now();
+    let rep = runner.run_once().await?;
+    println!(
+        "batch run of {} credits (core side: apply + {} export): {:.0} ms",
+        rep.answered,
+        if rep.delta { "delta" } else { "full" },
+        t.elapsed().as_secs_f64() * 1e3
+    );
+    let (r0, t) = (rchar(), Instant::now());
+    core.reload().await?;
+    println!(
+        "adapter loads the batch run's export: {:.1} ms, read {:.1} KB",
+        t.elapsed().as_secs_f64() * 1e3,
+        (rchar() - r0) as f64 / 1e3
+    );
+    let got = core.member_by_id(m.id_type, &m.id_number).await?;
+    let want = before + 10_000;
+    if got.as_ref().map(|g| g.balance_fen) != Some(want) {
+        return Err(format!("credited balance not visible: {got:?}").into());
+    }
+    println!(
+        "credited balance visible: account {} now {want} fen",
+        m.account_no
+    );
+    mem("the batch run (the core's runner now runs in this process too)");
+    let checks = core.check().await;
+    for c in &checks {
+        if c.name == "export" || c.name == "index" {
+            println!("check {}: {} {}", c.name, c.ok, c.detail);
+        }
+    }
+    drop(core);
+    if !keep {
+        std::fs::remove_dir_all(&dir)?;
+    } else {
+        println!("kept {}", dir.display());
     }
     Ok(())
 }

@@ -12,17 +12,19 @@ use crate::model::Deposit;
 use crate::money::parse_yuan;
 use futures::TryStreamExt;
 use hfx_adapters::batchfile::format::{
-    CONTROL_FILE, ControlEntry, DATA_FILES, LOANS_FILE, MEMBERS_FILE, Op, POSTING_LAYOUT,
-    POSTINGS_FILE, REQ_HEADER, RES_HEADER, Rec, blocking, entry_of, fixed_money, jg, parse_control,
-    parse_kv, parse_posting, put_date_text, put_money_text, put_num, put_text, record_width,
-    render_control, render_kv, write_atomic,
+    CONTROL_FILE, Control, ControlEntry, DATA_FILES, DeltaControl, LOANS_FILE, MEMBERS_FILE, Op,
+    POSTING_LAYOUT, POSTINGS_FILE, REQ_HEADER, RES_HEADER, Rec, blocking, delta_dir, entry_of,
+    fixed_money, jg, parse_control, parse_kv, parse_posting, put_date_text, put_money_text,
+    put_num, put_text, record_width, render_control, render_control_with_deltas, render_kv,
+    sync_dir, write_atomic,
 };
 use hfx_adapters::faults::WriteOp;
 use hfx_adapters::sqlite::SqliteCore;
 use hfx_adapters::{AdapterError, CoreSystem};
 use sha2::{Digest, Sha256};
 use sqlx::Row;
-use std::collections::{HashMap, VecDeque};
+use sqlx::sqlite::SqliteRow;
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -52,6 +54,8 @@ pub struct RunReport {
     pub deferred: usize,
     /// Whether the export was written.
     pub exported: bool,
+    /// Whether that export was a delta (only the accounts the run changed), not a full one.
+    pub delta: bool,
     /// Instructions lost on command (removed unread, or applied with their result lost).
     pub lost: usize,
 }
@@ -87,6 +91,11 @@ pub struct BatchRunner {
     lost_instructions: AtomicU64,
     lost_results: AtomicU64,
 }
+
+/// A delta export once this many deltas are on top of the base is a full export instead.
+pub const MAX_DELTAS: usize = 32;
+/// ... and so is one once the deltas hold this many member records.
+pub const MAX_DELTA_MEMBERS: usize = 20_000;
 
 /// A batch run in the background; stops when dropped.
 pub struct RunnerTask(tokio::task::JoinHandle<()>);
@@ -213,6 +222,8 @@ impl BatchRunner {
         let mut report = RunReport::default();
         let mut results = Vec::new();
         let mut changed = false;
+        // The accounts the run may have changed (those its instructions name).
+        let mut touched = BTreeSet::new();
         for (_, name) in reqs {
             let data = match tokio::fs::read(inbox.join(&name)).await {
                 Ok(d) => d,
@@ -220,9 +231,15 @@ impl BatchRunner {
                 Err(e) => return Err(AdapterError::unavailable_from(format!("inbox/{name}"), e)),
             };
             match self.apply(&data).await {
-                Outcome::Answer(fields) => results.push((name, fields)),
+                Outcome::Answer(fields) => {
+                    touched.extend(self.accounts_of(&data).await?);
+                    results.push((name, fields))
+                }
                 Outcome::Defer => report.deferred += 1,
                 Outcome::Lost { applied } => {
+                    if applied {
+                        touched.extend(self.accounts_of(&data).await?);
+                    }
                     changed |= applied;
                     report.lost += 1;
                     match tokio::fs::remove_file(inbox.join(&name)).await {
@@ -239,9 +256,14 @@ impl BatchRunner {
             .await
             .unwrap_or(false);
         let mut seq = None;
-        if !results.is_empty() || changed || no_export {
+        if no_export {
             seq = Some(self.export().await?);
             report.exported = true;
+        } else if !results.is_empty() || changed {
+            let (s, delta) = self.export_delta(&touched).await?;
+            seq = Some(s);
+            report.exported = true;
+            report.delta = delta;
         }
         let outbox = self.root.join("outbox");
         for (name, mut fields) in results {
@@ -273,6 +295,24 @@ impl BatchRunner {
             report.answered += 1;
         }
         Ok(report)
+    }
+
+    /// The accounts an instruction names: its GRZH, and those its case holds or credited.
+    async fn accounts_of(&self, data: &[u8]) -> Result<Vec<String>, AdapterError> {
+        let Ok(req) = parse_kv(REQ_HEADER, data) else {
+            return Ok(Vec::new());
+        };
+        let mut out: Vec<String> = req.fields.get("GRZH").cloned().into_iter().collect();
+        if let Some(case) = req.fields.get("AJBH") {
+            let rows: Vec<(String,)> = sqlx::query_as(
+                "SELECT grzh FROM hfx_hold WHERE case_id = ?1 UNION SELECT grzh FROM hfx_credit WHERE case_id = ?1",
+            )
+            .bind(case)
+            .fetch_all(self.master.pool())
+            .await?;
+            out.extend(rows.into_iter().map(|(g,)| g));
+        }
+        Ok(out)
     }
 
     /// Apply one instruction to the master data, with the faults armed for its operation.
@@ -416,20 +456,124 @@ impl BatchRunner {
     }
 
     /// Export the master data: remove control.txt, write the three data files (each atomically),
-    /// then write control.txt with their counts and checksums. Returns the export's sequence
-    /// number.
+    /// then write control.txt with their counts and checksums, then remove the old deltas.
+    /// Returns the export's sequence number.
     pub async fn export(&self) -> Result<u64, AdapterError> {
         let lock = export_lock(&self.root);
         let _guard = lock.lock().await;
+        let prev = self.read_control().await;
+        self.export_full(prev.as_ref().map(|c| c.seq)).await
+    }
+
+    /// Export only `accounts` (their member records and all their postings) as a delta on top
+    /// of the current export: `export/delta-<seq>/`, then control.txt naming it. A full export
+    /// instead when there is no readable export yet or the deltas have grown past
+    /// [`MAX_DELTAS`] / [`MAX_DELTA_MEMBERS`]. Returns the sequence number and whether it was a
+    /// delta.
+    pub async fn export_delta(
+        &self,
+        accounts: &BTreeSet<String>,
+    ) -> Result<(u64, bool), AdapterError> {
+        let lock = export_lock(&self.root);
+        let _guard = lock.lock().await;
+        let Some(prev) = self.read_control().await else {
+            return Ok((self.export_full(None).await?, false));
+        };
+        let delta_members: usize = prev
+            .deltas
+            .iter()
+            .filter_map(|d| d.files.get(MEMBERS_FILE))
+            .map(|e| e.records)
+            .sum();
+        if prev.deltas.len() >= MAX_DELTAS || delta_members + accounts.len() > MAX_DELTA_MEMBERS {
+            return Ok((self.export_full(Some(prev.seq)).await?, false));
+        }
+        let seq = prev.seq + 1;
+        let dir = self.root.join("export").join(delta_dir(seq));
+        let io = |what: &str, e: std::io::Error| {
+            AdapterError::unavailable_from(format!("{}/{what}", dir.display()), e)
+        };
+        // A folder left by a run that failed half-way is written over.
+        match tokio::fs::remove_dir_all(&dir).await {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io("", e)),
+        }
+        tokio::fs::create_dir_all(&dir)
+            .await
+            .map_err(|e| io("", e))?;
+        let pool = self.master.pool();
+        let mut files = HashMap::new();
+
+        let mut w = ExportWriter::create(&dir, MEMBERS_FILE)
+            .await
+            .map_err(|e| io(MEMBERS_FILE, e))?;
+        for a in accounts {
+            let row = sqlx::query(MEMBER_ONE).bind(a).fetch_optional(pool).await?;
+            if let Some(row) = row {
+                member_record(w.record(), &row);
+                w.end_record().await.map_err(|e| io(MEMBERS_FILE, e))?;
+            }
+        }
+        files.insert(
+            MEMBERS_FILE.to_string(),
+            w.finish().await.map_err(|e| io(MEMBERS_FILE, e))?,
+        );
+        let mut w = ExportWriter::create(&dir, POSTINGS_FILE)
+            .await
+            .map_err(|e| io(POSTINGS_FILE, e))?;
+        for a in accounts {
+            let rows = sqlx::query(POSTINGS_OF_ONE).bind(a).fetch_all(pool).await?;
+            for row in rows {
+                posting_record(w.record(), &row);
+                w.end_record().await.map_err(|e| io(POSTINGS_FILE, e))?;
+            }
+        }
+        files.insert(
+            POSTINGS_FILE.to_string(),
+            w.finish().await.map_err(|e| io(POSTINGS_FILE, e))?,
+        );
+        // A batch run changes no loan.
+        let w = ExportWriter::create(&dir, LOANS_FILE)
+            .await
+            .map_err(|e| io(LOANS_FILE, e))?;
+        files.insert(
+            LOANS_FILE.to_string(),
+            w.finish().await.map_err(|e| io(LOANS_FILE, e))?,
+        );
+        let d = dir.clone();
+        blocking(move || sync_dir(&d))
+            .await?
+            .map_err(|e| io("", e))?;
+
+        let mut deltas = prev.deltas.clone();
+        deltas.push(DeltaControl { seq, files });
+        let base: Vec<(&str, ControlEntry)> = DATA_FILES
+            .iter()
+            .filter_map(|f| prev.files.get(*f).map(|e| (*f, e.clone())))
+            .collect();
+        let time = chrono::Local::now().format("%Y%m%d%H%M%S").to_string();
+        let control = render_control_with_deltas(seq, &time, &base, &deltas);
+        let export = self.root.join("export");
+        blocking(move || write_atomic(&export, CONTROL_FILE, control.as_bytes()))
+            .await?
+            .map_err(|e| io(CONTROL_FILE, e))?;
+        Ok((seq, true))
+    }
+
+    async fn read_control(&self) -> Option<Control> {
+        tokio::fs::read(self.root.join("export").join(CONTROL_FILE))
+            .await
+            .ok()
+            .and_then(|c| parse_control(&c).ok())
+    }
+
+    /// The full export, with the export lock held.
+    async fn export_full(&self, prev_seq: Option<u64>) -> Result<u64, AdapterError> {
         let dir = self.root.join("export");
         let io = |what: &str, e: std::io::Error| {
             AdapterError::unavailable_from(format!("{}/{what}", dir.display()), e)
         };
-        let prev_seq = tokio::fs::read(dir.join(CONTROL_FILE))
-            .await
-            .ok()
-            .and_then(|c| parse_control(&c).ok())
-            .map(|c| c.seq);
         let seq = match prev_seq {
             Some(s) => s + 1,
             None => SystemTime::now()
@@ -448,46 +592,9 @@ impl BatchRunner {
         let mut w = ExportWriter::create(&dir, MEMBERS_FILE)
             .await
             .map_err(|e| io(MEMBERS_FILE, e))?;
-        let mut rows = sqlx::query(
-            "SELECT g.*, w.dwmc, w.tyshxydm, w.dwjcbl, w.grjcbl FROM grxx g LEFT JOIN dwxx w ON w.dwzh = g.dwzh ORDER BY g.grzh",
-        )
-        .fetch(pool);
+        let mut rows = sqlx::query(MEMBERS_ALL).fetch(pool);
         while let Some(row) = rows.try_next().await? {
-            let s = |c: &str| {
-                row.try_get::<Option<String>, _>(c)
-                    .ok()
-                    .flatten()
-                    .unwrap_or_default()
-            };
-            let n = |c: &str| row.try_get::<Option<i64>, _>(c).ok().flatten().unwrap_or(0);
-            let r = w.record();
-            put_text(r, &s("grzh"), 20);
-            put_text(r, &s("xingming"), 60);
-            put_text(r, &s("zjlx"), 2);
-            put_text(r, &s("zjhm"), 20);
-            put_text(r, &s("xingbie"), 1);
-            put_date_text(r, Some(&s("csrq")));
-            put_text(r, &s("sjhm"), 15);
-            put_text(r, &s("dwzh"), 20);
-            put_text(r, &s("dwmc"), 120);
-            put_text(r, &s("tyshxydm"), 18);
-            put_num(r, n("dwjcbl"), 5);
-            put_num(r, n("grjcbl"), 5);
-            for c in [
-                "grjcjs",
-                "gryjce",
-                "dwyjce",
-                "grzhye",
-                "grzhsnjzye",
-                "grzhdngjye",
-            ] {
-                put_money_text(r, &s(c));
-            }
-            put_text(r, &s("grzhzt"), 2);
-            put_date_text(r, Some(&s("khrq")));
-            put_date_text(r, Some(&s("xhrq")));
-            put_text(r, &s("xhyy"), 2);
-            put_text(r, &s("jzny"), 6);
+            member_record(w.record(), &row);
             w.end_record().await.map_err(|e| io(MEMBERS_FILE, e))?;
         }
         drop(rows);
@@ -499,24 +606,9 @@ impl BatchRunner {
         let mut w = ExportWriter::create(&dir, POSTINGS_FILE)
             .await
             .map_err(|e| io(POSTINGS_FILE, e))?;
-        let mut rows = sqlx::query(
-            "SELECT grzh, rq, ywlx, fse, lx, hjny FROM grmx ORDER BY grzh, hjny, rq, rowid",
-        )
-        .fetch(pool);
+        let mut rows = sqlx::query(POSTINGS_ALL).fetch(pool);
         while let Some(row) = rows.try_next().await? {
-            let s = |c: &str| {
-                row.try_get::<Option<String>, _>(c)
-                    .ok()
-                    .flatten()
-                    .unwrap_or_default()
-            };
-            let r = w.record();
-            put_text(r, &s("grzh"), 20);
-            put_date_text(r, Some(&s("rq")));
-            put_text(r, &s("ywlx"), 2);
-            put_money_text(r, &s("fse"));
-            put_money_text(r, &s("lx"));
-            put_text(r, &s("hjny"), 6);
+            posting_record(w.record(), &row);
             w.end_record().await.map_err(|e| io(POSTINGS_FILE, e))?;
         }
         drop(rows);
@@ -530,33 +622,7 @@ impl BatchRunner {
             .map_err(|e| io(LOANS_FILE, e))?;
         let mut rows = sqlx::query("SELECT * FROM dkxx ORDER BY jkhtbh").fetch(pool);
         while let Some(row) = rows.try_next().await? {
-            let s = |c: &str| {
-                row.try_get::<Option<String>, _>(c)
-                    .ok()
-                    .flatten()
-                    .unwrap_or_default()
-            };
-            let r = w.record();
-            put_text(r, &s("jkhtbh"), 30);
-            put_text(r, &s("dkzh"), 30);
-            put_text(r, &s("jkr_zjlx"), 2);
-            put_text(r, &s("jkr_zjhm"), 20);
-            put_text(r, &s("gjr_zjlx"), 2);
-            put_text(r, &s("gjr_zjhm"), 20);
-            put_money_text(r, &s("htdkje"));
-            put_date_text(r, Some(&s("dkffrq")));
-            put_money_text(r, &s("dkye"));
-            put_money_text(r, &s("yqbjze"));
-            put_num(
-                r,
-                row.try_get::<Option<i64>, _>("ljyqqs")
-                    .ok()
-                    .flatten()
-                    .unwrap_or(0),
-                4,
-            );
-            put_date_text(r, Some(&s("dkjqrq")));
-            put_text(r, &s("dkzt"), 1);
+            loan_record(w.record(), &row);
             w.end_record().await.map_err(|e| io(LOANS_FILE, e))?;
         }
         drop(rows);
@@ -565,11 +631,97 @@ impl BatchRunner {
         let time = chrono::Local::now().format("%Y%m%d%H%M%S").to_string();
         let control = render_control(seq, &time, &entries);
         let d = dir.clone();
-        blocking(move || write_atomic(&d, CONTROL_FILE, control.as_bytes()))
-            .await?
-            .map_err(|e| io(CONTROL_FILE, e))?;
+        blocking(move || -> std::io::Result<()> {
+            write_atomic(&d, CONTROL_FILE, control.as_bytes())?;
+            // The deltas are in the new base now.
+            for e in std::fs::read_dir(&d)? {
+                let e = e?;
+                if e.file_name().to_string_lossy().starts_with("delta-") && e.path().is_dir() {
+                    std::fs::remove_dir_all(e.path())?;
+                }
+            }
+            Ok(())
+        })
+        .await?
+        .map_err(|e| io(CONTROL_FILE, e))?;
         Ok(seq)
     }
+}
+
+const MEMBERS_ALL: &str = "SELECT g.*, w.dwmc, w.tyshxydm, w.dwjcbl, w.grjcbl FROM grxx g LEFT JOIN dwxx w ON w.dwzh = g.dwzh ORDER BY g.grzh";
+const MEMBER_ONE: &str = "SELECT g.*, w.dwmc, w.tyshxydm, w.dwjcbl, w.grjcbl FROM grxx g LEFT JOIN dwxx w ON w.dwzh = g.dwzh WHERE g.grzh = ?";
+const POSTINGS_ALL: &str =
+    "SELECT grzh, rq, ywlx, fse, lx, hjny FROM grmx ORDER BY grzh, hjny, rq, rowid";
+/// Within one account, the full export's order.
+const POSTINGS_OF_ONE: &str =
+    "SELECT grzh, rq, ywlx, fse, lx, hjny FROM grmx WHERE grzh = ? ORDER BY hjny, rq, rowid";
+
+fn text_of(row: &SqliteRow, c: &str) -> String {
+    row.try_get::<Option<String>, _>(c)
+        .ok()
+        .flatten()
+        .unwrap_or_default()
+}
+fn int_of(row: &SqliteRow, c: &str) -> i64 {
+    row.try_get::<Option<i64>, _>(c).ok().flatten().unwrap_or(0)
+}
+
+fn member_record(r: &mut Vec<u8>, row: &SqliteRow) {
+    let s = |c: &str| text_of(row, c);
+    put_text(r, &s("grzh"), 20);
+    put_text(r, &s("xingming"), 60);
+    put_text(r, &s("zjlx"), 2);
+    put_text(r, &s("zjhm"), 20);
+    put_text(r, &s("xingbie"), 1);
+    put_date_text(r, Some(&s("csrq")));
+    put_text(r, &s("sjhm"), 15);
+    put_text(r, &s("dwzh"), 20);
+    put_text(r, &s("dwmc"), 120);
+    put_text(r, &s("tyshxydm"), 18);
+    put_num(r, int_of(row, "dwjcbl"), 5);
+    put_num(r, int_of(row, "grjcbl"), 5);
+    for c in [
+        "grjcjs",
+        "gryjce",
+        "dwyjce",
+        "grzhye",
+        "grzhsnjzye",
+        "grzhdngjye",
+    ] {
+        put_money_text(r, &s(c));
+    }
+    put_text(r, &s("grzhzt"), 2);
+    put_date_text(r, Some(&s("khrq")));
+    put_date_text(r, Some(&s("xhrq")));
+    put_text(r, &s("xhyy"), 2);
+    put_text(r, &s("jzny"), 6);
+}
+
+fn posting_record(r: &mut Vec<u8>, row: &SqliteRow) {
+    let s = |c: &str| text_of(row, c);
+    put_text(r, &s("grzh"), 20);
+    put_date_text(r, Some(&s("rq")));
+    put_text(r, &s("ywlx"), 2);
+    put_money_text(r, &s("fse"));
+    put_money_text(r, &s("lx"));
+    put_text(r, &s("hjny"), 6);
+}
+
+fn loan_record(r: &mut Vec<u8>, row: &SqliteRow) {
+    let s = |c: &str| text_of(row, c);
+    put_text(r, &s("jkhtbh"), 30);
+    put_text(r, &s("dkzh"), 30);
+    put_text(r, &s("jkr_zjlx"), 2);
+    put_text(r, &s("jkr_zjhm"), 20);
+    put_text(r, &s("gjr_zjlx"), 2);
+    put_text(r, &s("gjr_zjhm"), 20);
+    put_money_text(r, &s("htdkje"));
+    put_date_text(r, Some(&s("dkffrq")));
+    put_money_text(r, &s("dkye"));
+    put_money_text(r, &s("yqbjze"));
+    put_num(r, int_of(row, "ljyqqs"), 4);
+    put_date_text(r, Some(&s("dkjqrq")));
+    put_text(r, &s("dkzt"), 1);
 }
 
 /// Re-seal the export at `root` as the core's export step does last: write control.txt from the
@@ -581,18 +733,26 @@ pub async fn seal_export(root: &Path) -> Result<(), AdapterError> {
     blocking(move || -> std::io::Result<()> {
         let prev = std::fs::read(dir.join(CONTROL_FILE))
             .ok()
-            .and_then(|c| parse_control(&c).ok())
-            .map_or(0, |c| c.seq);
+            .and_then(|c| parse_control(&c).ok());
         let mut entries = Vec::new();
         for f in DATA_FILES {
             let data = std::fs::read(dir.join(f))?;
             entries.push((f, entry_of(&data)));
         }
+        // The deltas stay, re-sealed as they are now too.
+        let mut deltas = prev.as_ref().map(|c| c.deltas.clone()).unwrap_or_default();
+        for d in &mut deltas {
+            for f in DATA_FILES {
+                let data = std::fs::read(dir.join(d.dir()).join(f))?;
+                d.files.insert(f.to_string(), entry_of(&data));
+            }
+        }
+        let seq = prev.map_or(0, |c| c.seq) + 1;
         let time = chrono::Local::now().format("%Y%m%d%H%M%S").to_string();
         write_atomic(
             &dir,
             CONTROL_FILE,
-            render_control(prev + 1, &time, &entries).as_bytes(),
+            render_control_with_deltas(seq, &time, &entries, &deltas).as_bytes(),
         )
     })
     .await?
