@@ -58,22 +58,7 @@ pub(super) async fn load_tree(pool: &AnyPool, kind: StoreKind) -> Result<LogStat
     .await?;
     let mut leaves = Vec::with_capacity(rows.len());
     for row in rows {
-        let index = row.try_get::<i64, _>("idx")? as u64;
-        let expected = plan.leaves.start + leaves.len() as u64;
-        if index != expected {
-            return Err(LoadError::Gap {
-                expected,
-                found: index,
-            }
-            .into());
-        }
-        let entry: Vec<u8> = row.try_get("entry")?;
-        let stored: Vec<u8> = row.try_get("leaf_hash")?;
-        let leaf = merkle::leaf_hash(&entry);
-        if stored.as_slice() != leaf.as_slice() {
-            return Err(LoadError::LeafMismatch(index).into());
-        }
-        leaves.push(leaf);
+        leaves.push(checked_leaf(&row, plan.leaves.start + leaves.len() as u64)?);
     }
     let held = fetch_tiles(&mut tx, &plan.tiles).await?;
     let tree = TiledTree::restore(size, &leaves, &held).map_err(LoadError::from)?;
@@ -86,6 +71,26 @@ pub(super) async fn load_tree(pool: &AnyPool, kind: StoreKind) -> Result<LogStat
     let seqs = load_seqs(&mut tx).await?;
     tx.commit().await?;
     Ok(LogState::restored(tree, seqs))
+}
+
+/// The leaf hash of a row `(idx, leaf_hash, entry)` that must be entry `expected`: a gap or
+/// a stored hash that does not match the entry is refused.
+fn checked_leaf(row: &sqlx::any::AnyRow, expected: u64) -> Result<Hash, StoreError> {
+    let index = row.try_get::<i64, _>("idx")? as u64;
+    if index != expected {
+        return Err(LoadError::Gap {
+            expected,
+            found: index,
+        }
+        .into());
+    }
+    let entry: Vec<u8> = row.try_get("entry")?;
+    let stored: Vec<u8> = row.try_get("leaf_hash")?;
+    let leaf = merkle::leaf_hash(&entry);
+    if stored.as_slice() != leaf.as_slice() {
+        return Err(LoadError::LeafMismatch(index).into());
+    }
+    Ok(leaf)
 }
 
 /// Whether every full tile of a tree of `size` leaves is stored.
@@ -138,20 +143,7 @@ pub(super) async fn check_log(
         .await?;
         let mut full = Vec::new();
         for row in rows {
-            let index = row.try_get::<i64, _>("idx")? as u64;
-            if index != tree.size() {
-                return Err(LoadError::Gap {
-                    expected: tree.size(),
-                    found: index,
-                }
-                .into());
-            }
-            let entry: Vec<u8> = row.try_get("entry")?;
-            let stored: Vec<u8> = row.try_get("leaf_hash")?;
-            let leaf = merkle::leaf_hash(&entry);
-            if stored.as_slice() != leaf.as_slice() {
-                return Err(LoadError::LeafMismatch(index).into());
-            }
+            let leaf = checked_leaf(&row, tree.size())?;
             full.extend(tree.push(leaf));
             if let Some((cp_size, cp_root)) = &checkpoint
                 && tree.size() == *cp_size
