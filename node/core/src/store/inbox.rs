@@ -56,6 +56,21 @@ impl Store {
         peer: &str,
         message_id: &str,
     ) -> Result<Option<(String, Vec<u8>)>, StoreError> {
+        // Every received request asks this before anything else, and almost always finds
+        // nothing: on SQLite it is a key lookup run inline ([`super::reader`]).
+        if let Some(readers) = &self.readers {
+            let found = readers.try_read(|c| {
+                use rusqlite::OptionalExtension;
+                c.prepare_cached(
+                    "SELECT method, reply FROM inbox WHERE peer = ?1 AND message_id = ?2",
+                )?
+                .query_row([peer, message_id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()
+            });
+            if let Some(found) = found {
+                return Ok(found);
+            }
+        }
         let row =
             sqlx::query("SELECT method, reply FROM inbox WHERE peer = $1 AND message_id = $2")
                 .bind(peer)

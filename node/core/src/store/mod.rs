@@ -17,6 +17,7 @@ pub mod disclosures;
 pub mod inbox;
 pub mod log_rows;
 pub mod metrics;
+mod reader;
 mod schema;
 pub mod witness;
 mod writer;
@@ -160,6 +161,8 @@ pub struct Store {
     subject_secret: Option<Arc<ring::hmac::Key>>,
     /// The writer's commit latency, batch size and disclosures (crate::ops).
     commit_metrics: metrics::CommitMetrics,
+    /// Inline point reads of a SQLite file ([`reader`]); None on PostgreSQL and in memory.
+    readers: Option<Arc<reader::Readers>>,
 }
 
 /// The PRAGMAs of every SQLite connection: the pool's and the writer's own.
@@ -251,6 +254,12 @@ impl Store {
         let commit_metrics = metrics::CommitMetrics::default();
         let stats = commit_metrics.clone();
         writer::spawn(&pool, kind, rx, log.clone(), stats).await?;
+        let readers = match kind {
+            StoreKind::Sqlite => writer::sqlite_file(&pool)
+                .await?
+                .map(|path| Arc::new(reader::Readers::new(&path))),
+            StoreKind::Postgres => None,
+        };
         Ok(Self {
             pool,
             kind,
@@ -259,6 +268,7 @@ impl Store {
             offline,
             subject_secret: None,
             commit_metrics,
+            readers,
         })
     }
 

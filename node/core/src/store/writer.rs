@@ -41,6 +41,11 @@ pub(super) struct Job {
     pub(super) reply: oneshot::Sender<Result<JobOut, StoreError>>,
 }
 
+/// The file of a SQLite pool's main database; None for an in-memory database.
+pub(super) async fn sqlite_file(pool: &AnyPool) -> Result<Option<std::path::PathBuf>, StoreError> {
+    sqlite::file_of(pool).await
+}
+
 /// Start the writer of a store whose pool is `pool`: on a SQLite file, a thread owning a
 /// connection of its own; otherwise (PostgreSQL, an in-memory SQLite database) a task over
 /// the pool.

@@ -219,6 +219,11 @@ async fn an_answered_message_is_not_answered_again_in_its_commit_or_a_later_one(
             t.store.inbox_get(PEER, "m1").await.unwrap(),
             Some(("T/x".to_string(), b"first".to_vec()))
         );
+        // On a SQLite file the lookup ran inline on a reader connection, not through the pool.
+        if t.store.kind() == StoreKind::Sqlite {
+            let readers = t.store.readers.as_ref().expect("a SQLite file has readers");
+            assert_eq!(readers.idle_count(), 1);
+        }
         t.done().await;
     }
 }
