@@ -57,6 +57,8 @@ pub enum LoadError {
 /// One appended row, as the writer stores it.
 pub struct StagedRow {
     pub envelope: Envelope,
+    /// The bytes hashed into the tree (the store keeps them as the row's columns when they
+    /// are their canonical encoding: `store::log_rows`).
     pub entry_bytes: Vec<u8>,
     pub leaf_hash: Hash,
     pub payload_hash: Hash,

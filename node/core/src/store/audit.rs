@@ -44,22 +44,23 @@ impl Store {
             .fetch_one(pool)
             .await?;
         format::write_header(out, header, hfx_tlog::now_ms(), total as u64)?;
+        let entries_sql = format!(
+            "SELECT idx, {} FROM log_entries WHERE idx >= $1 AND idx < $2 ORDER BY idx",
+            super::log_rows::ENTRY_COLUMNS
+        );
         let mut next: i64 = 0;
         while next < total {
-            let rows = sqlx::query(
-                "SELECT idx, entry FROM log_entries WHERE idx >= $1 AND idx < $2 ORDER BY idx",
-            )
-            .bind(next)
-            .bind(next + PAGE)
-            .fetch_all(pool)
-            .await?;
+            let rows = sqlx::query(sqlx::AssertSqlSafe(entries_sql.as_str()))
+                .bind(next)
+                .bind(next + PAGE)
+                .fetch_all(pool)
+                .await?;
             for r in rows {
                 let idx: i64 = r.try_get("idx")?;
                 if idx != next {
                     return Err(ExportError::Gap(next as u64));
                 }
-                let entry: Vec<u8> = r.try_get("entry")?;
-                format::write_entry(out, &entry)?;
+                format::write_entry(out, &super::log_rows::entry_of(&r)?)?;
                 next += 1;
             }
             progress(next as u64, total as u64);

@@ -2,11 +2,62 @@
 //! witnesses returned for them. Entries, payloads and tiles are inserted by the writer's batch
 //! flush (`writer.rs`); here are the reads, the tree's restore at start and its full check,
 //! proofs from the tiles, and checkpoint and cosignature writes (through the writer).
+//!
+//! An entry row holds the envelope's fields as columns (`dir`, `peer`, `seq`, `message_id`,
+//! `case_id`, `msg_type`, `at_ms`, and `payload_hash`, the envelope's `payload_sha256`
+//! unhexed) and the entry's exact bytes in `entry`; an `entry` left empty (every append whose
+//! bytes are the canonical encoding of its columns, since issue 14) stands for that encoding,
+//! rebuilt on read ([`entry_of`]). Rows written before hold the bytes in full, and are read
+//! as they are. Either way the leaf hash is checked on the bytes read back, so a changed
+//! column of an empty-`entry` row is a leaf mismatch like a changed `entry`.
 
 use super::{Store, StoreError, StoreKind, Val, WriteOp};
 use crate::log::merkle::{self, Hash};
-use crate::log::{LoadError, LogState, TileId, TiledTree, tiles};
+use crate::log::{Envelope, LoadError, LogState, TileId, TiledTree, tiles};
 use sqlx::{AnyPool, Row};
+
+/// The columns [`entry_of`] reads: every SELECT of an entry's bytes takes these.
+pub(super) const ENTRY_COLUMNS: &str =
+    "entry, dir, peer, seq, message_id, case_id, msg_type, at_ms, payload_hash";
+
+/// The bytes of the entry in `row` (selected with [`ENTRY_COLUMNS`]): its `entry` column, or,
+/// when that is empty, the canonical encoding of the row's columns ([`row_envelope`]).
+pub(super) fn entry_of(row: &sqlx::any::AnyRow) -> Result<Vec<u8>, StoreError> {
+    let entry: Vec<u8> = row.try_get("entry")?;
+    if !entry.is_empty() {
+        return Ok(entry);
+    }
+    Ok(row_envelope(row)?.entry_bytes())
+}
+
+/// The envelope a row's columns describe; its [`Envelope::entry_bytes`] is the canonical
+/// encoding an empty `entry` stands for. The writer stores `entry` empty only after building
+/// the same envelope from the values it binds and finding its bytes equal to the entry's.
+fn row_envelope(row: &sqlx::any::AnyRow) -> Result<Envelope, StoreError> {
+    let payload_hash: Vec<u8> = row.try_get("payload_hash")?;
+    Ok(Envelope {
+        dir: row.try_get("dir")?,
+        peer: row.try_get("peer")?,
+        seq: row.try_get::<i64, _>("seq")? as u64,
+        message_id: row.try_get("message_id")?,
+        case_id: row.try_get("case_id")?,
+        msg_type: row.try_get("msg_type")?,
+        at_ms: row.try_get("at_ms")?,
+        payload_sha256: hex::encode(payload_hash),
+    })
+}
+
+/// What the writer stores in `entry` for an append: nothing when `entry_bytes` are the
+/// canonical encoding of `columns` (the envelope whose fields it binds as the row's columns,
+/// with `seq` as assigned and `payload_sha256` the hex of the `payload_hash` column), else the
+/// bytes in full (a real entry is never empty, so an empty one is unambiguous).
+pub(super) fn entry_to_store(columns: &Envelope, entry_bytes: Vec<u8>) -> Vec<u8> {
+    if columns.entry_bytes() == entry_bytes {
+        Vec::new()
+    } else {
+        entry_bytes
+    }
+}
 
 /// Entries read per query by the full pass.
 const PAGE: i64 = 20_000;
@@ -49,13 +100,11 @@ pub(super) async fn load_tree(pool: &AnyPool, kind: StoreKind) -> Result<LogStat
         .await?;
     let size = last.map(|l| l as u64 + 1).unwrap_or(0);
     let plan = tiles::restore_plan(size);
-    let rows = sqlx::query(
-        "SELECT idx, leaf_hash, entry FROM log_entries WHERE idx >= $1 AND idx < $2 ORDER BY idx",
-    )
-    .bind(plan.leaves.start as i64)
-    .bind(size as i64)
-    .fetch_all(&mut *tx)
-    .await?;
+    let rows = sqlx::query(sqlx::AssertSqlSafe(leaves_sql()))
+        .bind(plan.leaves.start as i64)
+        .bind(size as i64)
+        .fetch_all(&mut *tx)
+        .await?;
     let mut leaves = Vec::with_capacity(rows.len());
     for row in rows {
         leaves.push(checked_leaf(&row, plan.leaves.start + leaves.len() as u64)?);
@@ -73,8 +122,16 @@ pub(super) async fn load_tree(pool: &AnyPool, kind: StoreKind) -> Result<LogStat
     Ok(LogState::restored(tree, seqs))
 }
 
-/// The leaf hash of a row `(idx, leaf_hash, entry)` that must be entry `expected`: a gap or
-/// a stored hash that does not match the entry is refused.
+/// Rows `idx, leaf_hash` and the entry's columns, for indexes `$1..$2`.
+fn leaves_sql() -> String {
+    format!(
+        "SELECT idx, leaf_hash, {ENTRY_COLUMNS} FROM log_entries WHERE idx >= $1 AND idx < $2 ORDER BY idx"
+    )
+}
+
+/// The leaf hash of a row ([`leaves_sql`]) that must be entry `expected`: a gap, or a stored
+/// hash that does not match the entry's bytes (as stored, or rebuilt from the columns), is
+/// refused.
 fn checked_leaf(row: &sqlx::any::AnyRow, expected: u64) -> Result<Hash, StoreError> {
     let index = row.try_get::<i64, _>("idx")? as u64;
     if index != expected {
@@ -84,7 +141,7 @@ fn checked_leaf(row: &sqlx::any::AnyRow, expected: u64) -> Result<Hash, StoreErr
         }
         .into());
     }
-    let entry: Vec<u8> = row.try_get("entry")?;
+    let entry = entry_of(row)?;
     let stored: Vec<u8> = row.try_get("leaf_hash")?;
     let leaf = merkle::leaf_hash(&entry);
     if stored.as_slice() != leaf.as_slice() {
@@ -134,13 +191,11 @@ pub(super) async fn check_log(
     let mut missing: Vec<(TileId, Vec<Hash>)> = Vec::new();
     let mut next: i64 = 0;
     while (next as u64) < total {
-        let rows = sqlx::query(
-            "SELECT idx, leaf_hash, entry FROM log_entries WHERE idx >= $1 AND idx < $2 ORDER BY idx",
-        )
-        .bind(next)
-        .bind(next + PAGE)
-        .fetch_all(pool)
-        .await?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(leaves_sql()))
+            .bind(next)
+            .bind(next + PAGE)
+            .fetch_all(pool)
+            .await?;
         let mut full = Vec::new();
         for row in rows {
             let leaf = checked_leaf(&row, tree.size())?;
@@ -447,14 +502,14 @@ impl Store {
         .map(|_| ())
     }
 
-    /// The stored entry bytes at `index`, if any.
+    /// The bytes of the entry at `index` (as stored, or rebuilt from its columns), if any.
     pub async fn entry_at(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(
-            sqlx::query_scalar("SELECT entry FROM log_entries WHERE idx = $1")
-                .bind(index as i64)
-                .fetch_optional(&self.pool)
-                .await?,
-        )
+        let sql = format!("SELECT {ENTRY_COLUMNS} FROM log_entries WHERE idx = $1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(index as i64)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(entry_of).transpose()
     }
 
     /// The log's size as stored: its largest index plus one (an index seek, where

@@ -1,4 +1,8 @@
 //! The schema: append-only migrations, one SQLite and one PostgreSQL text per version.
+//!
+//! `log_entries.entry` holds an entry's exact bytes, or nothing (a zero-length blob) when
+//! they are the canonical encoding of the row's other columns, rebuilt on read
+//! (`log_rows::entry_of`); rows appended before that hold the bytes in full.
 
 use super::{StoreError, StoreKind};
 use sqlx::{AnyPool, Executor};

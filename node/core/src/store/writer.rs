@@ -1,7 +1,9 @@
 //! The one writer: takes every write, batches concurrent jobs into one transaction (group
 //! commit), gives each job that runs statements of its own a savepoint so one failing job
 //! does not take the others with it, and inserts the batch's rows (log entries and payloads,
-//! tiles, inbox replies, disclosure records) together just before it commits.
+//! tiles, inbox replies, disclosure records) together just before it commits. A log entry's
+//! bytes are stored once: as its row's columns, `entry` left empty, when they are the
+//! canonical encoding of those columns (see `log_rows`).
 //!
 //! The batch logic is written once, over [`Backend`] and [`BatchTx`]. On a SQLite file it
 //! runs on a thread of its own that owns a connection of its own ([`sqlite`]), so a group
@@ -273,13 +275,16 @@ async fn entries_from(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     from: u64,
 ) -> Result<Vec<crate::log::StoredEntry>, StoreError> {
+    use super::log_rows::{ENTRY_COLUMNS, entry_of};
     use sqlx::Row;
-    let rows = sqlx::query(
-        "SELECT idx, peer, dir, seq, leaf_hash, entry FROM log_entries WHERE idx >= $1 ORDER BY idx",
-    )
-    .bind(from as i64)
-    .fetch_all(&mut **tx)
-    .await?;
+    // ENTRY_COLUMNS include peer, dir and seq.
+    let sql = format!(
+        "SELECT idx, leaf_hash, {ENTRY_COLUMNS} FROM log_entries WHERE idx >= $1 ORDER BY idx"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(from as i64)
+        .fetch_all(&mut **tx)
+        .await?;
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
         out.push(crate::log::StoredEntry {
@@ -288,7 +293,7 @@ async fn entries_from(
             dir: row.try_get("dir")?,
             seq: row.try_get::<i64, _>("seq")? as u64,
             leaf_hash: row.try_get("leaf_hash")?,
-            entry: row.try_get("entry")?,
+            entry: entry_of(&row)?,
         });
     }
     Ok(out)
@@ -465,20 +470,29 @@ impl PendingRows {
                 insert_rows(tx, &PAYLOADS_POSTGRES, values).await?;
             }
         }
+        // An entry is stored once: as the row's columns, with `entry` left empty, when its
+        // bytes are the canonical encoding of those columns (checked by rebuilding them); in
+        // full otherwise (`log_rows::entry_of` reads either).
         let mut values = Vec::with_capacity(self.entries.len() * ENTRIES.cols);
         for (a, row) in std::mem::take(&mut self.entries) {
-            let e = row.envelope;
+            // The envelope of the values bound below, as `log_rows` rebuilds it from the row.
+            let columns = Envelope {
+                seq: a.seq,
+                payload_sha256: hex::encode(row.payload_hash),
+                ..row.envelope
+            };
+            let entry = super::log_rows::entry_to_store(&columns, row.entry_bytes);
             values.extend([
                 Val::I64(a.index as i64),
-                Val::I64(e.at_ms),
-                e.dir.into(),
-                e.peer.into(),
-                Val::I64(a.seq as i64),
-                e.message_id.into(),
-                e.case_id.into(),
-                e.msg_type.into(),
+                Val::I64(columns.at_ms),
+                columns.dir.into(),
+                columns.peer.into(),
+                Val::I64(columns.seq as i64),
+                columns.message_id.into(),
+                columns.case_id.into(),
+                columns.msg_type.into(),
                 row.leaf_hash.to_vec().into(),
-                row.entry_bytes.into(),
+                entry.into(),
                 row.payload_hash.to_vec().into(),
             ]);
         }

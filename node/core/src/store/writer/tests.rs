@@ -13,6 +13,8 @@ const PEER: &str = "320300000000000";
 /// A store to test on, and what to remove afterwards.
 struct TestStore {
     store: Store,
+    /// Where it is, to open it again.
+    url: String,
     _tmp: Option<tempfile::TempDir>,
     /// (server URL, database name) of a PostgreSQL database of the test's own.
     pg: Option<(String, String)>,
@@ -25,6 +27,7 @@ impl TestStore {
         let store = Store::open(&url, LogState::new()).await.unwrap();
         TestStore {
             store,
+            url,
             _tmp: Some(tmp),
             pg: None,
         }
@@ -57,11 +60,11 @@ impl TestStore {
             .rsplit_once('/')
             .map(|(b, _)| b.to_string())
             .unwrap_or(server.clone());
-        let store = Store::open(&format!("{base}/{name}"), LogState::new())
-            .await
-            .unwrap();
+        let url = format!("{base}/{name}");
+        let store = Store::open(&url, LogState::new()).await.unwrap();
         Some(TestStore {
             store,
+            url,
             _tmp: None,
             pg: Some((server, name)),
         })
@@ -381,4 +384,280 @@ async fn a_failed_commit_rolls_the_whole_batch_back_and_the_writer_goes_on() {
     tx.commit().await.unwrap();
     assert_eq!(t.count("node_secret WHERE name = 'gone'").await, 0);
     t.done().await;
+}
+
+/// The `entry` column of every row, in index order, as stored.
+async fn raw_entries(store: &Store) -> Vec<Vec<u8>> {
+    sqlx::query_scalar("SELECT entry FROM log_entries ORDER BY idx")
+        .fetch_all(&store.pool)
+        .await
+        .unwrap()
+}
+
+/// The entry lines of the store's export.
+async fn exported(store: &Store) -> Vec<Vec<u8>> {
+    let header = hfx_tlog::audit::ExportHeader {
+        centre: "320100000000000".into(),
+        origin: "test.hfx/320100000000000".into(),
+        vkey: "k".into(),
+    };
+    let mut out = Vec::new();
+    store
+        .export(&header, false, &mut out, &|_, _| {})
+        .await
+        .unwrap();
+    hfx_tlog::audit::parse(&mut out.as_slice(), &|_, _| {})
+        .unwrap()
+        .entries
+}
+
+/// Every way the store gives an entry back gives `expected` (the bytes hashed into the tree,
+/// index by index): the single-entry read, the export, the full check, and a restart (same
+/// size and root, proofs that verify against `expected`). Returns the reopened store.
+async fn reads_back(t: &TestStore, expected: &[Vec<u8>]) -> Store {
+    use crate::log::merkle;
+    let n = expected.len() as u64;
+    for (i, want) in expected.iter().enumerate() {
+        let got = t.store.entry_at(i as u64).await.unwrap();
+        assert_eq!(got.as_deref(), Some(want.as_slice()), "entry {i}");
+    }
+    assert_eq!(t.store.entry_at(n).await.unwrap(), None);
+    assert_eq!(exported(&t.store).await, expected, "the export's entries");
+    assert_eq!(t.store.check_log(&|_, _| {}).await.unwrap(), n);
+    let leaves: Vec<_> = expected.iter().map(|e| merkle::leaf_hash(e)).collect();
+    let root = merkle::root_of_leaves(&leaves);
+    assert_eq!(t.store.log().lock().await.root(), root);
+    t.store.close().await;
+    let again = Store::open(&t.url, LogState::new()).await.unwrap();
+    assert_eq!(again.log().lock().await.size(), n, "size after a restart");
+    assert_eq!(
+        again.log().lock().await.root(),
+        root,
+        "root after a restart"
+    );
+    for index in [0, n / 2, n - 1] {
+        let proof = again.inclusion_proof(index, n).await.unwrap().unwrap();
+        merkle::verify_inclusion(&leaves[index as usize], index, n, &proof, &root)
+            .unwrap_or_else(|e| panic!("inclusion of {index}: {e}"));
+    }
+    again
+}
+
+/// An append whose entry is the canonical encoding of its columns, or (`!canonical`) one whose
+/// envelope names its payload's hash in upper-case hex, which the writer takes as it is: its
+/// entry is then not the encoding of its row (whose `payload_hash` is the payload's).
+fn drafted(i: usize, canonical: bool) -> (Envelope, Vec<u8>) {
+    let payload = format!("payload {i}").into_bytes();
+    let mut envelope = Envelope::draft(
+        crate::log::SENT,
+        if i.is_multiple_of(2) {
+            PEER
+        } else {
+            "320700000000000"
+        },
+        &format!("m{i}"),
+        "case-1",
+        "T/x#request",
+        &payload,
+    );
+    if !canonical {
+        envelope.payload_sha256 = envelope.payload_sha256.to_uppercase();
+    }
+    (envelope, payload)
+}
+
+/// Append `envelopes` in one job; the entries the log hashed, in order.
+async fn append_all(store: &Store, envelopes: Vec<(Envelope, Vec<u8>)>) -> Vec<Vec<u8>> {
+    let ops = envelopes
+        .iter()
+        .cloned()
+        .map(|(envelope, payload)| WriteOp::LogAppend { envelope, payload })
+        .collect();
+    let appended = store.write(ops).await.unwrap();
+    envelopes
+        .into_iter()
+        .zip(appended)
+        .map(|((envelope, _), a)| {
+            Envelope {
+                seq: a.seq,
+                ..envelope
+            }
+            .entry_bytes()
+        })
+        .collect()
+}
+
+/// The encoding an empty `entry` stands for is a storage format: rows stored since issue 14
+/// are rebuilt with it. If this changes, those rows no longer match their leaf hashes.
+#[test]
+fn the_canonical_encoding_of_a_row_is_fixed() {
+    let columns = Envelope {
+        dir: "sent".into(),
+        peer: PEER.into(),
+        seq: 7,
+        message_id: "m\"1".into(),
+        case_id: "c".into(),
+        msg_type: "T/x#request".into(),
+        at_ms: 1_700_000_000_000,
+        payload_sha256: hex::encode([0xab; 32]),
+    };
+    assert_eq!(
+        String::from_utf8(columns.entry_bytes()).unwrap(),
+        format!(
+            r#"{{"dir":"sent","peer":"{PEER}","seq":7,"message_id":"m\"1","case_id":"c","msg_type":"T/x#request","at_ms":1700000000000,"payload_sha256":"{}"}}"#,
+            "ab".repeat(32)
+        )
+    );
+    assert!(crate::store::log_rows::entry_to_store(&columns, columns.entry_bytes()).is_empty());
+    let mut other = columns.entry_bytes();
+    other.push(b' ');
+    assert_eq!(
+        crate::store::log_rows::entry_to_store(&columns, other.clone()),
+        other
+    );
+}
+
+/// Appends are stored with an empty `entry` (their bytes are their columns), except one whose
+/// bytes are not the encoding of its row, kept in full; every read gives back exactly the
+/// bytes the tree hashed, before and after a restart.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_entry_is_stored_once_and_read_back_byte_for_byte() {
+    for mut t in TestStore::all().await {
+        let mut expected = Vec::new();
+        for round in 0..3 {
+            let batch = (round * 100..round * 100 + 100)
+                .map(|i| drafted(i, i % 10 != 3))
+                .collect();
+            expected.extend(append_all(&t.store, batch).await);
+        }
+        // A disclosure's commitment entry (built by the writer) is stored once too.
+        t.store
+            .write(vec![disclosure("m-d", LogLink::None)])
+            .await
+            .unwrap();
+        let raw = raw_entries(&t.store).await;
+        assert_eq!(raw.len(), 301);
+        for (i, stored) in raw[..300].iter().enumerate() {
+            if i % 10 == 3 {
+                assert_eq!(stored, &expected[i], "entry {i} is kept in full");
+            } else {
+                assert!(stored.is_empty(), "entry {i} is stored as its columns");
+            }
+        }
+        assert!(raw[300].is_empty(), "the disclosure's commitment entry");
+        let commitment = t.store.entry_at(300).await.unwrap().unwrap();
+        let leaf: Vec<u8> = sqlx::query_scalar("SELECT leaf_hash FROM log_entries WHERE idx = 300")
+            .fetch_one(&t.store.pool)
+            .await
+            .unwrap();
+        assert_eq!(crate::log::merkle::leaf_hash(&commitment).to_vec(), leaf);
+        expected.push(commitment);
+        t.store = reads_back(&t, &expected).await;
+        t.done().await;
+    }
+}
+
+/// A log written before entries were stored once (every `entry` in full) loads, is checked
+/// and exported as it was, and takes appends stored once beside its old rows.
+#[tokio::test(flavor = "multi_thread")]
+async fn rows_stored_in_full_before_read_back_beside_rows_stored_once() {
+    use crate::log::merkle;
+    use sqlx::Connection;
+    for mut t in TestStore::all().await {
+        // 300 rows as the previous writer stored them (more than a tile, none stored: the
+        // open builds them from a full pass over the old rows).
+        t.store.close().await;
+        let mut expected = Vec::new();
+        {
+            let mut conn = sqlx::AnyConnection::connect(&t.url).await.unwrap();
+            let mut seqs = std::collections::HashMap::new();
+            for i in 0..300 {
+                let (mut e, payload) = drafted(i, true);
+                let seq = seqs.entry(e.peer.clone()).or_insert(0u64);
+                *seq += 1;
+                e.seq = *seq;
+                let entry = e.entry_bytes();
+                let payload_hash: [u8; 32] = {
+                    use sha2::Digest;
+                    sha2::Sha256::digest(&payload).into()
+                };
+                sqlx::query("INSERT INTO log_entries (idx, at_ms, dir, peer, seq, message_id, case_id, msg_type, leaf_hash, entry, payload_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")
+                    .bind(i as i64)
+                    .bind(e.at_ms)
+                    .bind(e.dir.clone())
+                    .bind(e.peer.clone())
+                    .bind(e.seq as i64)
+                    .bind(e.message_id.clone())
+                    .bind(e.case_id.clone())
+                    .bind(e.msg_type.clone())
+                    .bind(merkle::leaf_hash(&entry).to_vec())
+                    .bind(entry.clone())
+                    .bind(payload_hash.to_vec())
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+                expected.push(entry);
+            }
+            conn.close().await.unwrap();
+        }
+        t.store = Store::open(&t.url, LogState::new()).await.unwrap();
+        assert_eq!(t.store.log().lock().await.size(), 300);
+        let batch = (300..320).map(|i| drafted(i, true)).collect();
+        expected.extend(append_all(&t.store, batch).await);
+        let raw = raw_entries(&t.store).await;
+        assert_eq!(&raw[..300], &expected[..300], "old rows stay as they were");
+        assert!(
+            raw[300..].iter().all(|e| e.is_empty()),
+            "new rows are stored once"
+        );
+        t.store = reads_back(&t, &expected).await;
+        t.done().await;
+    }
+}
+
+/// A changed column of a row stored once changes the entry rebuilt from it: the full check
+/// and the start refuse it as a leaf mismatch, as they refuse a changed `entry`.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_changed_column_of_a_row_stored_once_is_a_leaf_mismatch() {
+    use crate::log::LoadError;
+    for t in TestStore::all().await {
+        let batch = (0..6).map(|i| drafted(i, true)).collect();
+        append_all(&t.store, batch).await;
+        let drop_trigger = match t.store.kind {
+            StoreKind::Sqlite => "DROP TRIGGER log_entries_no_update",
+            StoreKind::Postgres => "DROP TRIGGER log_entries_append_only ON log_entries",
+        };
+        sqlx::query(drop_trigger)
+            .execute(&t.store.pool)
+            .await
+            .unwrap();
+        // From the last row back: each check stops at the first mismatch, the newest change.
+        let tampers = [
+            ("UPDATE log_entries SET at_ms = at_ms + 1 WHERE idx = 5", 5),
+            ("UPDATE log_entries SET seq = seq + 100 WHERE idx = 4", 4),
+            (
+                "UPDATE log_entries SET payload_hash = leaf_hash WHERE idx = 3",
+                3,
+            ),
+            (
+                "UPDATE log_entries SET peer = '321300000000000' WHERE idx = 2",
+                2,
+            ),
+        ];
+        for (tamper, index) in tampers {
+            assert_eq!(t.store.check_log(&|_, _| {}).await.is_ok(), index == 5);
+            sqlx::query(tamper).execute(&t.store.pool).await.unwrap();
+            let e = t.store.check_log(&|_, _| {}).await.unwrap_err();
+            assert!(
+                matches!(e, StoreError::Log(LoadError::LeafMismatch(i)) if i == index),
+                "{tamper}: {e}"
+            );
+            let e = Store::open(&t.url, LogState::new()).await.err().unwrap();
+            assert!(
+                matches!(e, StoreError::Log(LoadError::LeafMismatch(i)) if i == index),
+                "{tamper}, at start: {e}"
+            );
+        }
+        t.done().await;
+    }
 }
