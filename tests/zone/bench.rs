@@ -181,6 +181,17 @@ fn bench_on_postgres_runs_query_log_and_transfer_and_drops_its_databases() {
         "{}",
         r["log"]["log_check"]
     );
+    // The writer's group commits: every append in one, none larger than the writers.
+    let commits = &r["log"]["commits"];
+    let per_commit = commits["appends_per_commit"].as_f64().unwrap_or(0.0);
+    assert!(
+        commits["count"].as_u64().unwrap_or(0) > 0 && per_commit >= 1.0,
+        "{commits}"
+    );
+    assert!(
+        per_commit <= r["log"]["concurrency"].as_f64().unwrap_or(0.0),
+        "{commits}"
+    );
     assert_eq!(r["transfer"]["transfers_done"], 6, "{}", r["transfer"]);
     assert_eq!(r["transfer"]["origin_check"]["ok"], true);
     let table = String::from_utf8_lossy(&out.stdout);

@@ -9,6 +9,8 @@ use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// A disclosure's labels: fixed words only (never the record's subject, person or peer).
@@ -29,6 +31,35 @@ pub struct CommitMetrics {
     pub seconds: Histogram,
     pub batch_size: Histogram,
     pub disclosures: Family<DisclosureLabels, Counter>,
+    /// Running totals of the same commits, for a benchmark's before/after reading.
+    totals: Arc<CommitTotals>,
+}
+
+/// Group commits, the jobs they took and their time, since the store opened.
+#[derive(Debug, Default)]
+pub struct CommitTotals {
+    commits: AtomicU64,
+    jobs: AtomicU64,
+    micros: AtomicU64,
+}
+
+/// A reading of [`CommitTotals`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CommitCount {
+    pub commits: u64,
+    pub jobs: u64,
+    pub micros: u64,
+}
+
+impl CommitCount {
+    /// What happened between `earlier` and this reading.
+    pub fn since(self, earlier: CommitCount) -> CommitCount {
+        CommitCount {
+            commits: self.commits.saturating_sub(earlier.commits),
+            jobs: self.jobs.saturating_sub(earlier.jobs),
+            micros: self.micros.saturating_sub(earlier.micros),
+        }
+    }
 }
 
 impl Default for CommitMetrics {
@@ -39,6 +70,7 @@ impl Default for CommitMetrics {
             // 1 doubling to 1024 (the writer's largest batch).
             batch_size: Histogram::new(exponential_buckets(1.0, 2.0, 11)),
             disclosures: Family::default(),
+            totals: Arc::default(),
         }
     }
 }
@@ -54,6 +86,16 @@ fn word(s: &str) -> String {
 }
 
 impl CommitMetrics {
+    /// Commits, jobs and commit time so far (failed commits included).
+    pub fn totals(&self) -> CommitCount {
+        let t = &self.totals;
+        CommitCount {
+            commits: t.commits.load(Ordering::Relaxed),
+            jobs: t.jobs.load(Ordering::Relaxed),
+            micros: t.micros.load(Ordering::Relaxed),
+        }
+    }
+
     /// One group commit took `took` for `jobs`; `results` when it committed (each job's own
     /// outcome: a job that failed in its savepoint recorded nothing).
     pub(super) fn committed(
@@ -64,6 +106,11 @@ impl CommitMetrics {
     ) {
         self.seconds.observe(took.as_secs_f64());
         self.batch_size.observe(jobs.len() as f64);
+        let t = &self.totals;
+        t.commits.fetch_add(1, Ordering::Relaxed);
+        t.jobs.fetch_add(jobs.len() as u64, Ordering::Relaxed);
+        t.micros
+            .fetch_add(took.as_micros() as u64, Ordering::Relaxed);
         let Some(results) = results else {
             return;
         };

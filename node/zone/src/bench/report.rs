@@ -286,13 +286,21 @@ pub fn table(r: &Value) -> String {
                 None => format!("{} B written per append", l["cost"]["bytes_written_per_op"]),
             },
         ));
+        if let Some(c) = l.get("commits") {
+            out.push_str(&format!(
+                "  {} appends per group commit, {} ms per commit\n",
+                c["appends_per_commit"], c["mean_commit_ms"],
+            ));
+        }
         if let Some(a) = l.get("at_concurrency") {
             out.push_str(&format!(
-                "  at {} writers: {} appends/s, p50 {} ms, p99 {} ms\n",
+                "  at {} writers: {} appends/s, p50 {} ms, p99 {} ms, {} appends per commit, {} B written per append\n",
                 a["concurrency"],
                 fmt_rate(a["throughput_per_s"].as_f64().unwrap_or(0.0)),
                 fmt_ms(a["latency_us"]["p50"].as_u64()),
                 fmt_ms(a["latency_us"]["p99"].as_u64()),
+                a["commits"]["appends_per_commit"],
+                a["cost"]["bytes_written_per_op"],
             ));
         }
     }

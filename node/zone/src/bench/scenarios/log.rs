@@ -64,6 +64,8 @@ pub(crate) async fn log_point(
     let entry_bytes = Arc::new(AtomicU64::new(0));
     let (st, eb) = (store.clone(), entry_bytes.clone());
     let me = std::process::id();
+    let commits = store.commit_metrics().clone();
+    let commits_before = commits.totals();
     let usage_before = usage(me);
     let server = stores.server_mark().await;
     let load = drive(
@@ -101,6 +103,7 @@ pub(crate) async fn log_point(
     )
     .await;
     let used = usage(me).since(usage_before);
+    let commits_after = commits.totals();
     let server_work = stores.server_since(&server).await;
     let size = store.log().lock().await.size();
     let stored = store.entry_count().await?;
@@ -120,6 +123,15 @@ pub(crate) async fn log_point(
         "in the bench process through Store::write",
         "one writer task, group commit; each append = a payload row and an entry row",
     );
+    // Warm-up and measured commits alike (the totals have no window of their own).
+    let c = commits_after.since(commits_before);
+    if c.commits > 0 {
+        v["commits"] = json!({
+            "count": c.commits,
+            "appends_per_commit": round(c.jobs as f64 / c.commits as f64, 1),
+            "mean_commit_ms": round(c.micros as f64 / 1000.0 / c.commits as f64, 2),
+        });
+    }
     let ops = load.ok_total.max(1) as f64;
     v["cost"] = cost_json(&[("bench process (writers + store)", used)], load.ok_total);
     if stores.choice() == StoreChoice::Sqlite {
