@@ -330,10 +330,15 @@ pub(crate) fn unknown(table: &'static str, code: &str, record: &str) -> AdapterE
     }
 }
 
-/// A row whose columns read as text (money and dates are selected as text).
+/// A row whose columns read as text (money and dates are selected as text): an sqlx row, or
+/// the sqlite core's rusqlite row.
 pub(crate) trait TextRow {
-    fn text_col(&self, col: &str) -> Result<Option<String>, sqlx::Error>;
-    fn int_col(&self, col: &str) -> Result<i32, sqlx::Error>;
+    /// The driver's error reading a column.
+    type Error: std::fmt::Display;
+    fn text_col(&self, col: &str) -> Result<Option<String>, Self::Error>;
+    fn int_col(&self, col: &str) -> Result<i32, Self::Error>;
+    /// An integer column that may be NULL.
+    fn opt_int_col(&self, col: &str) -> Result<Option<i64>, Self::Error>;
 }
 
 impl<R: sqlx::Row> TextRow for R
@@ -341,12 +346,17 @@ where
     for<'c> &'c str: sqlx::ColumnIndex<R>,
     Option<String>: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     i32: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    Option<i64>: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
 {
+    type Error = sqlx::Error;
     fn text_col(&self, col: &str) -> Result<Option<String>, sqlx::Error> {
         self.try_get::<Option<String>, _>(col)
     }
     fn int_col(&self, col: &str) -> Result<i32, sqlx::Error> {
         self.try_get::<i32, _>(col)
+    }
+    fn opt_int_col(&self, col: &str) -> Result<Option<i64>, sqlx::Error> {
+        self.try_get::<Option<i64>, _>(col)
     }
 }
 

@@ -9,14 +9,17 @@ use crate::model::{
     business_type,
 };
 use crate::money::parse_yuan;
-use crate::sql_common::{self, SqlCore, bad};
+use crate::sql_common::{self, SqlCore, TextRow, bad, opt_text, text};
 use crate::{AdapterError, CheckItem, PersonLoan};
 use chrono::NaiveDate;
+use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, SqlitePool};
 use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
 
 mod dialect;
+mod read;
 
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS dwxx (
@@ -52,8 +55,14 @@ CREATE TABLE IF NOT EXISTS hfx_credit (
 );
 "#;
 
+/// How long a statement waits for another connection's lock.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
 pub struct SqliteCore {
+    /// The writes, the self-test and the seeding.
     pool: SqlitePool,
+    /// The lookups ([`read`]).
+    reads: Arc<read::ReadPool>,
 }
 
 fn d(date: NaiveDate) -> String {
@@ -120,13 +129,27 @@ impl SqliteCore {
             .create_if_missing(create)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(std::time::Duration::from_secs(10));
+            .busy_timeout(BUSY_TIMEOUT);
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .connect_with(opts)
             .await?;
         sqlx::raw_sql(SCHEMA).execute(&pool).await?;
-        Ok(Self { pool })
+        // The reads open the file the pool opened (as SQLite resolved `path`).
+        let file: String =
+            sqlx::query_scalar("SELECT file FROM pragma_database_list WHERE name = 'main'")
+                .fetch_one(&pool)
+                .await?;
+        if file.is_empty() {
+            return Err(AdapterError::unavailable(format!(
+                "sqlite core {}: not a database file",
+                path.display()
+            )));
+        }
+        let reads = read::ReadPool::new(file.into(), BUSY_TIMEOUT);
+        // One read connection now: a file the reads cannot open fails the open, not a lookup.
+        reads.read("open", |_| Ok(())).await?;
+        Ok(Self { pool, reads })
     }
 
     pub fn pool(&self) -> &SqlitePool {
@@ -140,12 +163,13 @@ impl SqliteCore {
         Ok(n as u64)
     }
 
-    fn member_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Member, AdapterError> {
-        let grzh: String = row.try_get("grzh")?;
+    /// A member row of [`MEMBER_SELECT`], read by the lookups (rusqlite) or the self-test
+    /// (sqlx).
+    fn member_from_row(row: &impl TextRow) -> Result<Member, AdapterError> {
+        let grzh = text(row, "grxx", "grzh")?;
         let r = grzh.as_str();
-        let s = |c: &str| -> Result<String, AdapterError> {
-            row.try_get::<String, _>(c).map_err(|e| bad(r, e))
-        };
+        let s = |c: &str| text(row, r, c);
+        let opt_int = |c: &str| row.opt_int_col(c).map_err(|e| bad(r, format!("{c}: {e}")));
         let zjlx = s("zjlx")?;
         let id_type = IdType::from_code(&zjlx).ok_or_else(|| AdapterError::UnknownCode {
             table: "证件类型",
@@ -176,7 +200,7 @@ impl SqliteCore {
                 });
             }
         };
-        let xhrq: Option<String> = row.try_get("xhrq").map_err(|e| bad(r, e))?;
+        let xhrq = opt_text(row, r, "xhrq")?;
         Ok(Member {
             account_no: grzh.clone(),
             name: s("xingming")?,
@@ -187,22 +211,10 @@ impl SqliteCore {
             phone: s("sjhm")?,
             employer: Employer {
                 account_no: s("dwzh")?,
-                name: row
-                    .try_get::<Option<String>, _>("dwmc")
-                    .map_err(|e| bad(r, e))?
-                    .unwrap_or_default(),
-                uscc: row
-                    .try_get::<Option<String>, _>("tyshxydm")
-                    .map_err(|e| bad(r, e))?
-                    .unwrap_or_default(),
-                employer_rate_bp: row
-                    .try_get::<Option<i64>, _>("dwjcbl")
-                    .map_err(|e| bad(r, e))?
-                    .unwrap_or(0) as u32,
-                member_rate_bp: row
-                    .try_get::<Option<i64>, _>("grjcbl")
-                    .map_err(|e| bad(r, e))?
-                    .unwrap_or(0) as u32,
+                name: opt_text(row, r, "dwmc")?.unwrap_or_default(),
+                uscc: opt_text(row, r, "tyshxydm")?.unwrap_or_default(),
+                employer_rate_bp: opt_int("dwjcbl")?.unwrap_or(0) as u32,
+                member_rate_bp: opt_int("grjcbl")?.unwrap_or(0) as u32,
             },
             deposit_base_fen: parse_money(r, "grjcjs", &s("grjcjs")?)?,
             member_monthly_fen: parse_money(r, "gryjce", &s("gryjce")?)?,
@@ -216,13 +228,93 @@ impl SqliteCore {
                 Some(x) => Some(parse_date(r, "xhrq", &x)?),
                 None => None,
             },
-            close_reason: row.try_get("xhyy").map_err(|e| bad(r, e))?,
+            close_reason: opt_text(row, r, "xhyy")?,
             paid_up_to: parse_month(r, "jzny", &s("jzny")?)?,
+        })
+    }
+
+    /// A posting row of account record `rec` (`grmx <account>`).
+    fn deposit_from_row(row: &impl TextRow, rec: &str) -> Result<Deposit, AdapterError> {
+        let s = |c: &str| text(row, rec, c);
+        let ywlx = s("ywlx")?;
+        if !business_type::ALL.contains(&ywlx.as_str()) {
+            return Err(AdapterError::UnknownCode {
+                table: "业务类型",
+                code: ywlx,
+                record: rec.to_string(),
+            });
+        }
+        Ok(Deposit {
+            date: parse_date(rec, "rq", &s("rq")?)?,
+            business_type: ywlx,
+            amount_fen: parse_money(rec, "fse", &s("fse")?)?,
+            interest_fen: parse_money(rec, "lx", &s("lx")?)?,
+            for_month: parse_month(rec, "hjny", &s("hjny")?)?,
+        })
+    }
+
+    /// A loan row, with the asked-about person's `role` (`B` borrower, else co-borrower).
+    fn loan_from_row(row: &impl TextRow) -> Result<PersonLoan, AdapterError> {
+        let no = text(row, "dkxx", "jkhtbh")?;
+        let r = no.as_str();
+        let s = |c: &str| text(row, r, c);
+        let zt = s("dkzt")?;
+        let status = match zt.as_str() {
+            "1" => LoanStatus::Normal,
+            "2" => LoanStatus::Overdue,
+            "3" => LoanStatus::Settled,
+            "4" => LoanStatus::WrittenOff,
+            other => {
+                return Err(AdapterError::UnknownCode {
+                    table: "贷款状态",
+                    code: other.into(),
+                    record: no.clone(),
+                });
+            }
+        };
+        let settled = opt_text(row, r, "dkjqrq")?;
+        let role = if s("role")? == "B" {
+            LoanRole::Borrower
+        } else {
+            LoanRole::CoBorrower
+        };
+        let periods = row
+            .opt_int_col("ljyqqs")
+            .map_err(|e| bad(r, format!("ljyqqs: {e}")))?
+            .ok_or_else(|| bad(r, "ljyqqs is missing"))?;
+        Ok(PersonLoan {
+            role,
+            loan: Loan {
+                contract_no: no.clone(),
+                loan_account: s("dkzh")?,
+                role,
+                contract_amount_fen: parse_money(r, "htdkje", &s("htdkje")?)?,
+                issued_on: parse_date(r, "dkffrq", &s("dkffrq")?)?,
+                outstanding_fen: parse_money(r, "dkye", &s("dkye")?)?,
+                overdue_principal_fen: parse_money(r, "yqbjze", &s("yqbjze")?)?,
+                overdue_periods: periods.max(0) as u32,
+                settled_on: match settled {
+                    Some(x) => Some(parse_date(r, "dkjqrq", &x)?),
+                    None => None,
+                },
+                status,
+            },
         })
     }
 }
 
-const MEMBER_SELECT: &str = "SELECT g.*, w.dwmc, w.tyshxydm, w.dwjcbl, w.grjcbl FROM grxx g LEFT JOIN dwxx w ON w.dwzh = g.dwzh";
+/// A member row: the account with its employer's columns.
+macro_rules! member_select {
+    () => {
+        "SELECT g.*, w.dwmc, w.tyshxydm, w.dwjcbl, w.grjcbl FROM grxx g LEFT JOIN dwxx w ON w.dwzh = g.dwzh"
+    };
+}
+const MEMBER_SELECT: &str = member_select!();
+/// The member with an id (`?1` number, `?2` type code), the lowest status code first.
+const MEMBER_BY_ID: &str = concat!(
+    member_select!(),
+    " WHERE g.zjhm = ?1 AND g.zjlx = ?2 ORDER BY g.grzhzt LIMIT 1"
+);
 
 #[async_trait::async_trait]
 impl SqlCore for SqliteCore {
@@ -238,14 +330,21 @@ impl SqlCore for SqliteCore {
         id_type: IdType,
         id_number: &str,
     ) -> Result<Option<Member>, AdapterError> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "{MEMBER_SELECT} WHERE g.zjhm = ?1 AND g.zjlx = ?2 ORDER BY g.grzhzt LIMIT 1"
-        )))
-        .bind(id_number)
-        .bind(id_type.code())
-        .fetch_optional(&self.pool)
-        .await?;
-        row.as_ref().map(Self::member_from_row).transpose()
+        let id_number = id_number.to_string();
+        self.reads
+            .read("member lookup", move |conn| {
+                let mut stmt = conn
+                    .prepare_cached(MEMBER_BY_ID)
+                    .map_err(read::read_error)?;
+                let mut rows = stmt
+                    .query((id_number.as_str(), id_type.code()))
+                    .map_err(read::read_error)?;
+                match rows.next().map_err(read::read_error)? {
+                    Some(row) => Self::member_from_row(&read::ReadRow(row)).map(Some),
+                    None => Ok(None),
+                }
+            })
+            .await
     }
 
     async fn deposits_inner(
@@ -254,37 +353,25 @@ impl SqlCore for SqliteCore {
         from: YearMonth,
         to: YearMonth,
     ) -> Result<Vec<Deposit>, AdapterError> {
-        let rows = sqlx::query(
-            "SELECT rq, ywlx, fse, lx, hjny FROM grmx WHERE grzh = ?1 AND hjny >= ?2 AND hjny <= ?3 ORDER BY hjny, rq, rowid",
-        )
-        .bind(account_no)
-        .bind(from.to_string())
-        .bind(to.to_string())
-        .fetch_all(&self.pool)
-        .await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in rows {
-            let rec = format!("grmx {account_no}");
-            let s = |c: &str| -> Result<String, AdapterError> {
-                row.try_get::<String, _>(c).map_err(|e| bad(&rec, e))
-            };
-            let ywlx = s("ywlx")?;
-            if !business_type::ALL.contains(&ywlx.as_str()) {
-                return Err(AdapterError::UnknownCode {
-                    table: "业务类型",
-                    code: ywlx,
-                    record: rec.clone(),
-                });
-            }
-            out.push(Deposit {
-                date: parse_date(&rec, "rq", &s("rq")?)?,
-                business_type: ywlx,
-                amount_fen: parse_money(&rec, "fse", &s("fse")?)?,
-                interest_fen: parse_money(&rec, "lx", &s("lx")?)?,
-                for_month: parse_month(&rec, "hjny", &s("hjny")?)?,
-            });
-        }
-        Ok(out)
+        let account_no = account_no.to_string();
+        self.reads
+            .read("deposits", move |conn| {
+                let mut stmt = conn
+                    .prepare_cached(
+                        "SELECT rq, ywlx, fse, lx, hjny FROM grmx WHERE grzh = ?1 AND hjny >= ?2 AND hjny <= ?3 ORDER BY hjny, rq, rowid",
+                    )
+                    .map_err(read::read_error)?;
+                let mut rows = stmt
+                    .query((account_no.as_str(), from.to_string(), to.to_string()))
+                    .map_err(read::read_error)?;
+                let rec = format!("grmx {account_no}");
+                let mut out = Vec::new();
+                while let Some(row) = rows.next().map_err(read::read_error)? {
+                    out.push(Self::deposit_from_row(&read::ReadRow(row), &rec)?);
+                }
+                Ok(out)
+            })
+            .await
     }
 
     async fn loans_inner(
@@ -292,64 +379,25 @@ impl SqlCore for SqliteCore {
         id_type: IdType,
         id_number: &str,
     ) -> Result<Vec<PersonLoan>, AdapterError> {
-        let rows = sqlx::query(
-            "SELECT *, CASE WHEN jkr_zjhm = ?1 AND jkr_zjlx = ?2 THEN 'B' ELSE 'C' END AS role FROM dkxx \
-             WHERE (jkr_zjhm = ?1 AND jkr_zjlx = ?2) OR (gjr_zjhm = ?1 AND gjr_zjlx = ?2) ORDER BY dkffrq",
-        )
-        .bind(id_number)
-        .bind(id_type.code())
-        .fetch_all(&self.pool)
-        .await?;
-        let mut out = Vec::new();
-        for row in rows {
-            let no: String = row.try_get("jkhtbh")?;
-            let r = no.as_str();
-            let s = |c: &str| -> Result<String, AdapterError> {
-                row.try_get::<String, _>(c).map_err(|e| bad(r, e))
-            };
-            let zt = s("dkzt")?;
-            let status = match zt.as_str() {
-                "1" => LoanStatus::Normal,
-                "2" => LoanStatus::Overdue,
-                "3" => LoanStatus::Settled,
-                "4" => LoanStatus::WrittenOff,
-                other => {
-                    return Err(AdapterError::UnknownCode {
-                        table: "贷款状态",
-                        code: other.into(),
-                        record: no.clone(),
-                    });
+        let id_number = id_number.to_string();
+        self.reads
+            .read("loans", move |conn| {
+                let mut stmt = conn
+                    .prepare_cached(
+                        "SELECT *, CASE WHEN jkr_zjhm = ?1 AND jkr_zjlx = ?2 THEN 'B' ELSE 'C' END AS role FROM dkxx \
+                         WHERE (jkr_zjhm = ?1 AND jkr_zjlx = ?2) OR (gjr_zjhm = ?1 AND gjr_zjlx = ?2) ORDER BY dkffrq",
+                    )
+                    .map_err(read::read_error)?;
+                let mut rows = stmt
+                    .query((id_number.as_str(), id_type.code()))
+                    .map_err(read::read_error)?;
+                let mut out = Vec::new();
+                while let Some(row) = rows.next().map_err(read::read_error)? {
+                    out.push(Self::loan_from_row(&read::ReadRow(row))?);
                 }
-            };
-            let settled: Option<String> = row.try_get("dkjqrq").map_err(|e| bad(r, e))?;
-            let role = if s("role")? == "B" {
-                LoanRole::Borrower
-            } else {
-                LoanRole::CoBorrower
-            };
-            out.push(PersonLoan {
-                role,
-                loan: Loan {
-                    contract_no: no.clone(),
-                    loan_account: s("dkzh")?,
-                    role,
-                    contract_amount_fen: parse_money(r, "htdkje", &s("htdkje")?)?,
-                    issued_on: parse_date(r, "dkffrq", &s("dkffrq")?)?,
-                    outstanding_fen: parse_money(r, "dkye", &s("dkye")?)?,
-                    overdue_principal_fen: parse_money(r, "yqbjze", &s("yqbjze")?)?,
-                    overdue_periods: row
-                        .try_get::<i64, _>("ljyqqs")
-                        .map_err(|e| bad(r, e))?
-                        .max(0) as u32,
-                    settled_on: match settled {
-                        Some(x) => Some(parse_date(r, "dkjqrq", &x)?),
-                        None => None,
-                    },
-                    status,
-                },
-            });
-        }
-        Ok(out)
+                Ok(out)
+            })
+            .await
     }
 
     async fn live_ids_inner(
@@ -446,5 +494,172 @@ impl SqlCore for SqliteCore {
             .await;
         out.push(sql_common::sample_read(sample, Self::member_from_row));
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::CoreSystem;
+
+    /// A fresh folder under the system's temp dir.
+    fn scratch(what: &str) -> std::path::PathBuf {
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let d = std::env::temp_dir().join(format!(
+            "hfx-sqlite-{what}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    /// A core holding one member, passport `P1234567`, account `A1`, phone `sjhm`.
+    async fn one_member(path: &std::path::Path, sjhm: &str) -> SqliteCore {
+        let core = SqliteCore::open(path).await.unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO dwxx VALUES ('D1', '某单位', '91320300MA1XXXXX0X', 1200, 1200);
+             INSERT INTO grxx VALUES ('A1', '张三', '03', 'P1234567', '1', '1990-01-02', {sjhm},
+               'D1', '5000.00', '600.00', '600.00', '12345.67', '10000.00', '2345.67', '01',
+               '2015-03-01', NULL, NULL, '202510');
+             INSERT INTO grmx VALUES ('A1', '2025-10-15', '01', '1200.00', '0.00', '202510', NULL);
+             INSERT INTO dkxx VALUES ('H1', 'L1', '03', 'P1234567', NULL, NULL, '500000.00',
+               '2020-06-01', '350000.00', '0.00', 0, NULL, '1');"
+        )))
+        .execute(core.pool())
+        .await
+        .unwrap();
+        core
+    }
+
+    #[tokio::test]
+    async fn the_reads_map_the_member_its_postings_and_loans() {
+        let dir = scratch("lookup");
+        let core = one_member(&dir.join("core.db"), "'13800000000'").await;
+        let m = core
+            .member_by_id(IdType::Passport, "P1234567")
+            .await
+            .unwrap()
+            .expect("found");
+        assert_eq!(m.account_no, "A1");
+        assert_eq!(m.phone, "13800000000");
+        assert_eq!(m.employer.name, "某单位");
+        assert_eq!(m.employer.employer_rate_bp, 1200);
+        assert_eq!(m.balance_fen, 1_234_567);
+        assert_eq!(m.closed_on, None);
+        let month = YearMonth::new(2025, 10).unwrap();
+        let deps = core.deposits("A1", month, month).await.unwrap();
+        assert_eq!(deps.len(), 1);
+        assert_eq!((deps[0].amount_fen, deps[0].for_month), (120_000, month));
+        let loans = core.loans_of(IdType::Passport, "P1234567").await.unwrap();
+        assert_eq!(loans.len(), 1);
+        assert_eq!(loans[0].role, LoanRole::Borrower);
+        assert_eq!(loans[0].loan.outstanding_fen, 35_000_000);
+        assert!(
+            core.member_by_id(IdType::ResidentId, "P1234567")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        // The self-test's sample read (sqlx) maps the same row the same way.
+        let checks = core.check().await;
+        assert!(checks.iter().all(|c| c.ok), "{checks:?}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Another connection holds the file's lock past the busy timeout: the lookup is a
+    /// retryable Unavailable whose source is SQLite's busy code, not a panic or a wrong record;
+    /// once the lock is gone the same core finds the member.
+    #[tokio::test]
+    async fn a_lookup_while_another_connection_holds_the_lock_is_unavailable() {
+        let dir = scratch("busy");
+        let path = dir.join("core.db");
+        let mut core = one_member(&path, "'13800000000'").await;
+        // A short wait for the lock; and no other connection open, so that the locker can
+        // take the file's lock whole.
+        core.reads = read::ReadPool::new(path.clone(), Duration::from_millis(50));
+        core.pool.close().await;
+        let locker = rusqlite::Connection::open(&path).unwrap();
+        locker
+            .execute_batch(
+                "PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE; \
+                 UPDATE grxx SET sjhm = sjhm;",
+            )
+            .unwrap();
+        let e = core
+            .member_by_id(IdType::Passport, "P1234567")
+            .await
+            .unwrap_err();
+        assert!(e.is_unavailable(), "{e:?}");
+        let source = std::error::Error::source(&e)
+            .and_then(|s| s.downcast_ref::<sqlx::Error>())
+            .unwrap_or_else(|| panic!("an sqlx error as the source: {e:?}"));
+        assert!(sql_common::connection_lost(source), "{source:?}");
+        assert!(e.detail().contains("database is locked"), "{}", e.detail());
+        locker.execute_batch("COMMIT").unwrap();
+        drop(locker);
+        let m = core
+            .member_by_id(IdType::Passport, "P1234567")
+            .await
+            .unwrap()
+            .expect("found once the lock is gone");
+        assert_eq!(m.account_no, "A1");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A field that does not read as text (a blob in `sjhm`) is a bad record naming the account
+    /// and the field, from the lookup (rusqlite) and the self-test's sample read (sqlx) alike.
+    #[tokio::test]
+    async fn a_field_that_does_not_read_is_a_bad_record_naming_it() {
+        let dir = scratch("bad");
+        let core = one_member(&dir.join("core.db"), "X'FF00'").await;
+        let e = core
+            .member_by_id(IdType::Passport, "P1234567")
+            .await
+            .unwrap_err();
+        match &e {
+            AdapterError::BadRecord { record, detail } => {
+                assert_eq!(record, "A1");
+                assert!(detail.starts_with("sjhm"), "{detail}");
+            }
+            other => panic!("a bad record: {other:?}"),
+        }
+        // The connection that read it stays usable.
+        for _ in 0..3 {
+            assert!(matches!(
+                core.member_by_id(IdType::Passport, "P1234567").await,
+                Err(AdapterError::BadRecord { .. })
+            ));
+        }
+        let checks = core.check().await;
+        let sample = checks.iter().find(|c| c.name == "sample read").unwrap();
+        assert!(
+            !sample.ok && sample.detail.contains("A1") && sample.detail.contains("sjhm"),
+            "{sample:?}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A read that panics is an error of the call, not a panic of the caller; the pool goes on.
+    #[tokio::test]
+    async fn a_read_that_panics_is_an_error() {
+        let dir = scratch("panic");
+        let core = one_member(&dir.join("core.db"), "'13800000000'").await;
+        let e = core
+            .reads
+            .read("test", |_| -> Result<(), AdapterError> { panic!("boom") })
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(e, AdapterError::Other { .. }) && e.to_string().contains("panicked"),
+            "{e:?}"
+        );
+        assert!(
+            core.member_by_id(IdType::Passport, "P1234567")
+                .await
+                .unwrap()
+                .is_some()
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -21,6 +21,15 @@
 //! batch run that credits 100 accounts, timing the core's run (a delta export) and the adapter's
 //! load of it. Prints the adapter's RSS (VmRSS / VmHWM from /proc/self/status) and the bytes it
 //! read (rchar from /proc/self/io) at each step.
+//!
+//! The CPU of the SQLite core's member lookup under concurrency:
+//! ```text
+//! cargo run --release -p hfx-standins --example core_bench -- sqlite-cpu /tmp/corebench 100000 20000 [--tasks=32] [--keep]
+//! ```
+//! seeds a SQLite core (a kept folder `hfx_bench_sqlite_cpu_<members>` is reused), then runs
+//! the lookups (`member_by_id` of random members) from that many concurrent tasks and prints
+//! the wall time, lookups/s and the process's CPU (user + system, all threads, from
+//! /proc/self/stat) per lookup.
 
 use hfx_adapters::CoreSystem;
 use hfx_standins::seed::{SeedOptions, generate};
@@ -69,6 +78,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     if kind == "batchfile-scale" {
         return batchfile_scale(std::path::Path::new(server), n, lookups, keep).await;
+    }
+    if kind == "sqlite-cpu" {
+        let tasks = args
+            .iter()
+            .find_map(|a| a.strip_prefix("--tasks="))
+            .map(|s| s.parse())
+            .transpose()?
+            .unwrap_or(32);
+        return sqlite_cpu(std::path::Path::new(server), n, lookups, tasks, keep).await;
     }
     let opts = SeedOptions {
         seed: 1,
@@ -414,6 +432,105 @@ async fn batchfile_scale(
         std::fs::remove_dir_all(&dir)?;
     } else {
         println!("kept {}", dir.display());
+    }
+    Ok(())
+}
+
+/// CPU time (user + system) of this process so far, all its threads, from /proc/self/stat.
+fn process_cpu() -> Duration {
+    let ticks = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            // Fields after the command name (which may hold spaces) in parentheses.
+            let rest = s.rsplit_once(')')?.1.to_string();
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            // utime and stime: fields 14 and 15 of the line, 12 and 13 after the name.
+            Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+        })
+        .unwrap_or(0);
+    // USER_HZ is 100 on Linux (`getconf CLK_TCK`).
+    Duration::from_millis(ticks * 10)
+}
+
+/// `sqlite-cpu`: `lookups` member lookups on a seeded SQLite core from `tasks` concurrent
+/// tasks; wall time, lookups/s and CPU per lookup.
+async fn sqlite_cpu(
+    scratch: &std::path::Path,
+    n: u64,
+    lookups: u64,
+    tasks: usize,
+    keep: bool,
+) -> Result<(), Box<dyn std::error::Error>> {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let opts = scale_opts();
+    let dir = scratch.join(format!("hfx_bench_sqlite_cpu_{n}"));
+    let path = dir.join("core.db");
+    if !path.is_file() {
+        std::fs::create_dir_all(&dir)?;
+        let core = hfx_adapters::sqlite::SqliteCore::open(&path).await?;
+        let t = Instant::now();
+        core.seed(CENTRE, &opts, 0, n, &|_| {}).await?;
+        println!("seeded {n} members in {:.1} s", t.elapsed().as_secs_f64());
+    }
+    let core = Arc::new(hfx_adapters::sqlite::SqliteCore::open_existing(&path).await?);
+    // Random members (a fixed LCG, so runs are comparable), generated before the clock starts.
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    let ids: Arc<Vec<_>> = Arc::new(
+        (0..lookups)
+            .map(|_| {
+                x = x
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                let m = generate(CENTRE, &opts, (x >> 17) % n).member;
+                (m.id_type, m.id_number, m.account_no)
+            })
+            .collect(),
+    );
+    let run = |count: usize| {
+        let (core, ids) = (core.clone(), ids.clone());
+        async move {
+            let next = Arc::new(AtomicUsize::new(0));
+            let mut set = tokio::task::JoinSet::new();
+            for _ in 0..tasks {
+                let (core, ids, next) = (core.clone(), ids.clone(), next.clone());
+                set.spawn(async move {
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        if i >= count {
+                            return Ok::<(), String>(());
+                        }
+                        let (t, num, acct) = &ids[i % ids.len()];
+                        match core.member_by_id(*t, num).await {
+                            Ok(Some(m)) if &m.account_no == acct => {}
+                            Ok(_) => return Err(format!("member {acct} not found")),
+                            Err(e) => return Err(e.detail()),
+                        }
+                    }
+                });
+            }
+            while let Some(r) = set.join_next().await {
+                r.map_err(|e| e.to_string())??;
+            }
+            Ok::<(), String>(())
+        }
+    };
+    // Warm up: the pools' connections and their statement caches.
+    run(ids.len().min(2_000)).await?;
+    let (wall, cpu) = (Instant::now(), process_cpu());
+    run(ids.len()).await?;
+    let (wall, cpu) = (wall.elapsed(), process_cpu().saturating_sub(cpu));
+    println!(
+        "sqlite member_by_id: {lookups} lookups from {tasks} tasks on {n} members in {:.3} s: \
+         {:.0} lookups/s, CPU {:.3} s = {:.1} us per lookup",
+        wall.as_secs_f64(),
+        lookups as f64 / wall.as_secs_f64(),
+        cpu.as_secs_f64(),
+        cpu.as_secs_f64() * 1e6 / lookups as f64
+    );
+    drop(core);
+    if !keep {
+        std::fs::remove_dir_all(&dir)?;
     }
     Ok(())
 }
