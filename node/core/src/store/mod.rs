@@ -72,6 +72,11 @@ pub enum StoreError {
     /// Something the store keeps is not what it must be (e.g. a secret of the wrong size).
     #[error("store: {0}")]
     Corrupt(String),
+    /// The store was migrated by a newer release than this one.
+    #[error(
+        "store: its schema is version {found}, written by a newer hfx release (this one knows up to {known}); run that release or a newer one"
+    )]
+    NewerSchema { found: i64, known: i64 },
     #[error("store: stored {what} is malformed")]
     Malformed {
         what: &'static str,
@@ -240,6 +245,7 @@ impl Store {
     /// its own, and it refuses log appends.
     pub async fn open_offline(url: &str) -> Result<Self, StoreError> {
         let (pool, kind) = connect(url, 2).await?;
+        schema::check_not_newer(&pool).await?;
         Self::start(pool, kind, LogState::new(), true).await
     }
 

@@ -236,6 +236,7 @@ pub(super) async fn migrate_to(
     let done: Vec<i64> = sqlx::query_scalar("SELECT version FROM hfx_schema")
         .fetch_all(pool)
         .await?;
+    refuse_newer(done.iter().copied().max())?;
     for (version, lite, pg) in MIGRATIONS {
         if done.contains(version) || *version > upto {
             continue;
@@ -254,4 +255,37 @@ pub(super) async fn migrate_to(
         tracing::info!(version, store = kind.as_str(), "store migrated");
     }
     Ok(())
+}
+
+/// The newest schema version this release knows.
+pub(super) fn newest_known() -> i64 {
+    MIGRATIONS.last().map(|m| m.0).unwrap_or(0)
+}
+
+/// A store a newer release has migrated past what this one knows is refused, naming both
+/// versions: its rows may be in a form this release would misread (or, at best, refuse as
+/// a damaged log).
+fn refuse_newer(newest_applied: Option<i64>) -> Result<(), StoreError> {
+    match newest_applied {
+        Some(found) if found > newest_known() => Err(StoreError::NewerSchema {
+            found,
+            known: newest_known(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// [`refuse_newer`] for a store opened without migrating (offline tools); a store with no
+/// schema table yet is not newer.
+pub(super) async fn check_not_newer(pool: &AnyPool) -> Result<(), StoreError> {
+    let newest = sqlx::query_scalar::<_, Option<i64>>("SELECT MAX(version) FROM hfx_schema")
+        .fetch_one(pool)
+        .await;
+    match newest {
+        Ok(v) => refuse_newer(v),
+        // No schema table: nothing was migrated here (what the caller reads will say what is
+        // missing). Anything else is the store's own error.
+        Err(sqlx::Error::Database(_)) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
 }

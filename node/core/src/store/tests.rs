@@ -200,3 +200,45 @@ async fn proofs_from_the_stored_tiles_match_the_whole_tree() {
     assert_eq!(again.log().lock().await.size() as usize, n);
     check(again, tree).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_store_migrated_by_a_newer_release_is_refused_naming_both_versions() {
+    let (_tmp, store, url) = temp_store().await;
+    store.write(vec![append(0)]).await.unwrap();
+    let newer = schema::newest_known() + 1;
+    sqlx::query("INSERT INTO hfx_schema (version, applied_ms) VALUES ($1, 0)")
+        .bind(newer)
+        .execute(&store.pool)
+        .await
+        .unwrap();
+    store.close().await;
+    let known = schema::newest_known();
+    for (how, got) in [
+        ("open", Store::open(&url, LogState::new()).await.err()),
+        ("open_offline", Store::open_offline(&url).await.err()),
+    ] {
+        match got {
+            Some(StoreError::NewerSchema { found, known: k }) => {
+                assert_eq!((found, k), (newer, known), "{how}");
+            }
+            other => panic!("{how}: {other:?}"),
+        }
+    }
+    let text = StoreError::NewerSchema {
+        found: newer,
+        known,
+    }
+    .to_string();
+    assert!(
+        text.contains(&format!("version {newer}")) && text.contains(&format!("up to {known}")),
+        "{text}"
+    );
+    // A store this release knows opens as before.
+    sqlx::query("DELETE FROM hfx_schema WHERE version = $1")
+        .bind(newer)
+        .execute(&connect(&url, 1).await.unwrap().0)
+        .await
+        .unwrap();
+    let store = Store::open(&url, LogState::new()).await.unwrap();
+    assert_eq!(store.log().lock().await.size(), 1);
+}
