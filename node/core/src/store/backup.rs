@@ -39,9 +39,12 @@ impl Store {
         if self.kind != super::StoreKind::Postgres {
             return Ok(None);
         }
+        // Sessions of this process's own pools are not others, even when the pool has
+        // opened a second connection (sqlx returns a released one in the background).
         let n: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()",
+            "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND application_name IS DISTINCT FROM $1",
         )
+        .bind(super::own_session_name())
         .fetch_one(&self.pool)
         .await?;
         Ok(Some(n as u64))

@@ -183,6 +183,13 @@ const SQLITE_PRAGMAS: &[&str] = &[
     "PRAGMA wal_autocheckpoint = 8192",
 ];
 
+/// The `application_name` of this process's PostgreSQL sessions (digits only besides the
+/// prefix), so a count of the database's other sessions can leave out every connection of
+/// its own pools, whichever the pool happened to open.
+fn own_session_name() -> String {
+    format!("hfx-store-{}", std::process::id())
+}
+
 async fn connect(url: &str, max: u32) -> Result<(AnyPool, StoreKind), StoreError> {
     sqlx::any::install_default_drivers();
     let kind = if url.starts_with("sqlite:") {
@@ -204,9 +211,18 @@ async fn connect(url: &str, max: u32) -> Result<(AnyPool, StoreKind), StoreError
         })
         .after_connect(move |conn, _| {
             Box::pin(async move {
-                if kind == StoreKind::Sqlite {
-                    for pragma in SQLITE_PRAGMAS {
-                        conn.execute(*pragma).await?;
+                match kind {
+                    StoreKind::Sqlite => {
+                        for pragma in SQLITE_PRAGMAS {
+                            conn.execute(*pragma).await?;
+                        }
+                    }
+                    StoreKind::Postgres => {
+                        conn.execute(sqlx::AssertSqlSafe(format!(
+                            "SET application_name = '{}'",
+                            own_session_name()
+                        )))
+                        .await?;
                     }
                 }
                 Ok(())

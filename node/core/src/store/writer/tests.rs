@@ -661,3 +661,23 @@ async fn a_changed_column_of_a_row_stored_once_is_a_leaf_mismatch() {
         t.done().await;
     }
 }
+
+/// A restore refuses while other sessions use the database; this process's own pool is not
+/// one of them, however many connections it happened to open.
+#[tokio::test(flavor = "multi_thread")]
+async fn other_sessions_are_other_processes_not_this_ones_pools() {
+    let Some(t) = TestStore::postgres().await else {
+        return;
+    };
+    let both = (
+        t.store.pool.acquire().await.unwrap(),
+        t.store.pool.acquire().await.unwrap(),
+    );
+    drop(both);
+    assert_eq!(t.store.other_sessions().await.unwrap(), Some(0));
+    use sqlx::Connection;
+    let other = sqlx::PgConnection::connect(&t.url).await.unwrap();
+    assert_eq!(t.store.other_sessions().await.unwrap(), Some(1));
+    other.close().await.unwrap();
+    t.done().await;
+}
