@@ -21,6 +21,8 @@ use std::time::Duration;
 mod dialect;
 mod read;
 
+pub use read::sqlx_error;
+
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS dwxx (
   dwzh TEXT PRIMARY KEY, dwmc TEXT NOT NULL, tyshxydm TEXT NOT NULL,

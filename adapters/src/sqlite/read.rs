@@ -123,17 +123,26 @@ pub(super) fn read_error(e: rusqlite::Error) -> AdapterError {
         Some(ErrorCode::SystemIoFailure | ErrorCode::CannotOpen) => Some("database file"),
         _ => None,
     };
-    let e = sqlx::Error::Database(Box::new(SqliteError::from(e)));
+    let e = sqlx_error(e);
     match unavailable {
         Some(what) => AdapterError::unavailable_from(what, e),
         None => AdapterError::from(e),
     }
 }
 
+/// A rusqlite error as sqlx reports a database error: `sqlx::Error::Database` with SQLite's
+/// extended code and message, said as sqlx's SQLite driver says it, and sqlx's kinds (a
+/// unique violation stays one, for the callers that tell it apart). What every rusqlite
+/// connection of the project reports through: these reads, and the node store's writer.
+pub fn sqlx_error(e: rusqlite::Error) -> sqlx::Error {
+    sqlx::Error::Database(Box::new(SqliteError::from(e)))
+}
+
 /// A rusqlite error in sqlx's form (sqlx's SQLite error cannot be made outside sqlx).
 #[derive(Debug)]
 struct SqliteError {
-    /// SQLite's extended result code; None for an error of rusqlite's own.
+    /// SQLite's extended result code; None for an error of rusqlite's own (e.g. a
+    /// parameter count).
     code: Option<i32>,
     message: String,
 }
@@ -187,7 +196,17 @@ impl sqlx::error::DatabaseError for SqliteError {
     }
 
     fn kind(&self) -> sqlx::error::ErrorKind {
-        sqlx::error::ErrorKind::Other
+        use rusqlite::ffi;
+        use sqlx::error::ErrorKind;
+        match self.code {
+            Some(ffi::SQLITE_CONSTRAINT_UNIQUE | ffi::SQLITE_CONSTRAINT_PRIMARYKEY) => {
+                ErrorKind::UniqueViolation
+            }
+            Some(ffi::SQLITE_CONSTRAINT_FOREIGNKEY) => ErrorKind::ForeignKeyViolation,
+            Some(ffi::SQLITE_CONSTRAINT_NOTNULL) => ErrorKind::NotNullViolation,
+            Some(ffi::SQLITE_CONSTRAINT_CHECK) => ErrorKind::CheckViolation,
+            _ => ErrorKind::Other,
+        }
     }
 }
 

@@ -275,13 +275,10 @@ impl Store {
         let (tx, rx) = mpsc::channel::<Job>(4096);
         let commit_metrics = metrics::CommitMetrics::default();
         let stats = commit_metrics.clone();
-        writer::spawn(&pool, kind, rx, log.clone(), stats).await?;
-        let readers = match kind {
-            StoreKind::Sqlite => writer::sqlite_file(&pool)
-                .await?
-                .map(|path| Arc::new(reader::Readers::new(&path))),
-            StoreKind::Postgres => None,
-        };
+        // The SQLite file the writer opened is the one the readers read.
+        let readers = writer::spawn(&pool, kind, rx, log.clone(), stats)
+            .await?
+            .map(|path| Arc::new(reader::Readers::new(&path)));
         Ok(Self {
             pool,
             kind,

@@ -43,21 +43,16 @@ pub(super) struct Job {
     pub(super) reply: oneshot::Sender<Result<JobOut, StoreError>>,
 }
 
-/// The file of a SQLite pool's main database; None for an in-memory database.
-pub(super) async fn sqlite_file(pool: &AnyPool) -> Result<Option<std::path::PathBuf>, StoreError> {
-    sqlite::file_of(pool).await
-}
-
 /// Start the writer of a store whose pool is `pool`: on a SQLite file, a thread owning a
 /// connection of its own; otherwise (PostgreSQL, an in-memory SQLite database) a task over
-/// the pool.
+/// the pool. Returns the SQLite file the writer's thread opened, if any.
 pub(super) async fn spawn(
     pool: &AnyPool,
     kind: StoreKind,
     rx: mpsc::Receiver<Job>,
     log: Arc<Mutex<LogState>>,
     stats: super::metrics::CommitMetrics,
-) -> Result<(), StoreError> {
+) -> Result<Option<std::path::PathBuf>, StoreError> {
     if kind == StoreKind::Sqlite
         && let Some(path) = sqlite::file_of(pool).await?
     {
@@ -66,14 +61,15 @@ pub(super) async fn spawn(
             .name("hfx-store-writer".into())
             .spawn(move || futures::executor::block_on(writer(db, rx, log, stats)))
             .map_err(|e| StoreError::Db(sqlx::Error::Io(e)))?;
+        Ok(Some(path))
     } else {
         let db = SqlxBackend {
             pool: pool.clone(),
             kind,
         };
         tokio::spawn(writer(db, rx, log, stats));
+        Ok(None)
     }
-    Ok(())
 }
 
 /// A database the writer runs group commits on: one transaction per batch.

@@ -7,7 +7,6 @@ use super::{Backend, BatchTx};
 use crate::log::LogState;
 use crate::store::{StoreError, Val};
 use rusqlite::{Connection, OpenFlags, Statement};
-use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use tokio::sync::Mutex;
 
@@ -152,76 +151,8 @@ fn bind(stmt: &mut Statement<'_>, args: &[Val], numbered: bool) -> Result<(), St
     Ok(())
 }
 
-/// A rusqlite error as the store reports database errors: `sqlx::Error::Database`, with
-/// SQLite's extended code and message and sqlx's kinds (a unique violation stays one, for
-/// the callers that tell it apart).
+/// A rusqlite error as the store reports database errors: the `sqlx::Error::Database` the
+/// adapters' rusqlite reads give too (SQLite's extended code and message, sqlx's kinds).
 fn db_error(e: rusqlite::Error) -> StoreError {
-    StoreError::Db(sqlx::Error::Database(Box::new(SqliteError::from(e))))
-}
-
-#[derive(Debug)]
-struct SqliteError {
-    /// SQLite's extended result code; None for an error of rusqlite's own (e.g. a
-    /// parameter count).
-    code: Option<i32>,
-    message: String,
-}
-
-impl From<rusqlite::Error> for SqliteError {
-    fn from(e: rusqlite::Error) -> Self {
-        match e {
-            rusqlite::Error::SqliteFailure(f, msg) => SqliteError {
-                code: Some(f.extended_code),
-                message: msg.unwrap_or_else(|| f.to_string()),
-            },
-            other => SqliteError {
-                code: None,
-                message: other.to_string(),
-            },
-        }
-    }
-}
-
-impl std::fmt::Display for SqliteError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for SqliteError {}
-
-impl sqlx::error::DatabaseError for SqliteError {
-    fn message(&self) -> &str {
-        &self.message
-    }
-
-    fn code(&self) -> Option<Cow<'_, str>> {
-        self.code.map(|c| Cow::Owned(c.to_string()))
-    }
-
-    fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
-        self
-    }
-
-    fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
-        self
-    }
-
-    fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
-        self
-    }
-
-    fn kind(&self) -> sqlx::error::ErrorKind {
-        use rusqlite::ffi;
-        use sqlx::error::ErrorKind;
-        match self.code {
-            Some(ffi::SQLITE_CONSTRAINT_UNIQUE | ffi::SQLITE_CONSTRAINT_PRIMARYKEY) => {
-                ErrorKind::UniqueViolation
-            }
-            Some(ffi::SQLITE_CONSTRAINT_FOREIGNKEY) => ErrorKind::ForeignKeyViolation,
-            Some(ffi::SQLITE_CONSTRAINT_NOTNULL) => ErrorKind::NotNullViolation,
-            Some(ffi::SQLITE_CONSTRAINT_CHECK) => ErrorKind::CheckViolation,
-            _ => ErrorKind::Other,
-        }
-    }
+    StoreError::Db(hfx_adapters::sqlite::sqlx_error(e))
 }
