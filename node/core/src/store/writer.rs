@@ -545,7 +545,17 @@ fn chunk_len(remaining: usize) -> usize {
 /// list, which makes binding a 2,816-value statement quadratic. PostgreSQL gets `$1..`.
 fn values_sql(kind: StoreKind, t: &RowsInsert, rows: usize) -> String {
     let mut sql = String::with_capacity(t.head.len() + rows * (t.row.len() + t.cols * 4) + 40);
-    sql.push_str(t.head);
+    match (kind, t.head.strip_prefix("INSERT INTO ")) {
+        // A failing row fails the whole group commit (the transaction is rolled back), so
+        // the statement need not undo its own earlier rows: `OR FAIL` spares SQLite the
+        // statement journal, a copy of every page the statement touches, which spills to a
+        // temporary file past 64 KB (as many bytes again as the commit writes).
+        (StoreKind::Sqlite, Some(rest)) => {
+            sql.push_str("INSERT OR FAIL INTO ");
+            sql.push_str(rest);
+        }
+        _ => sql.push_str(t.head),
+    }
     let mut n = 0;
     for r in 0..rows {
         if r > 0 {

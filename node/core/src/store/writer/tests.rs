@@ -356,6 +356,78 @@ async fn tiles_ride_the_batch_and_roll_back_with_their_job() {
     }
 }
 
+#[test]
+fn sqlite_flush_statements_fail_without_a_statement_journal() {
+    // SQLite: `OR FAIL` (no statement journal; a failure fails the whole batch anyway).
+    assert_eq!(
+        values_sql(StoreKind::Sqlite, &TILES, 2),
+        "INSERT OR FAIL INTO log_tiles (level, idx, hashes) VALUES (?, ?, ?), (?, ?, ?)"
+    );
+    // PostgreSQL has no `OR FAIL`: its statements stay as written, numbered.
+    assert_eq!(
+        values_sql(StoreKind::Postgres, &PAYLOADS_POSTGRES, 2),
+        "INSERT INTO log_payloads (hash, data) VALUES ($1, $2), ($3, $4) ON CONFLICT (hash) DO NOTHING"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_row_refused_mid_statement_leaves_nothing_of_the_batch() {
+    for t in TestStore::all().await {
+        let log = t.store.log();
+        let tile = |b: u8| vec![b; 32 * 256];
+        // (0, 1) is there already: the flush's one INSERT of three tiles is refused at its
+        // second row, after its first went in.
+        sqlx::query("INSERT INTO log_tiles (level, idx, hashes) VALUES (0, 1, $1)")
+            .bind(tile(9))
+            .execute(&t.store.pool)
+            .await
+            .unwrap();
+        let mut pending = PendingRows::default();
+        for i in 0..3u8 {
+            pending.push_tile(0, u64::from(i), tile(i));
+        }
+        let failed = match t.store.kind {
+            StoreKind::Sqlite => {
+                let path = file_of(&t.store.pool).await.unwrap().unwrap();
+                let mut db = SqliteBackend::open(&path).unwrap();
+                {
+                    let mut tx = db.begin(log).await.unwrap();
+                    let failed = pending.flush(&mut tx).await;
+                    drop(tx);
+                    // The writer's connection goes on after the refused batch.
+                    let mut tx = db.begin(log).await.unwrap();
+                    tx.exec("SELECT 1", &[]).await.unwrap();
+                    tx.commit().await.unwrap();
+                    failed
+                }
+            }
+            StoreKind::Postgres => {
+                let mut db = SqlxBackend {
+                    pool: t.store.pool.clone(),
+                    kind: StoreKind::Postgres,
+                };
+                let mut tx = db.begin(log).await.unwrap();
+                pending.flush(&mut tx).await
+            }
+        };
+        let Err(StoreError::Db(e)) = failed else {
+            panic!("a refused row must fail the flush: {failed:?}");
+        };
+        assert!(
+            e.as_database_error()
+                .is_some_and(|d| d.kind() == sqlx::error::ErrorKind::UniqueViolation),
+            "{e}"
+        );
+        let rows: Vec<(i64, i64, Vec<u8>)> =
+            sqlx::query_as("SELECT level, idx, hashes FROM log_tiles ORDER BY level, idx")
+                .fetch_all(&t.store.pool)
+                .await
+                .unwrap();
+        assert_eq!(rows, vec![(0, 1, tile(9))], "{:?}", t.store.kind);
+        t.done().await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failed_commit_rolls_the_whole_batch_back_and_the_writer_goes_on() {
     // SQLite only: the writer's own connection must be usable after a failed batch.
