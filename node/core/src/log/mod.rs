@@ -52,6 +52,32 @@ pub enum LoadError {
     Tiles(#[from] tiles::TileError),
     #[error("exchange log tile {}/{}: stored hashes do not match the entries", .0.level, .0.index)]
     TileMismatch(TileId),
+    /// An entry's sequence number is not above the one before it of the same peer and
+    /// direction: a number given twice.
+    #[error(
+        "exchange log entry {index}: sequence number {seq} does not rise above the one before it of its peer and direction"
+    )]
+    SeqNotRising { index: u64, seq: u64 },
+    /// The writer found a (peer, direction)'s counter in the store elsewhere than where its
+    /// batch began numbering: it refuses the batch rather than give a number twice.
+    #[error(
+        "exchange log: the sequence counter of {peer} ({dir}) is not at {from}, where this batch began numbering; refusing to give a number twice"
+    )]
+    SeqOutOfStep {
+        peer: String,
+        dir: String,
+        from: u64,
+    },
+    /// The store's counter of a (peer, direction) is not the newest number its entries hold.
+    #[error(
+        "exchange log: the sequence counter of {peer} ({dir}) says {stored}, its entries {entries}"
+    )]
+    SeqCounter {
+        peer: String,
+        dir: String,
+        stored: u64,
+        entries: u64,
+    },
 }
 
 /// One appended row, as the writer stores it.
@@ -109,6 +135,12 @@ impl Staged {
             self.sealed = true;
         }
         tiles
+    }
+
+    /// The newest sequence number the batch's surviving appends gave each (peer, direction)
+    /// they touched.
+    pub fn newest_seqs(&self) -> &HashMap<(String, String), u64> {
+        &self.seqs
     }
 
     pub fn rollback(&mut self, m: Mark) {

@@ -84,7 +84,7 @@ async fn inspect_pool(pool: &AnyPool, kind: super::StoreKind) -> Result<Inspecte
     } else {
         log_rows::TileCheck::Ignore
     };
-    let log = log_rows::check_log(pool, tiles, &|_, _| {}).await?;
+    let log = log_rows::check_log(pool, kind, tiles, &|_, _| {}).await?;
     let checkpoint = sqlx::query_as::<_, (i64, String)>(
         "SELECT size, note FROM log_checkpoints ORDER BY size DESC LIMIT 1",
     )

@@ -80,7 +80,7 @@ pub(super) async fn load_tree(pool: &AnyPool, kind: StoreKind) -> Result<LogStat
             "exchange log: building its tiles (once, after an upgrade)"
         );
         let started = std::time::Instant::now();
-        check_log(pool, TileCheck::StoreMissing, &|_, _| {}).await?;
+        check_log(pool, kind, TileCheck::StoreMissing, &|_, _| {}).await?;
         tracing::info!(
             entries = size,
             ms = started.elapsed().as_millis() as u64,
@@ -117,7 +117,7 @@ pub(super) async fn load_tree(pool: &AnyPool, kind: StoreKind) -> Result<LogStat
             return Err(LoadError::NotExtendingCheckpoint(cp_size).into());
         }
     }
-    let seqs = load_seqs(&mut tx).await?;
+    let seqs = load_seqs(&mut tx, kind).await?;
     tx.commit().await?;
     Ok(LogState::restored(tree, seqs))
 }
@@ -178,6 +178,7 @@ async fn tiles_complete(c: &mut sqlx::AnyConnection, size: u64) -> Result<bool, 
 /// the right edge). `progress(done, total)` is called after each page.
 pub(super) async fn check_log(
     pool: &AnyPool,
+    kind: StoreKind,
     mode: TileCheck,
     progress: &(dyn Fn(u64, u64) + Send + Sync),
 ) -> Result<LogState, StoreError> {
@@ -189,6 +190,7 @@ pub(super) async fn check_log(
     let mut tree = TiledTree::new();
     let mut checkpoint_ok = checkpoint.is_none();
     let mut missing: Vec<(TileId, Vec<Hash>)> = Vec::new();
+    let mut seqs = SeqPass::default();
     let mut next: i64 = 0;
     while (next as u64) < total {
         let rows = sqlx::query(sqlx::AssertSqlSafe(leaves_sql()))
@@ -199,6 +201,7 @@ pub(super) async fn check_log(
         let mut full = Vec::new();
         for row in rows {
             let leaf = checked_leaf(&row, tree.size())?;
+            seqs.see(&row)?;
             full.extend(tree.push(leaf));
             if let Some((cp_size, cp_root)) = &checkpoint
                 && tree.size() == *cp_size
@@ -232,10 +235,52 @@ pub(super) async fn check_log(
     {
         return Err(LoadError::NotExtendingCheckpoint(cp_size).into());
     }
-    Ok(LogState::restored(
-        tree,
-        load_seqs(&mut *pool.acquire().await?).await?,
-    ))
+    // The counters the store keeps must be the newest numbers its entries hold.
+    let stored = load_seqs(&mut *pool.acquire().await?, kind).await?;
+    seqs.matches(&stored)?;
+    Ok(LogState::restored(tree, stored))
+}
+
+/// The full pass's view of sequence numbers: each (peer, direction)'s must rise with the
+/// index (so none is given twice), and the newest of each is what the store's counters say.
+#[derive(Default)]
+struct SeqPass {
+    newest: std::collections::HashMap<(String, String), u64>,
+}
+
+impl SeqPass {
+    fn see(&mut self, row: &sqlx::any::AnyRow) -> Result<(), StoreError> {
+        let key: (String, String) = (row.try_get("peer")?, row.try_get("dir")?);
+        let seq = row.try_get::<i64, _>("seq")? as u64;
+        let index = row.try_get::<i64, _>("idx")? as u64;
+        let last = self.newest.entry(key).or_insert(0);
+        if seq <= *last {
+            return Err(LoadError::SeqNotRising { index, seq }.into());
+        }
+        *last = seq;
+        Ok(())
+    }
+
+    fn matches(
+        &self,
+        stored: &std::collections::HashMap<(String, String), u64>,
+    ) -> Result<(), StoreError> {
+        let keys: std::collections::BTreeSet<&(String, String)> =
+            self.newest.keys().chain(stored.keys()).collect();
+        for key in keys {
+            let (have, want) = (stored.get(key).copied(), self.newest.get(key).copied());
+            if have != want {
+                return Err(LoadError::SeqCounter {
+                    peer: key.0.clone(),
+                    dir: key.1.clone(),
+                    stored: have.unwrap_or(0),
+                    entries: want.unwrap_or(0),
+                }
+                .into());
+            }
+        }
+        Ok(())
+    }
 }
 
 /// What the full pass does with the stored tiles.
@@ -359,7 +404,9 @@ impl Store {
         } else {
             TileCheck::Ignore
         };
-        Ok(check_log(&self.pool, mode, progress).await?.size())
+        Ok(check_log(&self.pool, self.kind, mode, progress)
+            .await?
+            .size())
     }
 
     /// The root of the log's first `size` entries, from the stored tiles (None beyond the
@@ -404,12 +451,24 @@ impl Store {
     }
 }
 
-/// The newest sequence number of each (peer, direction), found by seeking the
-/// `(peer, dir, seq)` index twice per pair instead of reading the log: a node starts in the
-/// same time on ten entries as on ten million.
+/// The newest sequence number of each (peer, direction): on SQLite since schema v9 the
+/// writer's counters (`log_seqs`); otherwise found by seeking the `(peer, dir, seq)` index
+/// twice per pair. Either way without reading the log: a node starts in the same time on
+/// ten entries as on ten million.
 async fn load_seqs(
     c: &mut sqlx::AnyConnection,
+    kind: StoreKind,
 ) -> Result<std::collections::HashMap<(String, String), u64>, StoreError> {
+    if kind == StoreKind::Sqlite && has_seqs_table(c).await? {
+        let rows: Vec<(String, String, i64)> =
+            sqlx::query_as("SELECT peer, dir, seq FROM log_seqs")
+                .fetch_all(&mut *c)
+                .await?;
+        return Ok(rows
+            .into_iter()
+            .map(|(p, d, s)| ((p, d), s as u64))
+            .collect());
+    }
     let mut out = std::collections::HashMap::new();
     let mut after: Option<(String, String)> = None;
     loop {
@@ -453,6 +512,17 @@ async fn load_seqs(
         after = Some((peer, dir));
     }
     Ok(out)
+}
+
+/// Whether a SQLite store keeps the writer's sequence counters (schema v9; an older store
+/// opened offline does not).
+async fn has_seqs_table(c: &mut sqlx::AnyConnection) -> Result<bool, StoreError> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'log_seqs'",
+    )
+    .fetch_one(&mut *c)
+    .await?;
+    Ok(n > 0)
 }
 
 async fn last_checkpoint_root(

@@ -219,6 +219,24 @@ CREATE TABLE log_tiles (level INTEGER NOT NULL, idx BIGINT NOT NULL, hashes BYTE
 CREATE TRIGGER log_tiles_append_only BEFORE UPDATE OR DELETE ON log_tiles FOR EACH ROW EXECUTE FUNCTION hfx_append_only();
 "#,
     ),
+    (
+        // SQLite: the newest sequence number of each (peer, direction) in a table of its own,
+        // which the writer advances in each group commit after checking it is where the
+        // batch began (so no number is given twice), instead of the unique index on
+        // `(peer, dir, seq)`. That index has a right edge per peer and direction, and each
+        // commit rewrote the partly filled leaf page of every one it touched: with ten
+        // peers, twenty pages per commit, the largest share of the bytes an append wrote.
+        // PostgreSQL keeps its index (its processes may share a store and take turns).
+        9,
+        r#"
+CREATE TABLE log_seqs (peer TEXT NOT NULL, dir TEXT NOT NULL, seq BIGINT NOT NULL, PRIMARY KEY (peer, dir)) WITHOUT ROWID;
+INSERT INTO log_seqs (peer, dir, seq) SELECT peer, dir, MAX(seq) FROM log_entries GROUP BY peer, dir;
+DROP INDEX log_entries_seq;
+"#,
+        r#"
+SELECT 1;
+"#,
+    ),
 ];
 
 pub(super) async fn migrate(pool: &AnyPool, kind: StoreKind) -> Result<(), StoreError> {

@@ -186,6 +186,17 @@ async fn apply_batch<B: Backend>(
             crate::log::tiles::tile_to_bytes(&hashes),
         );
     }
+    if tx.kind() == StoreKind::Sqlite {
+        pending.counters = staged
+            .newest_seqs()
+            .iter()
+            .map(|(key, &newest)| SeqCounter {
+                key: key.clone(),
+                from: seqs.get(key).copied().unwrap_or(0),
+                to: newest,
+            })
+            .collect();
+    }
     pending.flush(&mut tx).await?;
     tx.commit().await?;
     Ok((out, staged))
@@ -338,7 +349,24 @@ pub(super) struct PendingRows {
     inbox_keys: std::collections::HashSet<(String, String)>,
     /// Disclosure rows ([`DisclosureWrite::row`]), [`DisclosureWrite::COLUMNS`] values each.
     disclosures: Vec<Val>,
+    /// SQLite: the sequence counters the batch advances (`log_seqs`, schema v9), set once
+    /// the batch's jobs are done.
+    counters: Vec<SeqCounter>,
 }
+
+/// A (peer, direction)'s sequence counter, from the number the batch began at to the newest
+/// it gave.
+pub(super) struct SeqCounter {
+    key: (String, String),
+    from: u64,
+    to: u64,
+}
+
+/// Advance one counter, only from where the batch began: a store whose counter is elsewhere
+/// (a second writer, a changed row) refuses the batch rather than give a number twice. A
+/// counter not yet there is made (its batch began at 0; if the row existed at another
+/// number, nothing changes and the batch is refused too).
+const SEQ_ADVANCE: &str = "INSERT INTO log_seqs (peer, dir, seq) VALUES ($1, $2, $3) ON CONFLICT (peer, dir) DO UPDATE SET seq = excluded.seq WHERE log_seqs.seq = $4";
 
 /// Where a job's pending rows start ([`PendingRows::mark`]).
 #[derive(Debug, Clone, Copy)]
@@ -509,6 +537,23 @@ impl PendingRows {
         }
         insert_rows(tx, &INBOX, values).await?;
         insert_rows(tx, &DISCLOSURES, std::mem::take(&mut self.disclosures)).await?;
+        for c in std::mem::take(&mut self.counters) {
+            let args = [
+                c.key.0.as_str().into(),
+                c.key.1.as_str().into(),
+                Val::I64(c.to as i64),
+                Val::I64(c.from as i64),
+            ];
+            if tx.exec(SEQ_ADVANCE, &args).await? != 1 {
+                let (peer, dir) = c.key;
+                return Err(crate::log::LoadError::SeqOutOfStep {
+                    peer,
+                    dir,
+                    from: c.from,
+                }
+                .into());
+            }
+        }
         Ok(())
     }
 }

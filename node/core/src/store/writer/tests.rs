@@ -670,6 +670,13 @@ async fn rows_stored_in_full_before_read_back_beside_rows_stored_once() {
                     .unwrap();
                 expected.push(entry);
             }
+            if t.store.kind == StoreKind::Sqlite {
+                // And the writer's counters, as it kept them (schema v9).
+                sqlx::query("INSERT INTO log_seqs (peer, dir, seq) SELECT peer, dir, MAX(seq) FROM log_entries GROUP BY peer, dir")
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+            }
             conn.close().await.unwrap();
         }
         t.store = Store::open(&t.url, LogState::new()).await.unwrap();
@@ -685,6 +692,130 @@ async fn rows_stored_in_full_before_read_back_beside_rows_stored_once() {
         t.store = reads_back(&t, &expected).await;
         t.done().await;
     }
+}
+
+/// SQLite keeps each (peer, direction)'s newest sequence number as a counter the writer
+/// advances in the batch's transaction. A counter that is not where the writer's batch began
+/// (changed behind its back) refuses the batch, whole; the full check names a counter that
+/// is not its entries' newest, and an entry whose number does not rise.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sequence_counter_out_of_step_refuses_the_batch_and_fails_the_check() {
+    use crate::log::LoadError;
+    let t = TestStore::sqlite().await;
+    let batch = (0..6).map(|i| drafted(i, true)).collect();
+    append_all(&t.store, batch).await;
+    let counters = || async {
+        sqlx::query_as::<_, (String, String, i64)>(
+            "SELECT peer, dir, seq FROM log_seqs ORDER BY peer, dir",
+        )
+        .fetch_all(&t.store.pool)
+        .await
+        .unwrap()
+    };
+    let before = counters().await;
+    assert!(!before.is_empty());
+    let newest = sqlx::query_as::<_, (String, String, i64)>(
+        "SELECT peer, dir, MAX(seq) FROM log_entries GROUP BY peer, dir ORDER BY peer, dir",
+    )
+    .fetch_all(&t.store.pool)
+    .await
+    .unwrap();
+    assert_eq!(before, newest, "the counters are the entries' newest");
+    assert_eq!(t.store.check_log(&|_, _| {}).await.unwrap(), 6);
+
+    let (peer, dir, seq) = before[0].clone();
+    let set = |v: i64| {
+        let (peer, dir) = (peer.clone(), dir.clone());
+        let pool = t.store.pool.clone();
+        async move {
+            sqlx::query("UPDATE log_seqs SET seq = $1 WHERE peer = $2 AND dir = $3")
+                .bind(v)
+                .bind(peer)
+                .bind(dir)
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+    };
+    set(seq + 5).await;
+    let size = t.store.log().lock().await.size();
+    let (env, payload) = drafted(6, true);
+    let env = Envelope {
+        peer: peer.clone(),
+        dir: dir.clone(),
+        ..env
+    };
+    let refused = t
+        .store
+        .write(vec![WriteOp::LogAppend {
+            envelope: env.clone(),
+            payload: payload.clone(),
+        }])
+        .await;
+    let Err(StoreError::CommitFailed(cause)) = &refused else {
+        panic!("an out-of-step counter must refuse the batch: {refused:?}");
+    };
+    assert!(
+        matches!(&**cause, StoreError::Log(LoadError::SeqOutOfStep { from, .. }) if *from == seq as u64),
+        "{cause}"
+    );
+    assert_eq!(t.store.log().lock().await.size(), size, "nothing appended");
+    assert_eq!(t.count("log_entries").await, 6);
+    assert!(matches!(
+        t.store.check_log(&|_, _| {}).await,
+        Err(StoreError::Log(LoadError::SeqCounter { stored, entries, .. })) if stored == seq as u64 + 5 && entries == seq as u64
+    ));
+
+    // Put back, the writer goes on numbering from it.
+    set(seq).await;
+    let appended = t
+        .store
+        .write(vec![WriteOp::LogAppend {
+            envelope: env,
+            payload,
+        }])
+        .await
+        .unwrap();
+    assert_eq!(appended[0].seq, seq as u64 + 1);
+    assert_eq!(t.store.check_log(&|_, _| {}).await.unwrap(), 7);
+
+    // A number given twice (a row put in behind the writer's back, its leaf hash right)
+    // fails the check at that row.
+    let (dup, payload) = drafted(7, true);
+    let dup = Envelope {
+        peer: peer.clone(),
+        dir: dir.clone(),
+        seq: seq as u64 + 1,
+        ..dup
+    };
+    let entry = dup.entry_bytes();
+    let payload_hash: [u8; 32] = {
+        use sha2::Digest;
+        sha2::Sha256::digest(&payload).into()
+    };
+    sqlx::query("INSERT INTO log_entries (idx, at_ms, dir, peer, seq, message_id, case_id, msg_type, leaf_hash, entry, payload_hash) VALUES (7, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
+        .bind(dup.at_ms)
+        .bind(dup.dir.clone())
+        .bind(dup.peer.clone())
+        .bind(dup.seq as i64)
+        .bind(dup.message_id.clone())
+        .bind(dup.case_id.clone())
+        .bind(dup.msg_type.clone())
+        .bind(crate::log::merkle::leaf_hash(&entry).to_vec())
+        .bind(entry)
+        .bind(payload_hash.to_vec())
+        .execute(&t.store.pool)
+        .await
+        .unwrap();
+    let check = t.store.check_log(&|_, _| {}).await;
+    assert!(
+        matches!(
+            check,
+            Err(StoreError::Log(LoadError::SeqNotRising { index: 7, seq: s })) if s == seq as u64 + 1
+        ),
+        "{check:?}"
+    );
+    t.done().await;
 }
 
 /// A changed column of a row stored once changes the entry rebuilt from it: the full check
