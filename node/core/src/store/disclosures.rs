@@ -8,7 +8,7 @@
 //! in the row's `commit_index`. An edit of any column then no longer hashes to the entry the
 //! signed, witnessed tree commits to, which `hfx audit verify` and `replay` report.
 
-use super::{Store, StoreError, Val, WriteOp};
+use super::{Store, StoreError, StoreKind, Val, WriteOp};
 use crate::log::Envelope;
 use hfx_tlog::audit::{COMMIT_DIR, DISCLOSURE_RECORD, DisclosureRecord};
 use sqlx::Row;
@@ -246,13 +246,24 @@ impl Store {
             "SELECT at_ms, direction, peer, acting_person, purpose, legal_basis, outcome, message_id, subject_masked FROM disclosures WHERE 1 = 1",
         );
         let mut texts: Vec<String> = Vec::new();
+        if let Some(v) = &f.subject_key {
+            texts.push(v.clone());
+            sql.push_str(match self.kind {
+                // SQLite (schema v10): the runs of the subject index, and the disclosures
+                // not yet in one (fewer than the writer's `SUBJECT_RUN`, found by rowid).
+                // One seek per run (CROSS JOIN keeps the runs the outer loop) and a rowid range;
+                // an OR of the two would scan the table.
+                StoreKind::Sqlite => {
+                    " AND id IN (SELECT s.id FROM disclosure_subject_runs r CROSS JOIN disclosure_subjects s ON s.run = r.upto AND s.subject_key = $1 \
+                     UNION ALL SELECT id FROM disclosures WHERE id > (SELECT COALESCE(MAX(upto), 0) FROM disclosure_subject_runs) AND subject_key = $1)"
+                }
+                StoreKind::Postgres => " AND subject_key = $1",
+            });
+        }
         let mut add = |sql: &mut String, cond: &str, v: String| {
             texts.push(v);
             sql.push_str(&format!(" AND {cond} ${}", texts.len()));
         };
-        if let Some(v) = &f.subject_key {
-            add(&mut sql, "subject_key =", v.clone());
-        }
         if let Some(v) = &f.peer {
             add(&mut sql, "peer =", v.clone());
         }

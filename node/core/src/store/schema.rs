@@ -237,6 +237,25 @@ DROP INDEX log_entries_seq;
 SELECT 1;
 "#,
     ),
+    (
+        // SQLite: the member's report finds a subject's disclosures through runs of the
+        // subject index, each the disclosures up to an id sorted by subject key and written
+        // once, instead of an index on the (random) key that every disclosure wrote a page
+        // of at its commit. The writer writes a run when 4,096 disclosures wait
+        // (writer.rs); the report reads the runs and scans the few waiting rows. The rows
+        // there already make the first run. PostgreSQL keeps its index.
+        10,
+        r#"
+CREATE TABLE disclosure_subjects (run INTEGER NOT NULL, subject_key TEXT NOT NULL, id INTEGER NOT NULL, PRIMARY KEY (run, subject_key, id)) WITHOUT ROWID;
+CREATE TABLE disclosure_subject_runs (upto INTEGER PRIMARY KEY);
+INSERT INTO disclosure_subjects (run, subject_key, id) SELECT (SELECT MAX(id) FROM disclosures), subject_key, id FROM disclosures ORDER BY subject_key, id;
+INSERT INTO disclosure_subject_runs (upto) SELECT MAX(id) FROM disclosures HAVING MAX(id) IS NOT NULL;
+DROP INDEX disclosures_subject;
+"#,
+        r#"
+SELECT 1;
+"#,
+    ),
 ];
 
 pub(super) async fn migrate(pool: &AnyPool, kind: StoreKind) -> Result<(), StoreError> {

@@ -92,6 +92,8 @@ pub(super) trait BatchTx {
     async fn exec_values(&mut self, sql: &str, args: Vec<Val>) -> Result<(), StoreError>;
     /// Whether a query (placeholders `$1..`) returns a row.
     async fn exists(&mut self, sql: &'static str, args: &[Val]) -> Result<bool, StoreError>;
+    /// The two integers of the one row a query without placeholders returns.
+    async fn int_pair(&mut self, sql: &'static str) -> Result<(i64, i64), StoreError>;
     async fn commit(self) -> Result<(), StoreError>;
 }
 
@@ -270,6 +272,10 @@ impl BatchTx for SqlxTx {
             .fetch_optional(&mut *self.tx)
             .await?
             .is_some())
+    }
+
+    async fn int_pair(&mut self, sql: &'static str) -> Result<(i64, i64), StoreError> {
+        Ok(sqlx::query_as(sql).fetch_one(&mut *self.tx).await?)
     }
 
     async fn commit(self) -> Result<(), StoreError> {
@@ -536,7 +542,11 @@ impl PendingRows {
             values.extend(row.values());
         }
         insert_rows(tx, &INBOX, values).await?;
+        let disclosed = !self.disclosures.is_empty();
         insert_rows(tx, &DISCLOSURES, std::mem::take(&mut self.disclosures)).await?;
+        if disclosed && kind == StoreKind::Sqlite {
+            index_subjects(tx).await?;
+        }
         for c in std::mem::take(&mut self.counters) {
             let args = [
                 c.key.0.as_str().into(),
@@ -556,6 +566,29 @@ impl PendingRows {
         }
         Ok(())
     }
+}
+
+/// Disclosures a run of the subject index takes (SQLite, schema v10): a run's rows go in
+/// sorted, so writing one touches each of its pages once; a report reads one seek per run
+/// and scans at most this many rows not yet in one.
+pub(super) const SUBJECT_RUN: i64 = 4096;
+
+/// The newest disclosure id a run has indexed (0: none yet), and the newest there is.
+const SUBJECTS_WAITING: &str = "SELECT COALESCE((SELECT MAX(upto) FROM disclosure_subject_runs), 0), COALESCE((SELECT MAX(id) FROM disclosures), 0)";
+const SUBJECTS_RUN: &str = "INSERT OR FAIL INTO disclosure_subjects (run, subject_key, id) SELECT $1, subject_key, id FROM disclosures WHERE id > $2 AND id <= $1 ORDER BY subject_key, id";
+const SUBJECTS_RUN_DONE: &str = "INSERT OR FAIL INTO disclosure_subject_runs (upto) VALUES ($1)";
+
+/// SQLite: once [`SUBJECT_RUN`] disclosures wait for the subject index, write them as one
+/// run, in the group commit that made the last of them.
+async fn index_subjects(tx: &mut impl BatchTx) -> Result<(), StoreError> {
+    let (indexed, newest) = tx.int_pair(SUBJECTS_WAITING).await?;
+    if newest - indexed < SUBJECT_RUN {
+        return Ok(());
+    }
+    tx.exec(SUBJECTS_RUN, &[Val::I64(newest), Val::I64(indexed)])
+        .await?;
+    tx.exec(SUBJECTS_RUN_DONE, &[Val::I64(newest)]).await?;
+    Ok(())
 }
 
 /// Insert `values` (whole rows of `t.cols` values, in order) as multi-row INSERTs of the

@@ -90,6 +90,12 @@ impl BatchTx for SqliteTx<'_> {
         Ok(rows.next().map_err(db_error)?.is_some())
     }
 
+    async fn int_pair(&mut self, sql: &'static str) -> Result<(i64, i64), StoreError> {
+        let mut stmt = self.conn.prepare_cached(sql).map_err(db_error)?;
+        stmt.query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(db_error)
+    }
+
     async fn commit(self) -> Result<(), StoreError> {
         run(self.conn, "COMMIT", &[], false).map(drop)
     }

@@ -884,3 +884,171 @@ async fn other_sessions_are_other_processes_not_this_ones_pools() {
     other.close().await.unwrap();
     t.done().await;
 }
+
+/// Message ids of the disclosures `f` finds, newest first, and of those a scan of the whole
+/// table finds for the same subject (and outcome), for comparison.
+async fn found_and_scanned(
+    t: &TestStore,
+    f: &crate::store::disclosures::DisclosureFilter,
+) -> (Vec<String>, Vec<String>) {
+    let found = t
+        .store
+        .disclosures_where(f)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| d.message_id)
+        .collect();
+    let scanned = sqlx::query_scalar(
+        "SELECT message_id FROM disclosures WHERE subject_key = $1 AND ($2 = '' OR SUBSTR(outcome, 1, LENGTH($2)) = $2) ORDER BY id DESC LIMIT $3",
+    )
+    .bind(f.subject_key.clone().unwrap())
+    .bind(f.outcome_prefix.clone().unwrap_or_default())
+    .bind(f.limit)
+    .fetch_all(&t.store.pool)
+    .await
+    .unwrap();
+    (found, scanned)
+}
+
+/// A member's report finds the same disclosures whether they are in runs of the subject
+/// index (SQLite since v10), still waiting for one, or (PostgreSQL) under its index: each
+/// subject's, newest first, with the other filters and the limit applied.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_subjects_disclosures_are_found_in_runs_and_waiting_rows_alike() {
+    use crate::store::disclosures::DisclosureFilter;
+    let total = 3 * SUBJECT_RUN as usize + 300;
+    // A commit writes a run when SUBJECT_RUN or more wait: after commits of 1,000, at 5,000
+    // and 10,000.
+    let (mut runs, mut indexed) = (0, 0);
+    for end in (1000..=total).step_by(1000).chain([total]) {
+        if (end - indexed) as i64 >= SUBJECT_RUN {
+            (runs, indexed) = (runs + 1, end);
+        }
+    }
+    assert_eq!(runs, 2);
+    for t in TestStore::all().await {
+        // Several group commits, so runs are written at commit boundaries.
+        for chunk in (0..total).collect::<Vec<_>>().chunks(1000) {
+            let ops = chunk
+                .iter()
+                .map(|&i| {
+                    let mid = format!("d{i}");
+                    let outcome = if i % 7 == 0 {
+                        "refused: x"
+                    } else {
+                        "disclosed"
+                    };
+                    NewDisclosure {
+                        direction: "sent",
+                        peer: PEER,
+                        acting_person: "p",
+                        purpose: "identity_confirmation",
+                        legal_basis: "l",
+                        outcome,
+                        message_id: &mid,
+                        subject_masked: "s",
+                        log_index: LogLink::None,
+                    }
+                    .op_for(format!("subject-{}", i % 3))
+                })
+                .collect();
+            t.store.write(ops).await.unwrap();
+        }
+        if t.store.kind == StoreKind::Sqlite {
+            let (runs, waiting): (i64, i64) = sqlx::query_as(
+                "SELECT (SELECT COUNT(*) FROM disclosure_subject_runs), (SELECT COUNT(*) FROM disclosures WHERE id > (SELECT MAX(upto) FROM disclosure_subject_runs))",
+            )
+            .fetch_one(&t.store.pool)
+            .await
+            .unwrap();
+            assert_eq!((runs, waiting), (2, (total - indexed) as i64));
+        }
+        for subject in 0..3 {
+            let key = format!("subject-{subject}");
+            let all = DisclosureFilter {
+                limit: total as i64,
+                subject_key: Some(key.clone()),
+                ..Default::default()
+            };
+            let (found, scanned) = found_and_scanned(&t, &all).await;
+            assert_eq!(found.len(), (0..total).filter(|i| i % 3 == subject).count());
+            assert!(found == scanned, "the report and a scan differ");
+            assert_eq!(
+                found[0],
+                format!("d{}", (0..total).rfind(|i| i % 3 == subject).unwrap())
+            );
+            let refused = DisclosureFilter {
+                limit: 50,
+                subject_key: Some(key),
+                outcome_prefix: Some("refused".into()),
+                ..Default::default()
+            };
+            let (found, scanned) = found_and_scanned(&t, &refused).await;
+            assert_eq!(found.len(), 50);
+            assert!(found == scanned, "the report and a scan differ");
+        }
+        t.done().await;
+    }
+}
+
+/// Disclosures a store held before schema v10 make its first run: the report still finds
+/// them after the upgrade, and beside them the ones recorded after.
+#[tokio::test(flavor = "multi_thread")]
+async fn disclosures_from_before_the_subject_runs_are_found_after_the_upgrade() {
+    use crate::store::disclosures::DisclosureFilter;
+    use sqlx::Connection;
+    let tmp = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", tmp.path().join("node.db").display());
+    Store::create_schema_at(&url, 9).await.unwrap();
+    {
+        let mut conn = sqlx::AnyConnection::connect(&url).await.unwrap();
+        for i in 0..10 {
+            sqlx::query("INSERT INTO disclosures (at_ms, direction, peer, acting_person, purpose, legal_basis, outcome, message_id, subject_masked, subject_key, log_index, commit_index) VALUES ($1, 'sent', $2, 'p', 'identity_confirmation', 'l', 'disclosed', $3, 's', $4, NULL, NULL)")
+                .bind(i as i64)
+                .bind(PEER)
+                .bind(format!("old{i}"))
+                .bind(format!("subject-{}", i % 2))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+        }
+        conn.close().await.unwrap();
+    }
+    let store = Store::open(&url, LogState::new()).await.unwrap();
+    let ops = (0..3)
+        .map(|i| {
+            NewDisclosure {
+                direction: "sent",
+                peer: PEER,
+                acting_person: "p",
+                purpose: "identity_confirmation",
+                legal_basis: "l",
+                outcome: "disclosed",
+                message_id: &format!("new{i}"),
+                subject_masked: "s",
+                log_index: LogLink::None,
+            }
+            .op_for("subject-0".into())
+        })
+        .collect();
+    store.write(ops).await.unwrap();
+    let found: Vec<String> = store
+        .disclosures_where(&DisclosureFilter {
+            limit: 100,
+            subject_key: Some("subject-0".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| d.message_id)
+        .collect();
+    assert_eq!(
+        found,
+        [
+            "new2", "new1", "new0", "old8", "old6", "old4", "old2", "old0"
+        ]
+    );
+    store.close().await;
+}
