@@ -609,6 +609,40 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
+    /// A read finds the file locked (a batch run writing): the inline attempt does not wait,
+    /// the read goes to a connection that waits for the lock, and it finds the member once
+    /// the lock is gone, within the busy timeout.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_lookup_waits_for_a_lock_held_briefly_instead_of_failing() {
+        let dir = scratch("brief");
+        let path = dir.join("core.db");
+        let mut core = one_member(&path, "'13800000000'").await;
+        core.reads = read::ReadPool::new(path.clone(), Duration::from_secs(5));
+        core.pool.close().await;
+        let locker = rusqlite::Connection::open(&path).unwrap();
+        locker
+            .execute_batch(
+                "PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE; \
+                 UPDATE grxx SET sjhm = sjhm;",
+            )
+            .unwrap();
+        let release = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            locker.execute_batch("COMMIT").unwrap();
+            drop(locker);
+        });
+        let started = std::time::Instant::now();
+        let m = core
+            .member_by_id(IdType::Passport, "P1234567")
+            .await
+            .unwrap()
+            .expect("found once the lock is gone");
+        assert_eq!(m.account_no, "A1");
+        assert!(started.elapsed() >= Duration::from_millis(250), "it waited");
+        release.await.unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     /// A field that does not read as text (a blob in `sjhm`) is a bad record naming the account
     /// and the field, from the lookup (rusqlite) and the self-test's sample read (sqlx) alike.
     #[tokio::test]

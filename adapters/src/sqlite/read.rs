@@ -1,8 +1,11 @@
 //! The sqlite core's reads without sqlx's worker threads: a small pool of read-only rusqlite
 //! connections (rusqlite 0.39 links the libsqlite3-sys that sqlx links: the one bundled SQLite)
-//! on the file the sqlx pool created and migrated. A read takes one connection and runs on
-//! tokio's blocking pool: one hand-off per call, its statements prepared once and cached. The
-//! writes (the hold/credit state machine) stay on the sqlx pool.
+//! on the file the sqlx pool created and migrated, their statements prepared once and cached.
+//! A read first runs inline, on a connection that never waits for a lock (busy timeout zero):
+//! a point read of a local file costs microseconds, less than the two thread switches of a
+//! hand-off. Only when the file is locked (a batch run writing, WAL recovery) or cannot be
+//! read does it go to tokio's blocking pool, on a connection that waits up to the busy
+//! timeout. The writes (the hold/credit state machine) stay on the sqlx pool.
 
 use crate::AdapterError;
 use crate::sql_common::TextRow;
@@ -26,6 +29,8 @@ pub(super) struct ReadPool {
     running: Arc<Semaphore>,
     /// At most [`CONNECTIONS`].
     idle: Mutex<Vec<Connection>>,
+    /// Connections of the inline reads (busy timeout zero), at most [`CONNECTIONS`] kept.
+    inline_idle: Mutex<Vec<Connection>>,
 }
 
 impl ReadPool {
@@ -37,65 +42,96 @@ impl ReadPool {
             busy_timeout,
             running: Arc::new(Semaphore::new(CONNECTIONS)),
             idle: Mutex::new(Vec::new()),
+            inline_idle: Mutex::new(Vec::new()),
         })
     }
 
-    fn open(&self) -> Result<Connection, rusqlite::Error> {
+    fn open(&self, busy_timeout: Duration) -> Result<Connection, rusqlite::Error> {
         let conn = Connection::open_with_flags(
             &self.path,
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
-        conn.busy_timeout(self.busy_timeout)?;
+        conn.busy_timeout(busy_timeout)?;
         Ok(conn)
     }
 
-    /// An idle connection, or a new one when none is.
-    fn take(&self) -> Result<Connection, rusqlite::Error> {
+    /// An idle connection of `idle`, or a new one waiting up to `busy_timeout` when none is.
+    fn take(
+        &self,
+        idle: &Mutex<Vec<Connection>>,
+        busy_timeout: Duration,
+    ) -> Result<Connection, rusqlite::Error> {
         // The lock guards a push or a pop only: a poisoned one still holds a sound Vec.
-        let idle = self
-            .idle
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .pop();
-        match idle {
+        let conn = idle.lock().unwrap_or_else(PoisonError::into_inner).pop();
+        match conn {
             Some(conn) => Ok(conn),
-            None => self.open(),
+            None => self.open(busy_timeout),
         }
     }
 
-    fn give_back(&self, conn: Connection) {
-        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+    fn give_back(idle: &Mutex<Vec<Connection>>, conn: Connection) {
+        let mut idle = idle.lock().unwrap_or_else(PoisonError::into_inner);
         if idle.len() < CONNECTIONS {
             idle.push(conn);
         }
     }
 
-    /// Run read `f` (`what`, for its errors) on a pooled connection, on tokio's blocking pool,
-    /// once fewer than [`CONNECTIONS`] reads run. The future awaits the blocking task: a
-    /// caller's deadline bounds its wait (a read given up on runs to its end and gives its
-    /// connection back). A connection whose read failed in the database is closed, not given
-    /// back; one that read a bad record is kept.
+    /// Run `f` on `conn`; a panic in it is an error of the read. The connection goes back
+    /// to `idle` unless the read failed in the database.
+    fn run_on<T, F>(
+        idle: &Mutex<Vec<Connection>>,
+        conn: Connection,
+        what: &str,
+        f: &F,
+    ) -> Result<T, AdapterError>
+    where
+        F: Fn(&Connection) -> Result<T, AdapterError>,
+    {
+        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&conn)))
+            .unwrap_or_else(|_| {
+                Err(AdapterError::other(format!(
+                    "sqlite core {what}: the read panicked"
+                )))
+            });
+        if matches!(
+            out,
+            Ok(_) | Err(AdapterError::BadRecord { .. } | AdapterError::UnknownCode { .. })
+        ) {
+            Self::give_back(idle, conn);
+        }
+        out
+    }
+
+    /// Run read `f` (`what`, for its errors): inline when the file is not locked, else on a
+    /// pooled connection on tokio's blocking pool once fewer than [`CONNECTIONS`] such reads
+    /// run. That future awaits the blocking task: a caller's deadline bounds its wait (a read
+    /// given up on runs to its end and gives its connection back). A connection whose read
+    /// failed in the database is closed, not given back; one that read a bad record is kept.
     pub(super) async fn read<T, F>(self: &Arc<Self>, what: &str, f: F) -> Result<T, AdapterError>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, AdapterError> + Send + 'static,
+        F: Fn(&Connection) -> Result<T, AdapterError> + Send + Sync + 'static,
     {
+        // Inline, never waiting: busy (or unreadable) sends the read to the waiting path,
+        // which gives the real answer or the real error.
+        if let Ok(conn) = self.take(&self.inline_idle, Duration::ZERO) {
+            match Self::run_on(&self.inline_idle, conn, what, &f) {
+                Err(AdapterError::Unavailable { .. }) => {}
+                done => return done,
+            }
+        }
         let permit = Arc::clone(&self.running)
             .acquire_owned()
             .await
             .map_err(|e| AdapterError::unavailable_from(format!("sqlite core {what}"), e))?;
         let pool = Arc::clone(self);
+        let what_owned = what.to_string();
         let job = tokio::task::spawn_blocking(move || {
             let _running = permit;
-            let conn = pool.take().map_err(read_error)?;
-            let out = f(&conn);
-            if matches!(
-                out,
-                Ok(_) | Err(AdapterError::BadRecord { .. } | AdapterError::UnknownCode { .. })
-            ) {
-                pool.give_back(conn);
-            }
-            out
+            let conn = pool
+                .take(&pool.idle, pool.busy_timeout)
+                .map_err(read_error)?;
+            Self::run_on(&pool.idle, conn, &what_owned, &f)
         });
         match job.await {
             Ok(out) => out,
