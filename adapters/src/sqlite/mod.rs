@@ -569,6 +569,26 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
+    /// Give `core` reads that wait up to `busy_timeout` for a lock, close its pool (so that no
+    /// other connection is open) and take the file's lock whole on a connection of the test's
+    /// own, in a write transaction left open: the returned connection holds it until COMMIT.
+    async fn lock_whole_file(
+        core: &mut SqliteCore,
+        path: &std::path::Path,
+        busy_timeout: Duration,
+    ) -> rusqlite::Connection {
+        core.reads = read::ReadPool::new(path.to_path_buf(), busy_timeout);
+        core.pool.close().await;
+        let locker = rusqlite::Connection::open(path).unwrap();
+        locker
+            .execute_batch(
+                "PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE; \
+                 UPDATE grxx SET sjhm = sjhm;",
+            )
+            .unwrap();
+        locker
+    }
+
     /// Another connection holds the file's lock past the busy timeout: the lookup is a
     /// retryable Unavailable whose source is SQLite's busy code, not a panic or a wrong record;
     /// once the lock is gone the same core finds the member.
@@ -577,17 +597,8 @@ mod tests {
         let dir = scratch("busy");
         let path = dir.join("core.db");
         let mut core = one_member(&path, "'13800000000'").await;
-        // A short wait for the lock; and no other connection open, so that the locker can
-        // take the file's lock whole.
-        core.reads = read::ReadPool::new(path.clone(), Duration::from_millis(50));
-        core.pool.close().await;
-        let locker = rusqlite::Connection::open(&path).unwrap();
-        locker
-            .execute_batch(
-                "PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE; \
-                 UPDATE grxx SET sjhm = sjhm;",
-            )
-            .unwrap();
+        // A short wait for the lock.
+        let locker = lock_whole_file(&mut core, &path, Duration::from_millis(50)).await;
         let e = core
             .member_by_id(IdType::Passport, "P1234567")
             .await
@@ -617,15 +628,7 @@ mod tests {
         let dir = scratch("brief");
         let path = dir.join("core.db");
         let mut core = one_member(&path, "'13800000000'").await;
-        core.reads = read::ReadPool::new(path.clone(), Duration::from_secs(5));
-        core.pool.close().await;
-        let locker = rusqlite::Connection::open(&path).unwrap();
-        locker
-            .execute_batch(
-                "PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE; \
-                 UPDATE grxx SET sjhm = sjhm;",
-            )
-            .unwrap();
+        let locker = lock_whole_file(&mut core, &path, Duration::from_secs(5)).await;
         let release = tokio::spawn(async move {
             tokio::time::sleep(Duration::from_millis(300)).await;
             locker.execute_batch("COMMIT").unwrap();

@@ -8,6 +8,8 @@ use crate::log::{Envelope, RECV};
 use crate::store::Store;
 use crate::store::disclosures::{LogLink, NewDisclosure};
 
+mod indexes;
+
 const PEER: &str = "320300000000000";
 
 /// A store to test on, and what to remove afterwards.
@@ -135,19 +137,54 @@ fn request(mid: &str) -> WriteOp {
     }
 }
 
-fn disclosure(mid: &str, link: LogLink) -> WriteOp {
+/// A `sent` disclosure of message `mid` with `outcome`, linked by `link`.
+fn new_disclosure<'a>(mid: &'a str, outcome: &'a str, link: LogLink) -> NewDisclosure<'a> {
     NewDisclosure {
         direction: "sent",
         peer: PEER,
         acting_person: "p",
         purpose: "identity_confirmation",
         legal_basis: "l",
-        outcome: "disclosed",
+        outcome,
         message_id: mid,
         subject_masked: "s",
         log_index: link,
     }
-    .op()
+}
+
+fn disclosure(mid: &str, link: LogLink) -> WriteOp {
+    new_disclosure(mid, "disclosed", link).op()
+}
+
+/// Put entry `env` (numbered already) in at `index` behind the writer's back, its bytes in
+/// full and its leaf hash right, as a writer before entries were stored once did; its bytes.
+async fn insert_full_row(
+    conn: &mut sqlx::AnyConnection,
+    index: u64,
+    env: &Envelope,
+    payload: &[u8],
+) -> Vec<u8> {
+    let entry = env.entry_bytes();
+    let payload_hash: [u8; 32] = {
+        use sha2::Digest;
+        sha2::Sha256::digest(payload).into()
+    };
+    sqlx::query("INSERT INTO log_entries (idx, at_ms, dir, peer, seq, message_id, case_id, msg_type, leaf_hash, entry, payload_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")
+        .bind(index as i64)
+        .bind(env.at_ms)
+        .bind(env.dir.clone())
+        .bind(env.peer.clone())
+        .bind(env.seq as i64)
+        .bind(env.message_id.clone())
+        .bind(env.case_id.clone())
+        .bind(env.msg_type.clone())
+        .bind(crate::log::merkle::leaf_hash(&entry).to_vec())
+        .bind(entry.clone())
+        .bind(payload_hash.to_vec())
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    entry
 }
 
 fn exchange(mid: &str, reply: &'static [u8], extra: Vec<WriteOp>) -> Work {
@@ -633,7 +670,6 @@ async fn an_entry_is_stored_once_and_read_back_byte_for_byte() {
 /// and exported as it was, and takes appends stored once beside its old rows.
 #[tokio::test(flavor = "multi_thread")]
 async fn rows_stored_in_full_before_read_back_beside_rows_stored_once() {
-    use crate::log::merkle;
     use sqlx::Connection;
     for mut t in TestStore::all().await {
         // 300 rows as the previous writer stored them (more than a tile, none stored: the
@@ -648,26 +684,7 @@ async fn rows_stored_in_full_before_read_back_beside_rows_stored_once() {
                 let seq = seqs.entry(e.peer.clone()).or_insert(0u64);
                 *seq += 1;
                 e.seq = *seq;
-                let entry = e.entry_bytes();
-                let payload_hash: [u8; 32] = {
-                    use sha2::Digest;
-                    sha2::Sha256::digest(&payload).into()
-                };
-                sqlx::query("INSERT INTO log_entries (idx, at_ms, dir, peer, seq, message_id, case_id, msg_type, leaf_hash, entry, payload_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")
-                    .bind(i as i64)
-                    .bind(e.at_ms)
-                    .bind(e.dir.clone())
-                    .bind(e.peer.clone())
-                    .bind(e.seq as i64)
-                    .bind(e.message_id.clone())
-                    .bind(e.case_id.clone())
-                    .bind(e.msg_type.clone())
-                    .bind(merkle::leaf_hash(&entry).to_vec())
-                    .bind(entry.clone())
-                    .bind(payload_hash.to_vec())
-                    .execute(&mut conn)
-                    .await
-                    .unwrap();
+                let entry = insert_full_row(&mut conn, i as u64, &e, &payload).await;
                 expected.push(entry);
             }
             if t.store.kind == StoreKind::Sqlite {
@@ -692,130 +709,6 @@ async fn rows_stored_in_full_before_read_back_beside_rows_stored_once() {
         t.store = reads_back(&t, &expected).await;
         t.done().await;
     }
-}
-
-/// SQLite keeps each (peer, direction)'s newest sequence number as a counter the writer
-/// advances in the batch's transaction. A counter that is not where the writer's batch began
-/// (changed behind its back) refuses the batch, whole; the full check names a counter that
-/// is not its entries' newest, and an entry whose number does not rise.
-#[tokio::test(flavor = "multi_thread")]
-async fn a_sequence_counter_out_of_step_refuses_the_batch_and_fails_the_check() {
-    use crate::log::LoadError;
-    let t = TestStore::sqlite().await;
-    let batch = (0..6).map(|i| drafted(i, true)).collect();
-    append_all(&t.store, batch).await;
-    let counters = || async {
-        sqlx::query_as::<_, (String, String, i64)>(
-            "SELECT peer, dir, seq FROM log_seqs ORDER BY peer, dir",
-        )
-        .fetch_all(&t.store.pool)
-        .await
-        .unwrap()
-    };
-    let before = counters().await;
-    assert!(!before.is_empty());
-    let newest = sqlx::query_as::<_, (String, String, i64)>(
-        "SELECT peer, dir, MAX(seq) FROM log_entries GROUP BY peer, dir ORDER BY peer, dir",
-    )
-    .fetch_all(&t.store.pool)
-    .await
-    .unwrap();
-    assert_eq!(before, newest, "the counters are the entries' newest");
-    assert_eq!(t.store.check_log(&|_, _| {}).await.unwrap(), 6);
-
-    let (peer, dir, seq) = before[0].clone();
-    let set = |v: i64| {
-        let (peer, dir) = (peer.clone(), dir.clone());
-        let pool = t.store.pool.clone();
-        async move {
-            sqlx::query("UPDATE log_seqs SET seq = $1 WHERE peer = $2 AND dir = $3")
-                .bind(v)
-                .bind(peer)
-                .bind(dir)
-                .execute(&pool)
-                .await
-                .unwrap();
-        }
-    };
-    set(seq + 5).await;
-    let size = t.store.log().lock().await.size();
-    let (env, payload) = drafted(6, true);
-    let env = Envelope {
-        peer: peer.clone(),
-        dir: dir.clone(),
-        ..env
-    };
-    let refused = t
-        .store
-        .write(vec![WriteOp::LogAppend {
-            envelope: env.clone(),
-            payload: payload.clone(),
-        }])
-        .await;
-    let Err(StoreError::CommitFailed(cause)) = &refused else {
-        panic!("an out-of-step counter must refuse the batch: {refused:?}");
-    };
-    assert!(
-        matches!(&**cause, StoreError::Log(LoadError::SeqOutOfStep { from, .. }) if *from == seq as u64),
-        "{cause}"
-    );
-    assert_eq!(t.store.log().lock().await.size(), size, "nothing appended");
-    assert_eq!(t.count("log_entries").await, 6);
-    assert!(matches!(
-        t.store.check_log(&|_, _| {}).await,
-        Err(StoreError::Log(LoadError::SeqCounter { stored, entries, .. })) if stored == seq as u64 + 5 && entries == seq as u64
-    ));
-
-    // Put back, the writer goes on numbering from it.
-    set(seq).await;
-    let appended = t
-        .store
-        .write(vec![WriteOp::LogAppend {
-            envelope: env,
-            payload,
-        }])
-        .await
-        .unwrap();
-    assert_eq!(appended[0].seq, seq as u64 + 1);
-    assert_eq!(t.store.check_log(&|_, _| {}).await.unwrap(), 7);
-
-    // A number given twice (a row put in behind the writer's back, its leaf hash right)
-    // fails the check at that row.
-    let (dup, payload) = drafted(7, true);
-    let dup = Envelope {
-        peer: peer.clone(),
-        dir: dir.clone(),
-        seq: seq as u64 + 1,
-        ..dup
-    };
-    let entry = dup.entry_bytes();
-    let payload_hash: [u8; 32] = {
-        use sha2::Digest;
-        sha2::Sha256::digest(&payload).into()
-    };
-    sqlx::query("INSERT INTO log_entries (idx, at_ms, dir, peer, seq, message_id, case_id, msg_type, leaf_hash, entry, payload_hash) VALUES (7, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
-        .bind(dup.at_ms)
-        .bind(dup.dir.clone())
-        .bind(dup.peer.clone())
-        .bind(dup.seq as i64)
-        .bind(dup.message_id.clone())
-        .bind(dup.case_id.clone())
-        .bind(dup.msg_type.clone())
-        .bind(crate::log::merkle::leaf_hash(&entry).to_vec())
-        .bind(entry)
-        .bind(payload_hash.to_vec())
-        .execute(&t.store.pool)
-        .await
-        .unwrap();
-    let check = t.store.check_log(&|_, _| {}).await;
-    assert!(
-        matches!(
-            check,
-            Err(StoreError::Log(LoadError::SeqNotRising { index: 7, seq: s })) if s == seq as u64 + 1
-        ),
-        "{check:?}"
-    );
-    t.done().await;
 }
 
 /// A changed column of a row stored once changes the entry rebuilt from it: the full check
@@ -883,172 +776,4 @@ async fn other_sessions_are_other_processes_not_this_ones_pools() {
     assert_eq!(t.store.other_sessions().await.unwrap(), Some(1));
     other.close().await.unwrap();
     t.done().await;
-}
-
-/// Message ids of the disclosures `f` finds, newest first, and of those a scan of the whole
-/// table finds for the same subject (and outcome), for comparison.
-async fn found_and_scanned(
-    t: &TestStore,
-    f: &crate::store::disclosures::DisclosureFilter,
-) -> (Vec<String>, Vec<String>) {
-    let found = t
-        .store
-        .disclosures_where(f)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|d| d.message_id)
-        .collect();
-    let scanned = sqlx::query_scalar(
-        "SELECT message_id FROM disclosures WHERE subject_key = $1 AND ($2 = '' OR SUBSTR(outcome, 1, LENGTH($2)) = $2) ORDER BY id DESC LIMIT $3",
-    )
-    .bind(f.subject_key.clone().unwrap())
-    .bind(f.outcome_prefix.clone().unwrap_or_default())
-    .bind(f.limit)
-    .fetch_all(&t.store.pool)
-    .await
-    .unwrap();
-    (found, scanned)
-}
-
-/// A member's report finds the same disclosures whether they are in runs of the subject
-/// index (SQLite since v10), still waiting for one, or (PostgreSQL) under its index: each
-/// subject's, newest first, with the other filters and the limit applied.
-#[tokio::test(flavor = "multi_thread")]
-async fn a_subjects_disclosures_are_found_in_runs_and_waiting_rows_alike() {
-    use crate::store::disclosures::DisclosureFilter;
-    let total = 3 * SUBJECT_RUN as usize + 300;
-    // A commit writes a run when SUBJECT_RUN or more wait: after commits of 1,000, at 5,000
-    // and 10,000.
-    let (mut runs, mut indexed) = (0, 0);
-    for end in (1000..=total).step_by(1000).chain([total]) {
-        if (end - indexed) as i64 >= SUBJECT_RUN {
-            (runs, indexed) = (runs + 1, end);
-        }
-    }
-    assert_eq!(runs, 2);
-    for t in TestStore::all().await {
-        // Several group commits, so runs are written at commit boundaries.
-        for chunk in (0..total).collect::<Vec<_>>().chunks(1000) {
-            let ops = chunk
-                .iter()
-                .map(|&i| {
-                    let mid = format!("d{i}");
-                    let outcome = if i % 7 == 0 {
-                        "refused: x"
-                    } else {
-                        "disclosed"
-                    };
-                    NewDisclosure {
-                        direction: "sent",
-                        peer: PEER,
-                        acting_person: "p",
-                        purpose: "identity_confirmation",
-                        legal_basis: "l",
-                        outcome,
-                        message_id: &mid,
-                        subject_masked: "s",
-                        log_index: LogLink::None,
-                    }
-                    .op_for(format!("subject-{}", i % 3))
-                })
-                .collect();
-            t.store.write(ops).await.unwrap();
-        }
-        if t.store.kind == StoreKind::Sqlite {
-            let (runs, waiting): (i64, i64) = sqlx::query_as(
-                "SELECT (SELECT COUNT(*) FROM disclosure_subject_runs), (SELECT COUNT(*) FROM disclosures WHERE id > (SELECT MAX(upto) FROM disclosure_subject_runs))",
-            )
-            .fetch_one(&t.store.pool)
-            .await
-            .unwrap();
-            assert_eq!((runs, waiting), (2, (total - indexed) as i64));
-        }
-        for subject in 0..3 {
-            let key = format!("subject-{subject}");
-            let all = DisclosureFilter {
-                limit: total as i64,
-                subject_key: Some(key.clone()),
-                ..Default::default()
-            };
-            let (found, scanned) = found_and_scanned(&t, &all).await;
-            assert_eq!(found.len(), (0..total).filter(|i| i % 3 == subject).count());
-            assert!(found == scanned, "the report and a scan differ");
-            assert_eq!(
-                found[0],
-                format!("d{}", (0..total).rfind(|i| i % 3 == subject).unwrap())
-            );
-            let refused = DisclosureFilter {
-                limit: 50,
-                subject_key: Some(key),
-                outcome_prefix: Some("refused".into()),
-                ..Default::default()
-            };
-            let (found, scanned) = found_and_scanned(&t, &refused).await;
-            assert_eq!(found.len(), 50);
-            assert!(found == scanned, "the report and a scan differ");
-        }
-        t.done().await;
-    }
-}
-
-/// Disclosures a store held before schema v10 make its first run: the report still finds
-/// them after the upgrade, and beside them the ones recorded after.
-#[tokio::test(flavor = "multi_thread")]
-async fn disclosures_from_before_the_subject_runs_are_found_after_the_upgrade() {
-    use crate::store::disclosures::DisclosureFilter;
-    use sqlx::Connection;
-    let tmp = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", tmp.path().join("node.db").display());
-    Store::create_schema_at(&url, 9).await.unwrap();
-    {
-        let mut conn = sqlx::AnyConnection::connect(&url).await.unwrap();
-        for i in 0..10 {
-            sqlx::query("INSERT INTO disclosures (at_ms, direction, peer, acting_person, purpose, legal_basis, outcome, message_id, subject_masked, subject_key, log_index, commit_index) VALUES ($1, 'sent', $2, 'p', 'identity_confirmation', 'l', 'disclosed', $3, 's', $4, NULL, NULL)")
-                .bind(i as i64)
-                .bind(PEER)
-                .bind(format!("old{i}"))
-                .bind(format!("subject-{}", i % 2))
-                .execute(&mut conn)
-                .await
-                .unwrap();
-        }
-        conn.close().await.unwrap();
-    }
-    let store = Store::open(&url, LogState::new()).await.unwrap();
-    let ops = (0..3)
-        .map(|i| {
-            NewDisclosure {
-                direction: "sent",
-                peer: PEER,
-                acting_person: "p",
-                purpose: "identity_confirmation",
-                legal_basis: "l",
-                outcome: "disclosed",
-                message_id: &format!("new{i}"),
-                subject_masked: "s",
-                log_index: LogLink::None,
-            }
-            .op_for("subject-0".into())
-        })
-        .collect();
-    store.write(ops).await.unwrap();
-    let found: Vec<String> = store
-        .disclosures_where(&DisclosureFilter {
-            limit: 100,
-            subject_key: Some("subject-0".into()),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|d| d.message_id)
-        .collect();
-    assert_eq!(
-        found,
-        [
-            "new2", "new1", "new0", "old8", "old6", "old4", "old2", "old0"
-        ]
-    );
-    store.close().await;
 }
